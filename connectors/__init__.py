@@ -1,0 +1,1 @@
+"""Provider clients and the replay tool that feed the raw topics."""

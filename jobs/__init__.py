@@ -1,0 +1,1 @@
+"""PyFlink jobs, one module per job, plus the pure logic they share."""

@@ -1,0 +1,28 @@
+"""tickflow: PyFlink stream processing for market data."""
+from setuptools import find_packages, setup
+
+setup(
+    name="tickflow",
+    version="0.1.0",
+    description="PyFlink jobs that turn raw market data into bars, indicators and quality scores",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["tickflow", "tickflow.*", "jobs", "jobs.*", "connectors", "connectors.*"]),
+    install_requires=[
+        # Flink 2.2.1's Python API; it pins its own pandas, pyarrow, numpy and apache-beam ranges,
+        # which the pins below sit inside.
+        "apache-flink==2.2.1",
+        "pandas==2.2.3",
+        "pyarrow==16.1.0",
+        "numpy==2.1.3",
+        "kafka-python==3.0.12",
+        "confluent-kafka==2.16.1",
+        "psycopg2-binary==2.9.13",
+        "boto3==1.44.5",
+        "great-expectations==1.24.1",
+        "exchange-calendars==4.13.2",
+        "jsonschema==4.26.0",
+        "PyYAML==6.0.3",
+        "pytest==9.2.0",
+    ],
+    entry_points={"console_scripts": ["tickflow=tickflow.cli:main"]},
+)

@@ -1,0 +1,177 @@
+"""The ``tickflow`` command. Every failure is one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from tickflow import config
+
+JOBS = ("trade_passthrough",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"tickflow: {message}", file=sys.stderr)
+    return code
+
+
+# --- stack ---------------------------------------------------------------------------------------------
+
+def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import stack
+
+    if args.action == "up":
+        stack.up(s, args.services)
+        print(f"data under {s.home}")
+    elif args.action == "down":
+        stack.down(s, args.services)
+    else:
+        rows = stack.status(s, args.services)
+        for name, state, endpoint in rows:
+            print(f"{name:9s} {state:24s} {endpoint}")
+        if any(not state.startswith("running") for _, state, _ in rows):
+            return 3
+    return 0
+
+
+# --- flink ---------------------------------------------------------------------------------------------
+
+def cmd_cluster(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import cluster
+
+    if args.action == "up":
+        print(cluster.up(s))
+    elif args.action == "down":
+        print(cluster.down(s))
+    else:
+        state = cluster.status(s)
+        print(state)
+        return 0 if state.startswith("running") else 3
+    return 0
+
+
+def _job_module(name: str):
+    if name not in JOBS:
+        raise SystemExit(_fail(f"unknown job {name!r} (choose from {', '.join(JOBS)})", 2))
+    return importlib.import_module(f"jobs.{name}")
+
+
+def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
+    module = _job_module(args.job)
+    return module.main(args.job_args)
+
+
+def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import cluster
+
+    _job_module(args.job)
+    print(cluster.submit(s, args.job, args.job_args))
+    return 0
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
+    from connectors.csv_trades import CsvTradeSource
+    from connectors.es_sample import es_sample_csv
+    from connectors.kafka_publisher import RawPublisher
+    from connectors.replay import replay_file
+
+    path = Path(args.file) if args.file else es_sample_csv(s.cache_dir)
+    if not path.is_file():
+        return _fail(f"replay: {path}: no such file")
+    meta = CsvTradeSource(source=args.source, symbol=args.symbol, venue=args.venue, tz=args.tz)
+    publisher = RawPublisher(args.bootstrap or s.kafka_bootstrap, client_id="tickflow-replay")
+    try:
+        result = replay_file(path, publisher, meta, rate=args.rate, speed=args.speed, limit=args.limit)
+    finally:
+        publisher.close()
+    print(f"replay: published {result.published} trades from {path.name} to md.raw.trades in "
+          f"{result.seconds:.1f}s ({result.rate:,.0f}/s); skipped {result.skipped} malformed rows")
+    if result.failed:
+        return _fail(f"replay: {result.failed} records were not acknowledged by Kafka: {publisher.stats.errors[0]}")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import setup_deps
+
+    if args.what in ("jars", "all"):
+        setup_deps.gather_jars(s)
+    if args.what in ("data", "all"):
+        from connectors.es_sample import es_sample_csv
+
+        print(f"ES sample: {es_sample_csv(s.cache_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tickflow", description="tickflow: PyFlink market-data pipelines on Kafka")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    st = sub.add_parser("stack", help="the local Kafka, PostgreSQL and S3 services")
+    st.add_argument("action", choices=["up", "down", "status"])
+    st.add_argument("services", nargs="*", help="kafka, postgres, s3 (default: all)")
+    st.set_defaults(func=cmd_stack)
+
+    cl = sub.add_parser("cluster", help="the local Flink session cluster (web UI on :8081)")
+    cl.add_argument("action", choices=["up", "down", "status"])
+    cl.set_defaults(func=cmd_cluster)
+
+    run = sub.add_parser("run", help="run a job in a local MiniCluster")
+    run.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    run.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments passed to the job")
+    run.set_defaults(func=cmd_run)
+
+    sm = sub.add_parser("submit", help="submit a job to the session cluster with `flink run`")
+    sm.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    sm.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments passed to the job")
+    sm.set_defaults(func=cmd_submit)
+
+    rp = sub.add_parser("replay", help="publish recorded trades (default: the real ES sample) to md.raw.trades")
+    rp.add_argument("--file", help="a DateTime,Price,Volume CSV (default: the ES futures sample)")
+    rp.add_argument("--symbol", default="ES")
+    rp.add_argument("--venue", default="XCME")
+    rp.add_argument("--source", default="replay")
+    rp.add_argument("--tz", default="America/Chicago", help="time zone of the file's clock")
+    pace = rp.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
+    pace.add_argument("--speed", type=float, help="multiple of the recorded pace (1 = real time)")
+    rp.add_argument("--limit", type=int, help="stop after this many records")
+    rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
+    rp.set_defaults(func=cmd_replay)
+
+    se = sub.add_parser("setup", help="install what runs need: Maven jars, the ES sample")
+    se.add_argument("what", choices=["jars", "data", "all"], nargs="?", default="all")
+    se.set_defaults(func=cmd_setup)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = config.load()
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    from connectors.kafka_publisher import BrokerUnavailable
+    from connectors.replay import ReplayError
+    from tickflow.processes import StackError
+
+    try:
+        return args.func(args, settings)
+    except (StackError, BrokerUnavailable, ReplayError, RuntimeError, OSError) as exc:
+        return _fail(f"{args.command}: {exc}")
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The one place tickflow's settings live.
+
+Every value has a default that runs on a laptop's loopback. Each can be overridden with an environment
+variable named ``TICKFLOW_<FIELD>`` in upper case (``TICKFLOW_KAFKA_PORT=19092``), which is how tests run a
+second stack beside the first and how production points the jobs at real services.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_home() -> Path:
+    return PROJECT_ROOT / ".tickflow"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Endpoints, ports and paths for the local stack and the jobs."""
+
+    home: Path = field(default_factory=_default_home)
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    postgres_port: int = 5433
+    s3_port: int = 9000
+    flink_rest_port: int = 8081
+    flink_metrics_port: int = 9249
+    postgres_db: str = "tickflow"
+    postgres_user: str = "tickflow"
+    postgres_password: str = "tickflow"
+    s3_access_key: str = "tickflow"
+    s3_secret_key: str = "tickflow-secret"
+    s3_bucket: str = "tickflow"
+    kafka_heap: str = "1g"
+    checkpoint_interval_ms: int = 2000
+    # Where the jobs' connectors, the S3 plugin and the local services' jars are gathered by Maven.
+    jars_dir: Path | None = None
+
+    # --- derived paths -------------------------------------------------------------------------------
+    @property
+    def jars(self) -> Path:
+        return self.jars_dir or (PROJECT_ROOT / ".tickflow" / "jars")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Downloads kept between runs (the ES sample wheel); shared by every stack home."""
+        return PROJECT_ROOT / ".tickflow" / "cache"
+
+    # --- endpoints -----------------------------------------------------------------------------------
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def postgres_dsn(self) -> str:
+        return (f"host={self.host} port={self.postgres_port} dbname={self.postgres_db} "
+                f"user={self.postgres_user} password={self.postgres_password}")
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.host}:{self.postgres_port}/{self.postgres_db}"
+
+    @property
+    def flink_rest(self) -> str:
+        return f"http://{self.host}:{self.flink_rest_port}"
+
+
+def _coerce(raw: str, current: object) -> object:
+    if isinstance(current, bool):
+        return raw.lower() in ("1", "true", "yes")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, Path) or current is None:
+        return Path(raw).expanduser().resolve()
+    return raw
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Build the settings from defaults, then ``TICKFLOW_*`` environment variables."""
+    env = os.environ if env is None else env
+    base = Settings()
+    overrides: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        key = f"TICKFLOW_{f.name.upper()}"
+        if key in env:
+            try:
+                overrides[f.name] = _coerce(env[key], getattr(base, f.name))
+            except ValueError as exc:
+                raise ValueError(f"{key}={env[key]!r} is not valid: {exc}") from None
+    return dataclasses.replace(base, **overrides)

@@ -1,0 +1,26 @@
+"""Installing what runs need and Python cannot: the jar groups declared in ``pom.xml``."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from tickflow.config import PROJECT_ROOT, Settings
+
+JAR_GROUPS = ("flink-lib", "flink-s3", "kafka-broker", "s3proxy")
+
+
+def gather_jars(s: Settings, groups: tuple[str, ...] = JAR_GROUPS) -> None:
+    """Copy each profile's dependencies into ``<jars>/<group>``; a group already present is kept."""
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise RuntimeError("mvn not found on PATH (apt-get install maven)")
+    for group in groups:
+        target = s.jars / group
+        if target.is_dir() and any(target.glob("*.jar")):
+            continue
+        out = subprocess.run([mvn, "-q", "-B", "-f", str(PROJECT_ROOT / "pom.xml"), "-P", group,
+                              f"-Djars.dir={s.jars}"], capture_output=True, text=True)
+        if out.returncode != 0:
+            last = [l for l in out.stdout.splitlines() if "ERROR" in l][:1] or ["see mvn output"]
+            raise RuntimeError(f"mvn could not gather {group}: {last[0]}")
+        print(f"jars: {group} -> {target}")

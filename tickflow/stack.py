@@ -1,0 +1,328 @@
+"""The embedded local stack: Apache Kafka (KRaft), PostgreSQL and an S3 endpoint, on loopback.
+
+Each service runs from what the project installs (Kafka and s3proxy jars gathered by Maven, Debian's
+PostgreSQL binaries) with its data, logs and PID file under one directory (``Settings.home``).
+``up`` is idempotent: a service that is already ours and healthy is reported, not restarted.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tickflow.config import Settings
+from tickflow.processes import ManagedProcess, StackError, port_open, port_owner, wait_until
+
+
+@dataclass
+class Service:
+    """How to prepare, start, health-check and stop one service."""
+
+    name: str
+    ports: list[int]
+    process: ManagedProcess
+    prepare: Callable[[], None]
+    launch: Callable[[], None]
+    healthy: Callable[[], bool]
+    endpoint: str
+    stop_signal: int = signal.SIGTERM
+    start_timeout: float = 90.0
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and Path(java_home, "bin", "java").exists():
+        return str(Path(java_home, "bin", "java"))
+    found = shutil.which("java")
+    if not found:
+        raise StackError("java not found on PATH (install a JDK 17 or set JAVA_HOME)")
+    return found
+
+
+def _jar_classpath(directory: Path, what: str) -> str:
+    jars = sorted(directory.glob("*.jar"))
+    if not jars:
+        raise StackError(f"no jars in {directory} for {what}: run `make setup` (or `tickflow setup jars`)")
+    return ":".join(str(j) for j in jars)
+
+
+# --- Kafka -------------------------------------------------------------------------------------------
+
+def _kafka(s: Settings) -> Service:
+    base = s.home / "kafka"
+    props = base / "server.properties"
+    log_dirs = s.data_dir / "kafka"
+    proc = ManagedProcess("kafka", s.run_dir / "kafka.pid", s.log_dir / "kafka.log", marker=str(props))
+
+    def classpath() -> str:
+        return _jar_classpath(s.jars / "kafka-broker", "the Kafka broker")
+
+    def prepare() -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        log_dirs.mkdir(parents=True, exist_ok=True)
+        (base / "log4j2.properties").write_text(
+            "rootLogger.level=INFO\nrootLogger.appenderRef.out.ref=out\n"
+            "appender.out.type=Console\nappender.out.name=out\nappender.out.layout.type=PatternLayout\n"
+            "appender.out.layout.pattern=[%d] %p %m (%c)%n\n"
+            "logger.kafka.name=kafka\nlogger.kafka.level=WARN\n"
+            "logger.apache.name=org.apache.kafka\nlogger.apache.level=WARN\n")
+        props.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+            f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={log_dirs}",
+            "num.partitions=1",
+            "auto.create.topics.enable=false",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            # Flink's transactional sinks must keep transaction.timeout.ms at or below this (15 min).
+            "transaction.max.timeout.ms=900000",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.check.interval.ms=60000",
+            "",
+        ]))
+        if not (log_dirs / "meta.properties").exists():
+            cluster_id = _kafka_cluster_id()
+            out = subprocess.run([_java(), "-cp", classpath(), f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
+                                  "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                raise StackError(f"kafka storage format failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+
+    def launch() -> None:
+        proc.start([_java(), f"-Xmx{s.kafka_heap}", f"-Xms{s.kafka_heap}", "-XX:+UseG1GC",
+                    "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+                    f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
+                    "-cp", classpath(), "kafka.Kafka", str(props)])
+
+    def healthy() -> bool:
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=3000,
+                                 client_id="tickflow-health")
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+
+    return Service("kafka", [s.kafka_port, s.kafka_controller_port], proc, prepare, launch, healthy,
+                   endpoint=f"kafka://{s.kafka_bootstrap}")
+
+
+def _kafka_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints)."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------
+
+def postgres_bindir() -> Path:
+    """Debian's PostgreSQL server binaries (the newest installed major), or TICKFLOW_PG_BINDIR."""
+    override = os.environ.get("TICKFLOW_PG_BINDIR")
+    candidates = [override] if override else sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    for c in candidates:
+        if c and Path(c, "postgres").exists():
+            return Path(c)
+    raise StackError("PostgreSQL server binaries not found (apt-get install postgresql, or run `make setup`)")
+
+
+def _postgres(s: Settings) -> Service:
+    pgdata = s.data_dir / "postgres"
+    sock = s.home / "postgres-socket"
+    proc = ManagedProcess("postgres", s.run_dir / "postgres.pid", s.log_dir / "postgres.log", marker=str(pgdata))
+    # PostgreSQL refuses to run as root: when we are root it runs as the `postgres` user Debian creates.
+    run_as = "postgres" if os.geteuid() == 0 else None
+
+    def chown(path: Path) -> None:
+        if run_as:
+            pw = pwd.getpwnam(run_as)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def prepare() -> None:
+        bindir = postgres_bindir()
+        for d in (pgdata.parent, sock):
+            d.mkdir(parents=True, exist_ok=True)
+        chown(sock)
+        s.log_dir.mkdir(parents=True, exist_ok=True)
+        if not (pgdata / "PG_VERSION").exists():
+            pgdata.mkdir(mode=0o700, exist_ok=True)
+            chown(pgdata)
+            out = subprocess.run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-E", "UTF8",
+                                  "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"],
+                                 capture_output=True, text=True, user=run_as)
+            if out.returncode != 0:
+                raise StackError(f"initdb failed: {out.stderr.strip().splitlines()[-1:]}")
+            # Loopback only; the tickflow role authenticates with its password.
+            (pgdata / "pg_hba.conf").write_text(
+                "local all all trust\n"
+                "host all all 127.0.0.1/32 scram-sha-256\n"
+                "host all all ::1/128 scram-sha-256\n")
+
+    def launch() -> None:
+        proc.start([str(postgres_bindir() / "postgres"), "-D", str(pgdata), "-p", str(s.postgres_port),
+                    "-c", f"listen_addresses={s.host}", "-c", f"unix_socket_directories={sock}",
+                    "-c", "max_connections=100", "-c", "shared_buffers=256MB", "-c", "fsync=on",
+                    "-c", "logging_collector=off"], user=run_as, cwd=pgdata)
+        wait_until(lambda: port_open(s.host, s.postgres_port), 60, "PostgreSQL to listen")
+        _psql(sock, s.postgres_port, run_as,
+              f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{s.postgres_user}') THEN "
+              f"CREATE ROLE {s.postgres_user} LOGIN PASSWORD '{s.postgres_password}'; END IF; END$$;")
+        if not _psql(sock, s.postgres_port, run_as,
+                     f"SELECT 1 FROM pg_database WHERE datname='{s.postgres_db}'").strip():
+            _psql(sock, s.postgres_port, run_as, f"CREATE DATABASE {s.postgres_db} OWNER {s.postgres_user}")
+
+    def healthy() -> bool:
+        import psycopg2
+
+        with psycopg2.connect(s.postgres_dsn, connect_timeout=3) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            return cur.fetchone() == (1,)
+
+    return Service("postgres", [s.postgres_port], proc, prepare, launch, healthy,
+                   endpoint=f"postgresql://{s.postgres_user}:***@{s.host}:{s.postgres_port}/{s.postgres_db}",
+                   stop_signal=signal.SIGINT)
+
+
+def _psql(sock: Path, port: int, user: str | None, sql: str) -> str:
+    out = subprocess.run([str(postgres_bindir() / "psql"), "-h", str(sock), "-p", str(port), "-U", "postgres",
+                          "-d", "postgres", "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, user=user)
+    if out.returncode != 0:
+        raise StackError(f"psql failed: {out.stderr.strip()}")
+    return out.stdout
+
+
+# --- S3 (s3proxy, filesystem backend) ----------------------------------------------------------------
+
+def _s3(s: Settings) -> Service:
+    base = s.home / "s3proxy"
+    props = base / "s3proxy.properties"
+    blobs = s.data_dir / "s3"
+    proc = ManagedProcess("s3", s.run_dir / "s3.pid", s.log_dir / "s3.log", marker=str(props))
+
+    def prepare() -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        blobs.mkdir(parents=True, exist_ok=True)
+        props.write_text("\n".join([
+            f"s3proxy.endpoint=http://{s.host}:{s.s3_port}",
+            "s3proxy.authorization=aws-v2-or-v4",
+            f"s3proxy.identity={s.s3_access_key}",
+            f"s3proxy.credential={s.s3_secret_key}",
+            "jclouds.provider=filesystem",
+            f"jclouds.filesystem.basedir={blobs}",
+            "",
+        ]))
+
+    def launch() -> None:
+        proc.start([_java(), "-Xmx512m", "-jar", _jar_classpath(s.jars / "s3proxy", "s3proxy"),
+                    "--properties", str(props)])
+        wait_until(lambda: port_open(s.host, s.s3_port), 60, "s3proxy to listen")
+        client = s3_client(s)
+        if s.s3_bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=s.s3_bucket)
+
+    def healthy() -> bool:
+        return s.s3_bucket in {b["Name"] for b in s3_client(s).list_buckets().get("Buckets", [])}
+
+    return Service("s3", [s.s3_port], proc, prepare, launch, healthy,
+                   endpoint=f"{s.s3_endpoint} (bucket {s.s3_bucket})")
+
+
+def s3_client(s: Settings):
+    """A boto3 S3 client for the stack's endpoint (path-style addressing, as s3proxy serves it)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=s.s3_endpoint, aws_access_key_id=s.s3_access_key,
+                        aws_secret_access_key=s.s3_secret_key, region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
+                                      connect_timeout=3, read_timeout=10))
+
+
+# --- the stack ---------------------------------------------------------------------------------------
+
+def services(s: Settings) -> list[Service]:
+    return [_kafka(s), _postgres(s), _s3(s)]
+
+
+def _select(s: Settings, names: list[str] | None) -> list[Service]:
+    all_services = services(s)
+    if not names:
+        return all_services
+    known = {svc.name for svc in all_services}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise StackError(f"unknown service {unknown[0]!r} (choose from {', '.join(sorted(known))})")
+    return [svc for svc in all_services if svc.name in names]
+
+
+def status(s: Settings, names: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(service, state, endpoint) for each service; state is running (pid N), unhealthy or stopped."""
+    rows = []
+    for svc in _select(s, names):
+        pid = svc.process.pid()
+        if pid is None:
+            state = "stopped"
+        else:
+            try:
+                state = f"running (pid {pid})" if svc.healthy() else f"unhealthy (pid {pid})"
+            except Exception:
+                state = f"unhealthy (pid {pid})"
+        rows.append((svc.name, state, svc.endpoint))
+    return rows
+
+
+def up(s: Settings, names: list[str] | None = None, log: Callable[[str], None] = print) -> None:
+    """Start what is not running, wait until healthy, create topics. Safe to call again."""
+    for svc in _select(s, names):
+        pid = svc.process.pid()
+        if pid is not None:
+            wait_until(svc.healthy, svc.start_timeout, f"{svc.name} (pid {pid}) to become healthy")
+            log(f"{svc.name:9s} already running (pid {pid})  {svc.endpoint}")
+            continue
+        for port in svc.ports:
+            if port_open(s.host, port):
+                raise StackError(f"port {port} needed by {svc.name} is taken by {port_owner(port)}")
+        svc.prepare()
+        svc.launch()
+        try:
+            wait_until(lambda: svc.process.exited_early() is None and svc.healthy(), svc.start_timeout,
+                       f"{svc.name} to become healthy")
+        except StackError:
+            why = svc.process.exited_early()
+            svc.process.stop(svc.stop_signal, timeout=10)
+            raise StackError(f"{svc.name} did not start: {why or 'see ' + str(svc.process.log_file)}") from None
+        log(f"{svc.name:9s} started (pid {svc.process.pid()})  {svc.endpoint}")
+    if not names or "kafka" in names:
+        from tickflow.topics import ensure_topics, load_registry
+
+        for change in ensure_topics(s.kafka_bootstrap, load_registry()):
+            log(f"topics    {change}")
+
+
+def down(s: Settings, names: list[str] | None = None, log: Callable[[str], None] = print) -> None:
+    """Stop the services this stack started (by PID file), in reverse order. Data is kept."""
+    for svc in reversed(_select(s, names)):
+        if svc.process.stop(svc.stop_signal, timeout=60):
+            log(f"{svc.name:9s} stopped")
+        else:
+            log(f"{svc.name:9s} was not running")
