@@ -21,7 +21,11 @@ SINK_TOPIC = "md.trades.parsed"
 
 
 def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:
-    """The raw trades as a table: one JSON parse per record, decimals parsed from their text exactly."""
+    """The raw trades as a table: one JSON parse per record, decimals parsed from their text exactly.
+
+    It resumes from the consumer group's committed offsets (committed on each checkpoint), so a second
+    bounded run moves only what arrived since the first.
+    """
     bounded_opt = "'scan.bounded.mode' = 'latest-offset'," if bounded else ""
     return f"""
     CREATE TEMPORARY TABLE raw_trades (
@@ -36,7 +40,8 @@ def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:
       'properties.bootstrap.servers' = '{bootstrap}',
       'properties.group.id' = '{group_id}',
       'properties.isolation.level' = 'read_committed',
-      'scan.startup.mode' = 'earliest-offset',
+      'scan.startup.mode' = 'group-offsets',
+      'properties.auto.offset.reset' = 'earliest',
       {bounded_opt}
       'format' = 'json',
       'json.fail-on-missing-field' = 'false',
@@ -86,16 +91,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     p.add_argument("--parallelism", type=int, default=None)
-    p.add_argument("--detached", action="store_true", help="return once submitted (used by `tickflow submit`)")
+    p.add_argument("--cluster", action="store_true",
+                   help="submitted to a cluster (`tickflow submit`): return once submitted, use its checkpoint storage")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()
-    t_env = table_environment(settings, JOB_NAME, parallelism=args.parallelism)
+    t_env = table_environment(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
     result = build(t_env, args.bootstrap or settings.kafka_bootstrap, args.bounded)
-    if not args.detached:
+    if not args.cluster:
         result.wait()
     return 0
 

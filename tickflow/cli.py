@@ -113,6 +113,12 @@ def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import demo
+
+    return demo.run(s)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tickflow", description="tickflow: PyFlink market-data pipelines on Kafka")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -148,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--limit", type=int, help="stop after this many records")
     rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     rp.set_defaults(func=cmd_replay)
+
+    de = sub.add_parser("demo", help="stack + cluster up, replay the ES trades, run the first job, summarise")
+    de.set_defaults(func=cmd_demo)
 
     se = sub.add_parser("setup", help="install what runs need: Maven jars, the ES sample")
     se.add_argument("what", choices=["jars", "data", "all"], nargs="?", default="all")

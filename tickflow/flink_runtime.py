@@ -20,8 +20,11 @@ def connector_jars(s: Settings) -> list[Path]:
     return jars
 
 
-def job_configuration(s: Settings, job_name: str, checkpoint_dir: str | None = None) -> dict[str, str]:
+def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> dict[str, str]:
     """Settings every tickflow job carries, wherever it runs.
+
+    On a cluster (``on_cluster``) checkpoint storage is the cluster's (``flink-conf/``); in a local
+    MiniCluster checkpoints go under the stack's home directory.
 
     Operators get uids from the planner in the form ``<job>-<node id>_<transformation>``
     (``table.exec.uid.generation=ALWAYS``): deterministic for the same query, so savepoints map state back.
@@ -41,25 +44,26 @@ def job_configuration(s: Settings, job_name: str, checkpoint_dir: str | None = N
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
     }
-    ckpt = checkpoint_dir or (s.home / "checkpoints" / job_name).as_uri()
-    conf["execution.checkpointing.dir"] = ckpt
+    if not on_cluster:
+        conf["execution.checkpointing.dir"] = (s.home / "checkpoints" / job_name).as_uri()
     return conf
 
 
 def table_environment(s: Settings, job_name: str, parallelism: int | None = None,
-                      extra: dict[str, str] | None = None):
+                      on_cluster: bool = False, extra: dict[str, str] | None = None):
     """A streaming TableEnvironment configured for ``job_name`` (local MiniCluster unless submitted)."""
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
+    settings = {**job_configuration(s, job_name, on_cluster), **(extra or {})}
     conf = Configuration()
-    for k, v in {**job_configuration(s, job_name), **(extra or {})}.items():
+    for k, v in settings.items():
         conf.set_string(k, v)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     if parallelism:
         env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
-    for k, v in {**job_configuration(s, job_name), **(extra or {})}.items():
+    for k, v in settings.items():
         t_env.get_config().set(k, v)
     return t_env

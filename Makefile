@@ -1,0 +1,39 @@
+# tickflow's two commands: `make demo` runs the main job on the local stack, `make test` passes the tests.
+# Both install what they need first (venv, Python packages, Maven jars, PostgreSQL) and reuse what is there.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := .tickflow/.setup-stamp
+
+.PHONY: setup demo test test-unit test-integration stack-up stack-down clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py pom.xml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	$(BIN)/pip install --quiet -e .
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+	$(BIN)/tickflow setup all
+	@mkdir -p .tickflow && touch $(STAMP)
+
+demo: setup
+	$(BIN)/tickflow demo
+
+test: setup
+	$(BIN)/pytest -q tests
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+stack-up: setup
+	$(BIN)/tickflow stack up
+
+stack-down:
+	$(BIN)/tickflow cluster down; $(BIN)/tickflow stack down
+
+clean: stack-down
+	rm -rf .tickflow/data .tickflow/logs .tickflow/run

@@ -1,0 +1,160 @@
+"""The local Flink session cluster: the distribution inside the apache-flink wheel, started with its own
+scripts, configured from ``flink-conf/local``, and jobs submitted to it with ``flink run -py``."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tickflow.config import PROJECT_ROOT, Settings
+from tickflow.flink_runtime import flink_home
+from tickflow.processes import StackError, port_open, port_owner, wait_until
+
+CONF_TEMPLATE = PROJECT_ROOT / "flink-conf" / "local" / "config.yaml"
+
+
+def _paths(s: Settings) -> dict[str, Path]:
+    base = s.home / "flink"
+    return {"conf": base / "conf", "plugins": base / "plugins", "pids": s.run_dir / "flink",
+            "logs": s.log_dir / "flink"}
+
+
+def render_config(s: Settings) -> str:
+    values = {
+        "FLINK_REST_PORT": str(s.flink_rest_port),
+        "S3_BUCKET": s.s3_bucket, "S3_ENDPOINT": s.s3_endpoint,
+        "S3_ACCESS_KEY": s.s3_access_key, "S3_SECRET_KEY": s.s3_secret_key,
+        "FLINK_METRICS_PORT": str(s.flink_metrics_port), "FLINK_METRICS_PORT_END": str(s.flink_metrics_port + 1),
+        "PYTHON": sys.executable,
+        "JAVA_OPTS_ALL": _distribution_java_opts(),
+    }
+    text = CONF_TEMPLATE.read_text()
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", v)
+    left = re.findall(r"\$\{[A-Z_]+\}", text)
+    if left:
+        raise StackError(f"{CONF_TEMPLATE}: no value for {left[0]}")
+    return text
+
+
+def _distribution_java_opts() -> str:
+    import yaml
+
+    dist = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
+    return str(dist.get("env", {}).get("java", {}).get("opts", {}).get("all", ""))
+
+
+def _environment(s: Settings) -> dict[str, str]:
+    p = _paths(s)
+    return {**os.environ, "FLINK_CONF_DIR": str(p["conf"]), "FLINK_PLUGINS_DIR": str(p["plugins"]),
+            "FLINK_PID_DIR": str(p["pids"]), "FLINK_LOG_DIR": str(p["logs"]),
+            "PYFLINK_CLIENT_EXECUTABLE": sys.executable}
+
+
+def _prepare(s: Settings) -> None:
+    p = _paths(s)
+    for d in p.values():
+        d.mkdir(parents=True, exist_ok=True)
+    (p["conf"] / "config.yaml").write_text(render_config(s))
+    for name in ("log4j.properties", "log4j-cli.properties", "log4j-console.properties", "log4j-session.properties"):
+        shutil.copy(flink_home() / "conf" / name, p["conf"] / name)
+    (p["conf"] / "masters").write_text(f"localhost:{s.flink_rest_port}\n")
+    (p["conf"] / "workers").write_text("localhost\n")
+    # plugins: the Prometheus reporter from the distribution, the S3 filesystem from Maven
+    prom = p["plugins"] / "metrics-prometheus"
+    if not prom.exists():
+        shutil.copytree(flink_home() / "plugins" / "metrics-prometheus", prom)
+    s3_jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))
+    if not s3_jars:
+        raise StackError(f"no S3 plugin jar in {s.jars / 'flink-s3'}: run `make setup`")
+    s3_dir = p["plugins"] / "s3-fs-hadoop"
+    s3_dir.mkdir(exist_ok=True)
+    if not (s3_dir / s3_jars[0].name).exists():
+        shutil.copy(s3_jars[0], s3_dir / s3_jars[0].name)
+
+
+def rest(s: Settings, path: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> dict:
+    """Call the cluster's REST API; StackError in one line when it is not there."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{s.flink_rest}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        raise StackError(f"Flink REST {method} {path}: HTTP {exc.code} {exc.read()[:200]!r}") from None
+    except (urllib.error.URLError, OSError):
+        raise StackError(f"no Flink cluster at {s.flink_rest} (start it with `tickflow cluster up`)") from None
+
+
+def _taskmanagers(s: Settings) -> int:
+    return len(rest(s, "/taskmanagers", timeout=2).get("taskmanagers", []))
+
+
+def _daemon_pids(s: Settings) -> list[int]:
+    pids = []
+    for f in _paths(s)["pids"].glob("*.pid"):
+        for line in f.read_text().split():
+            if line.isdigit() and Path(f"/proc/{line}").exists():
+                pids.append(int(line))
+    return pids
+
+
+def status(s: Settings) -> str:
+    try:
+        overview = rest(s, "/overview", timeout=2)
+    except StackError:
+        return "stopped"
+    return (f"running: {s.flink_rest} (web UI), {overview.get('taskmanagers')} taskmanager(s), "
+            f"{overview.get('slots-available')}/{overview.get('slots-total')} slots free, "
+            f"{overview.get('jobs-running')} job(s) running")
+
+
+def up(s: Settings) -> str:
+    """Start the JobManager and one TaskManager unless our cluster is already running."""
+    if _daemon_pids(s) and status(s).startswith("running"):
+        return "already " + status(s)
+    if port_open(s.host, s.flink_rest_port):
+        raise StackError(f"port {s.flink_rest_port} needed by Flink is taken by {port_owner(s.flink_rest_port)}")
+    _prepare(s)
+    out = subprocess.run([str(flink_home() / "bin" / "start-cluster.sh")], env=_environment(s),
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise StackError(f"start-cluster.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
+    return status(s)
+
+
+def down(s: Settings) -> str:
+    if not _daemon_pids(s):
+        return "Flink cluster was not running"
+    subprocess.run([str(flink_home() / "bin" / "stop-cluster.sh")], env=_environment(s),
+                   capture_output=True, text=True)
+    wait_until(lambda: not _daemon_pids(s), 60, "the Flink daemons to exit")
+    return "Flink cluster stopped"
+
+
+def submit(s: Settings, job: str, job_args: list[str]) -> str:
+    """``flink run -d -py jobs/<job>.py -pyfs <project>`` against the session cluster; returns the job id."""
+    rest(s, "/overview", timeout=2)  # fails in one line when no cluster is there
+    script = PROJECT_ROOT / "jobs" / f"{job}.py"
+    argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d",
+            "-pyclientexec", sys.executable, "-pyexec", sys.executable,
+            "-py", str(script), "-pyfs", str(PROJECT_ROOT), *job_args, "--cluster"]
+    out = subprocess.run(argv, env=_environment(s), capture_output=True, text=True)
+    match = re.search(r"JobID ([0-9a-f]{32})", out.stdout + out.stderr)
+    if out.returncode != 0 or not match:
+        tail = [l for l in (out.stderr + out.stdout).splitlines() if l.strip()][-1:] or ["no output"]
+        raise StackError(f"flink run {job} failed: {tail[0][:300]}")
+    return match.group(1)
+
+
+def job_state(s: Settings, job_id: str) -> str:
+    return rest(s, f"/jobs/{job_id}").get("state", "UNKNOWN")

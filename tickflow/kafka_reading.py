@@ -1,0 +1,55 @@
+"""Reading topics to their end, as downstream consumers do (``read_committed``), for the demo, tests and
+benchmarks. Reading stops when every partition's position reaches the end offset taken at the start,
+never on a quiet-period timeout."""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def _consumer(bootstrap: str) -> KafkaConsumer:
+    return KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                         enable_auto_commit=False, auto_offset_reset="earliest",
+                         fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20,
+                         client_id="tickflow-reader")
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Per partition, the offset after the last committed record (the last stable offset)."""
+    c = _consumer(bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
+    finally:
+        c.close()
+
+
+def read_to_end(bootstrap: str, topic: str, start: dict[int, int] | None = None,
+                timeout_s: float = 300.0) -> Iterator:
+    """Yield every committed record from ``start`` (default: the beginning) up to the current end."""
+    c = _consumer(bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        ends = c.end_offsets(parts)
+        c.assign(parts)
+        for tp in parts:
+            if start and tp.partition in start:
+                c.seek(tp, start[tp.partition])
+            else:
+                c.seek_to_beginning(tp)
+        pending = {tp for tp in parts if c.position(tp) < ends[tp]}
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: did not reach the end offsets within {timeout_s:.0f}s")
+            for tp, records in c.poll(timeout_ms=500, max_records=50_000).items():
+                yield from records
+            pending = {tp for tp in pending if c.position(tp) < ends[tp]}
+    finally:
+        c.close()
+
+
+def count_committed(bootstrap: str, topic: str, start: dict[int, int] | None = None) -> int:
+    return sum(1 for _ in read_to_end(bootstrap, topic, start))
