@@ -16,6 +16,7 @@ setup(
         "numpy==2.1.3",
         "kafka-python==3.0.12",
         "confluent-kafka==2.16.1",
+        "lz4==4.4.5",  # kafka-python needs it to read the lz4 batches the connectors publish
         "psycopg2-binary==2.9.13",
         "boto3==1.44.5",
         "great-expectations==1.24.1",

@@ -27,7 +27,7 @@ def _paths(s: Settings) -> dict[str, Path]:
 
 def render_config(s: Settings) -> str:
     values = {
-        "FLINK_REST_PORT": str(s.flink_rest_port),
+        "FLINK_REST_PORT": str(s.flink_rest_port), "FLINK_RPC_PORT": str(s.flink_rpc_port),
         "S3_BUCKET": s.s3_bucket, "S3_ENDPOINT": s.s3_endpoint,
         "S3_ACCESS_KEY": s.s3_access_key, "S3_SECRET_KEY": s.s3_secret_key,
         "FLINK_METRICS_PORT": str(s.flink_metrics_port), "FLINK_METRICS_PORT_END": str(s.flink_metrics_port + 1),
@@ -121,8 +121,9 @@ def up(s: Settings) -> str:
     """Start the JobManager and one TaskManager unless our cluster is already running."""
     if _daemon_pids(s) and status(s).startswith("running"):
         return "already " + status(s)
-    if port_open(s.host, s.flink_rest_port):
-        raise StackError(f"port {s.flink_rest_port} needed by Flink is taken by {port_owner(s.flink_rest_port)}")
+    for port in (s.flink_rest_port, s.flink_rpc_port):
+        if port_open(s.host, port):
+            raise StackError(f"port {port} needed by Flink is taken by {port_owner(port)}")
     _prepare(s)
     out = subprocess.run([str(flink_home() / "bin" / "start-cluster.sh")], env=_environment(s),
                          capture_output=True, text=True)

@@ -29,6 +29,7 @@ class Settings:
     postgres_port: int = 5433
     s3_port: int = 9000
     flink_rest_port: int = 8081
+    flink_rpc_port: int = 6123
     flink_metrics_port: int = 9249
     postgres_db: str = "tickflow"
     postgres_user: str = "tickflow"

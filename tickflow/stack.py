@@ -275,6 +275,11 @@ def _select(s: Settings, names: list[str] | None) -> list[Service]:
     return [svc for svc in all_services if svc.name in names]
 
 
+def service(s: Settings, name: str) -> Service:
+    """One service of the stack by name."""
+    return _select(s, [name])[0]
+
+
 def status(s: Settings, names: list[str] | None = None) -> list[tuple[str, str, str]]:
     """(service, state, endpoint) for each service; state is running (pid N), unhealthy or stopped."""
     rows = []

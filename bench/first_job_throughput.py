@@ -1,0 +1,102 @@
+"""Throughput of the first job, Kafka → Flink → Kafka, on the real ES trades.
+
+    .venv/bin/python bench/first_job_throughput.py [--copies N]
+
+Runs against its own stack (ports +20000, data under .tickflow/bench-stack) so it never mixes with the
+demo's or the tests' topics. It pre-loads md.raw.trades with the ES sample N times (distinct `source`
+per copy, so every record is unique), then runs `trade_passthrough --bounded` in a local MiniCluster and
+reports:
+
+- sustained rate: records ÷ (last − first output record's Kafka timestamp); start-up excluded
+- job rate: records ÷ the job's net runtime as Flink reports it; start-up included
+
+and appends the figures to bench/results/first_job_throughput.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_ENV = {
+    "TICKFLOW_HOME": str(ROOT / ".tickflow" / "bench-stack"),
+    "TICKFLOW_KAFKA_PORT": "29092", "TICKFLOW_KAFKA_CONTROLLER_PORT": "29093",
+    "TICKFLOW_POSTGRES_PORT": "25433", "TICKFLOW_S3_PORT": "29000",
+    "TICKFLOW_FLINK_REST_PORT": "28081", "TICKFLOW_FLINK_RPC_PORT": "26123",
+    "TICKFLOW_FLINK_METRICS_PORT": "29249",
+}
+os.environ.update(BENCH_ENV)
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--copies", type=int, default=2, help="how many times to load the 500k ES trades")
+    p.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    args = p.parse_args()
+
+    import shutil
+
+    from connectors.csv_trades import CsvTradeSource
+    from connectors.es_sample import es_sample_csv
+    from connectors.kafka_publisher import RawPublisher
+    from connectors.replay import replay_file
+    from tickflow import config, stack
+    from tickflow.kafka_reading import end_offsets, read_to_end
+
+    s = config.load()
+    stack.down(s, log=lambda _: None)
+    shutil.rmtree(s.home, ignore_errors=True)
+    stack.up(s, ["kafka"], log=lambda _: None)
+    try:
+        csv = es_sample_csv(s.cache_dir)
+        loaded, publish_s = 0, 0.0
+        for copy in range(args.copies):
+            pub = RawPublisher(s.kafka_bootstrap, client_id="bench")
+            r = replay_file(csv, pub, CsvTradeSource(source=f"bench{copy}"))
+            pub.close()
+            loaded += r.published
+            publish_s += r.seconds
+        print(f"pre-loaded {loaded:,} trades ({loaded / publish_s:,.0f}/s publish rate)")
+
+        out_before = end_offsets(s.kafka_bootstrap, "md.trades.parsed")
+        t0 = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "trade_passthrough", "--bounded"],
+                             capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if run.returncode != 0:
+            print(run.stderr[-2000:], file=sys.stderr)
+            return 1
+        first = last = None
+        count = 0
+        for rec in read_to_end(s.kafka_bootstrap, "md.trades.parsed", out_before):
+            count += 1
+            first = rec.timestamp if first is None else min(first, rec.timestamp)
+            last = rec.timestamp if last is None else max(last, rec.timestamp)
+        sustained = count / max((last - first) / 1000, 1e-9)
+        result = {
+            "bench": "first_job_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+            "records": count, "expected": loaded, "sustained_records_per_s": round(sustained),
+            "wall_s_including_startup": round(wall, 1), "wall_records_per_s": round(count / wall),
+            "publish_records_per_s": round(loaded / publish_s),
+        }
+        print(json.dumps(result, indent=2))
+        out = ROOT / "bench" / "results" / "first_job_throughput.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        with open(out, "a") as f:
+            f.write(json.dumps(result) + "\n")
+        return 0 if count == loaded else 1
+    finally:
+        if not args.keep:
+            stack.down(s, log=lambda _: None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

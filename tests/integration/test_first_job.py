@@ -1,0 +1,91 @@
+"""Real data through the whole foundation: the ES replay into Kafka, the first job in a MiniCluster and
+on the session cluster, read back with read_committed."""
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from connectors.es_sample import ROWS, es_sample_csv
+from tickflow import cluster
+from tickflow.kafka_reading import end_offsets, read_to_end
+from tickflow.processes import wait_until
+
+RAW, PARSED = "md.raw.trades", "md.trades.parsed"
+
+
+def tickflow(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "tickflow.cli", *args], capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+@pytest.fixture(scope="module")
+def es_replayed(running_stack):
+    before = end_offsets(running_stack.kafka_bootstrap, RAW)
+    out = tickflow("replay")
+    assert "published 500000 trades" in out.stdout and "skipped 0 malformed rows" in out.stdout
+    return before
+
+
+@pytest.fixture(scope="module")
+def passthrough_ran(running_stack, es_replayed):
+    before = end_offsets(running_stack.kafka_bootstrap, PARSED)
+    tickflow("run", "trade_passthrough", "--bounded")
+    return before
+
+
+def test_replay_delivers_exactly_the_500000_real_es_trades(running_stack, es_replayed):
+    seqs = []
+    last_ts = 0
+    for rec in read_to_end(running_stack.kafka_bootstrap, RAW, es_replayed):
+        value = json.loads(rec.value)
+        assert rec.key == b"ES"
+        seqs.append(value["seq"])
+        if value["seq"] == 1:
+            assert value["ts_event"] == 1378072800083000000 and value["price"] == "1640.25"
+    assert len(seqs) == ROWS
+    assert sorted(seqs) == list(range(1, ROWS + 1))
+
+
+def test_first_job_moves_every_record_once_with_exact_decimals(running_stack, es_replayed, passthrough_ran):
+    source_prices = {}
+    with open(es_sample_csv(running_stack.cache_dir)) as f:
+        next(f)
+        for seq, line in enumerate(f, start=1):
+            _, price, size = line.rstrip("\n").split(",")
+            source_prices[seq] = (Decimal(price), Decimal(size))
+    seen = set()
+    for rec in read_to_end(running_stack.kafka_bootstrap, PARSED, passthrough_ran):
+        value = json.loads(rec.value)
+        assert rec.key == b"replay|ES"
+        assert value["seq"] not in seen, f"duplicate seq {value['seq']}"
+        seen.add(value["seq"])
+        assert (Decimal(value["price"]), Decimal(value["size"])) == source_prices[value["seq"]]
+    assert len(seen) == ROWS, f"lost {ROWS - len(seen)} records"
+
+
+def test_session_cluster_runs_a_submitted_job_with_checkpoints_on_s3(running_stack, passthrough_ran, tmp_path):
+    s = running_stack
+    csv = tmp_path / "ten.csv"
+    csv.write_text("DateTime,Price,Volume\n" + "".join(
+        f"2013-09-03 08:30:{i:02d}.000,1650.{25 * (i % 4):02d},{i + 1}\n" for i in range(10)))
+    before = end_offsets(s.kafka_bootstrap, PARSED)
+    tickflow("replay", "--file", str(csv), "--source", "cluster-test")
+    assert cluster.up(s).startswith(("running", "already running"))
+    job_id = cluster.submit(s, "trade_passthrough", ["--bounded"])
+    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 300, "job end", 1.0)
+    assert cluster.job_state(s, job_id) == "FINISHED"
+    moved = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, PARSED, before)]
+    assert sorted(m["seq"] for m in moved) == list(range(1, 11))
+    assert {m["source"] for m in moved} == {"cluster-test"}
+    # the transactions above were committed by checkpoints, and those were written to the S3 endpoint
+    checkpoints = cluster.rest(s, f"/jobs/{job_id}/checkpoints")
+    assert checkpoints["counts"]["completed"] >= 1
+    assert checkpoints["latest"]["completed"]["external_path"].startswith(f"s3://{s.s3_bucket}/flink/checkpoints/{job_id}/")
+    from tickflow.stack import s3_client
+
+    keys = [o["Key"] for o in s3_client(s).list_objects_v2(
+        Bucket=s.s3_bucket, Prefix=f"flink/checkpoints/{job_id}/").get("Contents", [])]
+    assert keys, "nothing was written under the job's checkpoint directory on S3"

@@ -1,0 +1,68 @@
+"""The CLI's bad-input contract: one line on stderr, non-zero exit."""
+import subprocess
+import sys
+
+import pytest
+
+from tickflow.processes import port_open
+
+
+def tickflow(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tickflow.cli", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def one_line(stderr: str) -> str:
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_unknown_subcommand():
+    r = tickflow("frobnicate")
+    assert r.returncode == 2
+    assert "invalid choice: 'frobnicate'" in one_line(r.stderr)
+
+
+def test_unknown_flag():
+    r = tickflow("replay", "--speeed", "2")
+    assert r.returncode == 2
+    assert "unrecognized arguments: --speeed" in one_line(r.stderr)
+
+
+def test_unknown_job():
+    r = tickflow("run", "no_such_job")
+    assert r.returncode == 2
+    assert "unknown job 'no_such_job'" in one_line(r.stderr)
+
+
+def test_replay_of_missing_file(tmp_path):
+    r = tickflow("replay", "--file", str(tmp_path / "nope.csv"))
+    assert r.returncode == 1
+    assert "no such file" in one_line(r.stderr)
+
+
+def test_replay_to_unreachable_broker(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n")
+    assert not port_open("127.0.0.1", 1)
+    r = tickflow("replay", "--file", str(csv), "--bootstrap", "127.0.0.1:1")
+    assert r.returncode == 1
+    assert "cannot reach Kafka at 127.0.0.1:1" in one_line(r.stderr)
+
+
+def test_bad_setting_in_environment():
+    import os
+
+    r = tickflow("stack", "status", env={**os.environ, "TICKFLOW_KAFKA_PORT": "ninety"})
+    assert r.returncode == 2
+    assert "TICKFLOW_KAFKA_PORT" in one_line(r.stderr)
+
+
+def test_submit_without_cluster(tmp_path):
+    import os
+
+    r = tickflow("submit", "trade_passthrough", env={**os.environ, "TICKFLOW_FLINK_REST_PORT": "1",
+                                                     "TICKFLOW_HOME": str(tmp_path)})
+    assert r.returncode == 1
+    assert "no Flink cluster at http://127.0.0.1:1" in one_line(r.stderr)
