@@ -10,7 +10,7 @@ STAMP  := .tickflow/.setup-stamp
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pom.xml
+$(STAMP): setup.py pom.xml $(shell find jobs/jvm -type f -not -path "*/target/*")
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/pip install --quiet -e .

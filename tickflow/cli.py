@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tickflow import config
 
-JOBS = ("trade_passthrough",)
+JOBS = ("trade_passthrough", "market_data_processor")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +106,7 @@ def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
 
     if args.what in ("jars", "all"):
         setup_deps.gather_jars(s)
+        setup_deps.build_udfs(s)
     if args.what in ("data", "all"):
         from connectors.es_sample import es_sample_csv
 

@@ -14,10 +14,12 @@ def flink_home() -> Path:
 
 
 def connector_jars(s: Settings) -> list[Path]:
+    """The connectors from Maven and tickflow's own SQL functions (jobs/jvm), attached to every job."""
     jars = sorted((s.jars / "flink-lib").glob("*.jar"))
-    if not jars:
-        raise RuntimeError(f"no connector jars in {s.jars / 'flink-lib'}: run `make setup`")
-    return jars
+    udfs = s.jars / "tickflow-udfs" / "tickflow-udfs.jar"
+    if not jars or not udfs.exists():
+        raise RuntimeError(f"jars missing under {s.jars}: run `make setup`")
+    return jars + [udfs]
 
 
 def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> dict[str, str]:
@@ -41,6 +43,8 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
         "table.exec.uid.generation": "ALWAYS",
         "table.exec.uid.format": f"{job_name}-<id>_<transformation>",
         "table.exec.source.idle-timeout": "5 s",
+        # without this, Flink 2.2 emitted source watermarks only when the next record arrived (measured)
+        "pipeline.auto-watermark-interval": "200 ms",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
     }
@@ -52,6 +56,13 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
 def table_environment(s: Settings, job_name: str, parallelism: int | None = None,
                       on_cluster: bool = False, extra: dict[str, str] | None = None):
     """A streaming TableEnvironment configured for ``job_name`` (local MiniCluster unless submitted)."""
+    return environments(s, job_name, parallelism, on_cluster, extra)[1]
+
+
+def environments(s: Settings, job_name: str, parallelism: int | None = None,
+                 on_cluster: bool = False, extra: dict[str, str] | None = None):
+    """(StreamExecutionEnvironment, StreamTableEnvironment) sharing one configuration, for jobs that mix
+    SQL with DataStream operators."""
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
@@ -66,4 +77,4 @@ def table_environment(s: Settings, job_name: str, parallelism: int | None = None
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
     for k, v in settings.items():
         t_env.get_config().set(k, v)
-    return t_env
+    return env, t_env

@@ -24,3 +24,27 @@ def gather_jars(s: Settings, groups: tuple[str, ...] = JAR_GROUPS) -> None:
             last = [l for l in out.stdout.splitlines() if "ERROR" in l][:1] or ["see mvn output"]
             raise RuntimeError(f"mvn could not gather {group}: {last[0]}")
         print(f"jars: {group} -> {target}")
+
+
+UDF_PROJECT = PROJECT_ROOT / "jobs" / "jvm"
+
+
+def udf_jar(s: Settings):
+    return s.jars / "tickflow-udfs" / "tickflow-udfs.jar"
+
+
+def build_udfs(s: Settings) -> None:
+    """Build jobs/jvm (tickflow's SQL functions) when its jar is missing or older than its sources."""
+    jar = udf_jar(s)
+    sources = [p for p in UDF_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts]
+    if jar.exists() and all(p.stat().st_mtime <= jar.stat().st_mtime for p in sources):
+        return
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise RuntimeError("mvn not found on PATH (apt-get install maven)")
+    out = subprocess.run([mvn, "-q", "-B", "-f", str(UDF_PROJECT / "pom.xml"), "package",
+                          f"-Dout.dir={jar.parent}"], capture_output=True, text=True)
+    if out.returncode != 0:
+        last = [l for l in out.stdout.splitlines() if "ERROR" in l][:2] or ["see mvn output"]
+        raise RuntimeError(f"mvn could not build {UDF_PROJECT}: {' '.join(last)}")
+    print(f"jars: tickflow-udfs -> {jar}")
