@@ -237,8 +237,9 @@ def bar_book_function(allowed_lateness_ms: int, calendars: dict[str, str]):
         def _save(self, book: BarBook, ctx) -> None:
             if book.bars:
                 self.state.update(pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
-                for t in book.timers_ms():
-                    ctx.timer_service().register_event_time_timer(t)
+                # one timer per symbol, the earliest thing to do: each timer firing costs a round trip
+                # between the JVM and the Python worker, so firing per bar and timeframe is far too slow
+                ctx.timer_service().register_event_time_timer(min(book.timers_ms()))
             else:
                 self.state.clear()
 

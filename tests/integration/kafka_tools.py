@@ -1,0 +1,63 @@
+"""Test helpers for Kafka: empty a set of topics, publish payloads and learn where each one landed."""
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Producer
+from kafka.admin import KafkaAdminClient
+
+from tickflow.topics import ensure_topics, load_registry
+
+
+def reset_topics(bootstrap: str, names: list[str], timeout_s: float = 60) -> None:
+    """Delete the topics and create them again from the registry, waiting for each step to finish."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+        deadline = time.monotonic() + timeout_s
+        while set(admin.list_topics()) & set(doomed):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {doomed} were not deleted within {timeout_s}s")
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    specs = load_registry()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ensure_topics(bootstrap, {n: specs[n] for n in names})
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def publish(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> list[tuple[str, int, int]]:
+    """Send (topic, key, value) in order, idempotently; returns (topic, partition, offset) for each."""
+    where: list[tuple[str, int, int] | None] = [None] * len(messages)
+    errors: list[str] = []
+
+    def delivered(i):
+        def cb(err, msg):
+            if err is not None:
+                errors.append(str(err))
+            else:
+                where[i] = (msg.topic(), msg.partition(), msg.offset())
+        return cb
+
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+    for i, (topic, key, value) in enumerate(messages):
+        while True:
+            try:
+                p.produce(topic, value=value, key=key, on_delivery=delivered(i))
+                break
+            except BufferError:
+                p.poll(0.05)
+        p.poll(0)
+    assert p.flush(60) == 0, "messages still queued after 60s"
+    assert not errors, errors[:3]
+    return where  # type: ignore[return-value]

@@ -1,0 +1,84 @@
+"""Revisions and LATE on a running (unbounded) processor: input is published in phases, each phase waits
+for the processor's output before the next, so the watermark is where the scenario needs it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from tests.integration.kafka_tools import publish, reset_topics
+from tickflow.kafka_reading import read_to_end
+
+TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
+S = 1_000_000_000
+M = 1704276000 * S  # 2024-01-03 10:00:00 UTC
+
+
+def trade(seq: int, offset_s: int, price: str) -> tuple[str, bytes, bytes]:
+    ts = M + offset_s * S
+    value = json.dumps({"v": 1, "source": "lt", "symbol": "LT", "venue": None, "ts_event": ts, "ts_recv": ts,
+                        "seq": seq, "price": price, "size": "1", "trade_id": None, "conditions": []})
+    return ("md.raw.trades", b"LT", value.encode())
+
+
+def wait_for(read, predicate, what: str, timeout_s: float = 180):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [v for v in read() if predicate(v)]
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def running_processor(running_stack):
+    s = running_stack
+    reset_topics(s.kafka_bootstrap, TOPICS)
+    proc = subprocess.Popen([sys.executable, "-m", "tickflow.cli", "run", "market_data_processor",
+                             "--group-id", f"lateness-{uuid.uuid4().hex[:8]}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    yield s
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_late_trade_inside_lateness_revises_and_beyond_it_goes_to_dlq(running_processor):
+    s = running_processor
+
+    def bars():
+        return [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars")]
+
+    def dlq():
+        return [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq")]
+
+    def bar(tf, start, revision):
+        return lambda b: (b["symbol"], b["timeframe"], b["bucket_start"], b["revision"]) == ("LT", tf, start, revision)
+
+    publish(s.kafka_bootstrap, [trade(1, 10, "100"), trade(2, 90, "101")])
+    first = wait_for(bars, bar("1m", M, 0), "the 1m bar of minute M")[0]
+    assert (first["open"], first["trade_count"]) == ("100", 1)
+
+    publish(s.kafka_bootstrap, [trade(3, 20, "99")])         # minute M closed; still inside 60 s lateness
+    revised = wait_for(bars, bar("1m", M, 1), "revision 1 of minute M")[0]
+    assert (revised["open"], revised["low"], revised["close"], revised["trade_count"]) == ("100", "99", "99", 2)
+
+    publish(s.kafka_bootstrap, [trade(4, 400, "102")])       # watermark moves past M + 5 min
+    five = wait_for(bars, bar("5m", M, 0), "the 5m bar starting at M")[0]
+    assert five["trade_count"] == 3 and five["low"] == "99"   # the late trade is in the roll-up too
+
+    (where,) = publish(s.kafka_bootstrap, [trade(5, 30, "98")])  # beyond the lateness now
+    late = wait_for(dlq, lambda d: (d["topic"], d["partition"], d["offset"]) == where, "the LATE record")[0]
+    assert late["reason"] == "LATE"
+    assert not [b for b in bars() if b["symbol"] == "LT" and b["timeframe"] == "1m" and b["bucket_start"] == M
+                and b["revision"] > 1], "a trade beyond the lateness must not revise the bar"
