@@ -1,5 +1,9 @@
 """Revisions and LATE on a running (unbounded) processor: input is published in phases, each phase waits
-for the processor's output before the next, so the watermark is where the scenario needs it."""
+for the processor's output before the next, so the watermark is where the scenario needs it.
+
+While it waits, the test keeps the symbol's partition alive with a trade per second at the phase's
+clock, as a live feed would: a partition that falls silent is marked idle after 5 s and then moves no
+watermark, so its last bar would wait for the next trade."""
 from __future__ import annotations
 
 import json
@@ -27,12 +31,14 @@ def trade(seq: int, offset_s: int, price: str) -> tuple[str, bytes, bytes]:
     return ("md.raw.trades", b"LT", value.encode())
 
 
-def wait_for(read, predicate, what: str, timeout_s: float = 180):
+def wait_for(read, predicate, what: str, tick=None, timeout_s: float = 180):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = [v for v in read() if predicate(v)]
         if found:
             return found
+        if tick:
+            tick()
         time.sleep(1)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
@@ -65,20 +71,34 @@ def test_late_trade_inside_lateness_revises_and_beyond_it_goes_to_dlq(running_pr
     def bar(tf, start, revision):
         return lambda b: (b["symbol"], b["timeframe"], b["bucket_start"], b["revision"]) == ("LT", tf, start, revision)
 
-    publish(s.kafka_bootstrap, [trade(1, 10, "100"), trade(2, 90, "101")])
-    first = wait_for(bars, bar("1m", M, 0), "the 1m bar of minute M")[0]
+    sent: list[int] = []  # offsets (s) of every LT trade that is not LATE
+    seqs = iter(range(100, 10_000))
+
+    def send(seq: int, offset_s: int, price: str, late: bool = False):
+        if not late:
+            sent.append(offset_s)
+        return publish(s.kafka_bootstrap, [trade(seq, offset_s, price)])
+
+    def ticker(offset_s: int):
+        return lambda: send(next(seqs), offset_s, "101")
+
+    send(1, 10, "100")
+    send(2, 90, "101")
+    first = wait_for(bars, bar("1m", M, 0), "the 1m bar of minute M", ticker(90))[0]
     assert (first["open"], first["trade_count"]) == ("100", 1)
 
-    publish(s.kafka_bootstrap, [trade(3, 20, "99")])         # minute M closed; still inside 60 s lateness
-    revised = wait_for(bars, bar("1m", M, 1), "revision 1 of minute M")[0]
+    send(3, 20, "99")                                         # minute M closed; still inside 60 s lateness
+    revised = wait_for(bars, bar("1m", M, 1), "revision 1 of minute M", ticker(90))[0]
     assert (revised["open"], revised["low"], revised["close"], revised["trade_count"]) == ("100", "99", "99", 2)
 
-    publish(s.kafka_bootstrap, [trade(4, 400, "102")])       # watermark moves past M + 5 min
-    five = wait_for(bars, bar("5m", M, 0), "the 5m bar starting at M")[0]
-    assert five["trade_count"] == 3 and five["low"] == "99"   # the late trade is in the roll-up too
+    send(4, 400, "102")                                       # watermark moves past M + 5 min
+    five = wait_for(bars, bar("5m", M, 0), "the 5m bar starting at M", ticker(400))[0]
+    assert five["trade_count"] == sum(1 for o in sent if o < 300)   # the late trade is in the roll-up too
+    assert five["low"] == "99"
 
-    (where,) = publish(s.kafka_bootstrap, [trade(5, 30, "98")])  # beyond the lateness now
-    late = wait_for(dlq, lambda d: (d["topic"], d["partition"], d["offset"]) == where, "the LATE record")[0]
+    (where,) = send(5, 30, "98", late=True)                   # beyond the lateness now
+    late = wait_for(dlq, lambda d: (d["topic"], d["partition"], d["offset"]) == where, "the LATE record",
+                    ticker(400))[0]
     assert late["reason"] == "LATE"
     assert not [b for b in bars() if b["symbol"] == "LT" and b["timeframe"] == "1m" and b["bucket_start"] == M
                 and b["revision"] > 1], "a trade beyond the lateness must not revise the bar"
