@@ -25,7 +25,7 @@ from jobs import validation
 from jobs.bar_book import BarBook
 from jobs.bars import NS_PER_MS, PIPELINE_VERSION, Bar, bar_key, bar_record
 from tickflow import config
-from tickflow.flink_runtime import environments
+from tickflow.flink_runtime import environments, job_argument_parser
 
 JOB_NAME = "market-data-processor"
 COMPONENT = "market_data_processor"
@@ -309,17 +309,12 @@ def build(t_env, bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet 
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="market_data_processor", description=__doc__.splitlines()[0])
+    p = job_argument_parser("market_data_processor", __doc__.splitlines()[0])
     d = ProcessorOptions()
-    p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
-    p.add_argument("--parallelism", type=int, default=None)
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
     p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
     p.add_argument("--dedup-horizon", default=d.dedup_horizon, help="how long a trade id is remembered, e.g. '1 h'")
     p.add_argument("--group-id", default=d.group_id)
-    p.add_argument("--cluster", action="store_true",
-                   help="submitted to a cluster (`tickflow submit`): return once submitted, use its checkpoint storage")
     return p.parse_args(argv)
 
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from tickflow import config
-from tickflow.flink_runtime import table_environment
+from tickflow.flink_runtime import job_argument_parser, table_environment
 
 JOB_NAME = "trade-passthrough"
 SOURCE_TOPIC = "md.raw.trades"
@@ -87,13 +87,7 @@ def build(t_env, bootstrap: str, bounded: bool, group_id: str = "tickflow-trade-
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="trade_passthrough", description=__doc__.splitlines()[0])
-    p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
-    p.add_argument("--parallelism", type=int, default=None)
-    p.add_argument("--cluster", action="store_true",
-                   help="submitted to a cluster (`tickflow submit`): return once submitted, use its checkpoint storage")
-    return p.parse_args(argv)
+    return job_argument_parser("trade_passthrough", __doc__.splitlines()[0]).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

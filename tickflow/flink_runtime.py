@@ -6,6 +6,19 @@ from pathlib import Path
 from tickflow.config import Settings
 
 
+def job_argument_parser(prog: str, description: str):
+    """The arguments every tickflow job takes, the same locally and on a cluster; jobs add their own."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
+    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
+    p.add_argument("--parallelism", type=int, default=None)
+    p.add_argument("--cluster", action="store_true",
+                   help="submitted to a cluster (`tickflow submit`): return once submitted, use its checkpoint storage")
+    return p
+
+
 def flink_home() -> Path:
     """The Flink distribution that ships inside the apache-flink wheel (bin/, lib/, plugins/)."""
     import pyflink
