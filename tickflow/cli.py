@@ -7,15 +7,9 @@ import sys
 from pathlib import Path
 
 from tickflow import config
+from tickflow.arguments import OneLineArgumentParser as _Parser
 
 JOBS = ("trade_passthrough", "market_data_processor")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _fail(message: str, code: int = 1) -> int:

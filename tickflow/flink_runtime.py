@@ -8,9 +8,9 @@ from tickflow.config import Settings
 
 def job_argument_parser(prog: str, description: str):
     """The arguments every tickflow job takes, the same locally and on a cluster; jobs add their own."""
-    import argparse
+    from tickflow.arguments import OneLineArgumentParser
 
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = OneLineArgumentParser(prog=prog, description=description)
     p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     p.add_argument("--parallelism", type=int, default=None)

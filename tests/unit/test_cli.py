@@ -66,3 +66,9 @@ def test_submit_without_cluster(tmp_path):
                                                      "TICKFLOW_HOME": str(tmp_path)})
     assert r.returncode == 1
     assert "no Flink cluster at http://127.0.0.1:1" in one_line(r.stderr)
+
+
+def test_job_given_a_wrong_flag():
+    r = tickflow("run", "market_data_processor", "--allowed-lateness", "x")
+    assert r.returncode == 2
+    assert "market_data_processor: error:" in one_line(r.stderr)
