@@ -8,31 +8,18 @@ per copy, so every record is unique), then runs `trade_passthrough --bounded` in
 reports:
 
 - sustained rate: records ÷ (last − first output record's Kafka timestamp); start-up excluded
-- job rate: records ÷ the job's net runtime as Flink reports it; start-up included
+- wall rate: records ÷ the wall time of `tickflow run`; JVM and job start-up included
 
 and appends the figures to bench/results/first_job_throughput.jsonl.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_ENV = {
-    "TICKFLOW_HOME": str(ROOT / ".tickflow" / "bench-stack"),
-    "TICKFLOW_KAFKA_PORT": "29092", "TICKFLOW_KAFKA_CONTROLLER_PORT": "29093",
-    "TICKFLOW_POSTGRES_PORT": "25433", "TICKFLOW_S3_PORT": "29000",
-    "TICKFLOW_FLINK_REST_PORT": "28081", "TICKFLOW_FLINK_RPC_PORT": "26123",
-    "TICKFLOW_FLINK_METRICS_PORT": "29249",
-}
-os.environ.update(BENCH_ENV)
-sys.path.insert(0, str(ROOT))
+from bench_stack import fresh_kafka, machine, record
 
 
 def main() -> int:
@@ -41,19 +28,14 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="leave the bench stack running")
     args = p.parse_args()
 
-    import shutil
-
     from connectors.csv_trades import CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from connectors.kafka_publisher import RawPublisher
     from connectors.replay import replay_file
-    from tickflow import config, stack
+    from tickflow import stack
     from tickflow.kafka_reading import end_offsets, read_to_end
 
-    s = config.load()
-    stack.down(s, log=lambda _: None)
-    shutil.rmtree(s.home, ignore_errors=True)
-    stack.up(s, ["kafka"], log=lambda _: None)
+    s = fresh_kafka()
     try:
         csv = es_sample_csv(s.cache_dir)
         loaded, publish_s = 0, 0.0
@@ -82,16 +64,12 @@ def main() -> int:
         sustained = count / max((last - first) / 1000, 1e-9)
         result = {
             "bench": "first_job_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+            "machine": machine(),
             "records": count, "expected": loaded, "sustained_records_per_s": round(sustained),
             "wall_s_including_startup": round(wall, 1), "wall_records_per_s": round(count / wall),
             "publish_records_per_s": round(loaded / publish_s),
         }
-        print(json.dumps(result, indent=2))
-        out = ROOT / "bench" / "results" / "first_job_throughput.jsonl"
-        out.parent.mkdir(exist_ok=True)
-        with open(out, "a") as f:
-            f.write(json.dumps(result) + "\n")
+        record("first_job_throughput", result)
         return 0 if count == loaded else 1
     finally:
         if not args.keep:

@@ -1,14 +1,13 @@
 package io.tickflow.udf;
 
 import org.apache.flink.table.annotation.DataTypeHint;
-import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
 
 import static io.tickflow.udf.RawRecordParser.Field;
 import static io.tickflow.udf.RawRecordParser.Kind;
 
 /** PARSE_TRADE(raw BYTES): an md.raw.trades record as typed columns, or reason/detail when it is not one. */
-public class ParseTrade extends ScalarFunction {
+public class ParseTrade extends RawRecordFunction {
 
     private static final RawRecordParser PARSER = new RawRecordParser(
             new Field("v", Kind.VERSION, true, 0, 0),
@@ -23,23 +22,27 @@ public class ParseTrade extends ScalarFunction {
             new Field("trade_id", Kind.STRING, false, 64, 9),
             new Field("conditions", Kind.STRING_ARRAY, false, 0, 10));
 
-    private static final ThreadLocal<RawRecordParser.LastCall> LAST =
-            ThreadLocal.withInitial(RawRecordParser.LastCall::new);
+    private static final int[] OUTPUT = new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    private static final boolean[] VALID_ONLY = new boolean[] {false, false, false, false, false, false, true, true, false};
+
+    @Override
+    RawRecordParser parser() {
+        return PARSER;
+    }
+
+    @Override
+    int[] output() {
+        return OUTPUT;
+    }
+
+    @Override
+    boolean[] validOnly() {
+        return VALID_ONLY;
+    }
 
     @DataTypeHint("ROW<reason STRING, detail STRING, source STRING, symbol STRING, venue STRING, "
             + "ts_event BIGINT, ts_recv BIGINT, seq BIGINT, price DECIMAL(18, 9), size DECIMAL(18, 9), trade_id STRING>")
     public Row eval(byte[] raw) {
-        RawRecordParser.LastCall last = LAST.get();
-        Object hit = last.lookup(raw);
-        if (hit != null) {
-            return (Row) hit;
-        }
-        RawRecordParser.Result r = PARSER.parse(raw);
-        Object[] v = r.values;
-        Row row = r.reason != null
-                ? Row.of(r.reason, r.detail, v[1], v[2], v[3], v[4], v[5], v[6], null, null, v[9])
-                : Row.of(null, null, v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
-        last.store(raw, row);
-        return row;
+        return parse(raw);
     }
 }

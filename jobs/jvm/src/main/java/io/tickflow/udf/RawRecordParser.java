@@ -199,17 +199,19 @@ final class RawRecordParser {
         return s.length() <= 60 ? s : s.substring(0, 60) + "…";
     }
 
-    /** A one-entry cache per thread: the watermark generator and the projection of one chained task call
-     *  the same function on the same bytes; the second call costs an array comparison, not a parse. */
+    /** A one-entry cache: the last bytes parsed by which parser, and the result. A repeated call on the
+     *  same bytes costs an array comparison, not a parse. */
     static final class LastCall {
+        RawRecordParser parser;
         byte[] input;
         Object output;
 
-        Object lookup(byte[] raw) {
-            return input != null && Arrays.equals(input, raw) ? output : null;
+        Object lookup(RawRecordParser p, byte[] raw) {
+            return parser == p && input != null && Arrays.equals(input, raw) ? output : null;
         }
 
-        void store(byte[] raw, Object out) {
+        void store(RawRecordParser p, byte[] raw, Object out) {
+            parser = p;
             input = raw == null ? null : raw.clone();
             output = out;
         }

@@ -1,0 +1,47 @@
+"""The benchmarks' own stack: ports +20000 and data under .tickflow/bench-stack, so a benchmark never
+mixes with the demo's or the tests' topics. Import this before anything reads tickflow's settings."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_ENV = {
+    "TICKFLOW_HOME": str(ROOT / ".tickflow" / "bench-stack"),
+    "TICKFLOW_KAFKA_PORT": "29092", "TICKFLOW_KAFKA_CONTROLLER_PORT": "29093",
+    "TICKFLOW_POSTGRES_PORT": "25433", "TICKFLOW_S3_PORT": "29000",
+    "TICKFLOW_FLINK_REST_PORT": "28081", "TICKFLOW_FLINK_RPC_PORT": "26123",
+    "TICKFLOW_FLINK_METRICS_PORT": "29249",
+}
+os.environ.update(BENCH_ENV)
+sys.path.insert(0, str(ROOT))
+
+
+def fresh_kafka():
+    """Stop any earlier bench stack, wipe it, start a new Kafka with the registry's topics."""
+    from tickflow import config, stack
+
+    s = config.load()
+    stack.down(s, log=lambda _: None)
+    shutil.rmtree(s.home, ignore_errors=True)
+    stack.up(s, ["kafka"], log=lambda _: None)
+    return s
+
+
+def record(name: str, result: dict) -> None:
+    """Append a result to bench/results/<name>.jsonl and print it."""
+    import json
+
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results" / f"{name}.jsonl"
+    out.parent.mkdir(exist_ok=True)
+    with open(out, "a") as f:
+        f.write(json.dumps(result) + "\n")
+
+
+def machine() -> str:
+    import platform
+
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"

@@ -1,0 +1,84 @@
+"""Throughput of the market data processor, md.raw.trades → md.bars, on the real ES trades, beside the
+pandas batch ceiling for the same bars.
+
+    .venv/bin/python bench/processor_throughput.py [--copies N]
+
+Pre-loads md.raw.trades on the bench stack (bench_stack.py) with the ES sample N times, each copy under
+its own symbol (ES0, ES1, …) so the copies spread over partitions and both slots work. Then runs
+`market_data_processor --bounded` in a local MiniCluster and reports ticks per second of wall time
+(start-up included: the job is bounded, so every second of its life is on the clock), bars out, and
+the same 1m bars computed by pandas from the CSV (parse included) as the batch ceiling.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from bench_stack import fresh_kafka, machine, record
+
+
+def pandas_ceiling(csv_path) -> tuple[float, int]:
+    """Seconds for pandas to read the CSV and build exact-enough 1m OHLCV (float prices), and bar count."""
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(csv_path)
+    ts = pd.to_datetime(df["DateTime"]).dt.tz_localize("America/Chicago").dt.tz_convert("UTC")
+    g = df.groupby(ts.dt.floor("1min"), sort=True)
+    bars = pd.DataFrame({"open": g["Price"].first(), "high": g["Price"].max(), "low": g["Price"].min(),
+                         "close": g["Price"].last(), "volume": g["Volume"].sum(), "n": g["Price"].size()})
+    return time.perf_counter() - t0, len(bars)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--copies", type=int, default=2)
+    args = p.parse_args()
+
+    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
+    from connectors.es_sample import es_sample_csv
+    from tests.integration.kafka_tools import publish
+    from tickflow import stack
+    from tickflow.kafka_reading import read_to_end
+
+    s = fresh_kafka()
+    try:
+        csv = es_sample_csv(s.cache_dir)
+        messages = []
+        for copy in range(args.copies):
+            n = CsvTradeNormalizer(CsvTradeSource(symbol=f"ES{copy}"))
+            with open(csv) as f:
+                next(f)
+                messages += [("md.raw.trades", f"ES{copy}".encode(), n.normalize(line)[1]) for line in f]
+        publish(s.kafka_bootstrap, messages)
+        ticks = len(messages)
+        print(f"pre-loaded {ticks:,} trades")
+
+        t0 = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "market_data_processor", "--bounded"],
+                             capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if run.returncode != 0:
+            print(run.stderr[-2000:], file=sys.stderr)
+            return 1
+        bars = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars")]
+        counted = sum(b["trade_count"] for b in bars if b["timeframe"] == "1m")
+        pandas_s, pandas_bars = pandas_ceiling(csv)
+        record("processor_throughput", {
+            "bench": "processor_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": machine(), "ticks": ticks, "ticks_in_1m_bars": counted,
+            "bars_out": len(bars), "minute_bars": sum(1 for b in bars if b["timeframe"] == "1m"),
+            "wall_s": round(wall, 1), "ticks_per_s_wall": round(ticks / wall),
+            "pandas_1m_bars_s_per_copy": round(pandas_s, 2), "pandas_bars_per_copy": pandas_bars,
+            "pandas_ticks_per_s": round(ticks / args.copies / pandas_s),
+        })
+        return 0 if counted == ticks else 1
+    finally:
+        stack.down(s, log=lambda _: None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
