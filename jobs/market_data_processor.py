@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from jobs import validation
 from jobs.bar_book import BarBook
-from jobs.bars import NS_PER_MS, PIPELINE_VERSION, Bar, bar_key, bar_record
+from jobs.bars import NS_PER_MS, Bar, bar_key, bar_record
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser
 
@@ -122,7 +122,7 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
               trade_count BIGINT, revision INT, sources ARRAY<STRING>, pipeline_version STRING
             ) WITH ({_kafka_sink('md.bars', bootstrap, o, 'bars')})""",
         # --- trades: classify
-        f"""CREATE TEMPORARY VIEW trades_parsed AS
+        """CREATE TEMPORARY VIEW trades_parsed AS
             SELECT k, payload, kafka_partition, kafka_offset, pt, rt,
                    p.reason AS parse_reason, p.detail AS parse_detail, p.source AS source, p.symbol AS symbol,
                    p.venue AS venue, p.ts_event AS ts_event, p.seq AS seq, p.price AS price, p.size AS size,
@@ -172,7 +172,7 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
                    trade_count, open_ts, open_seq, close_ts, close_seq, sources, rt
             FROM minute_parts""",
         # --- quotes
-        f"""CREATE TEMPORARY VIEW quotes_checked AS
+        """CREATE TEMPORARY VIEW quotes_checked AS
             SELECT k, payload, kafka_partition, kafka_offset,
                    p.reason AS parse_reason, p.detail AS parse_detail, p.source AS source, p.symbol AS symbol,
                    p.venue AS venue, p.ts_event AS ts_event, p.ts_recv AS ts_recv, p.seq AS seq,

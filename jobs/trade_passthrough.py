@@ -71,7 +71,7 @@ def sink_ddl(bootstrap: str, transactional_prefix: str) -> str:
     )"""
 
 
-INSERT = f"""
+INSERT = """
     INSERT INTO parsed_trades
     SELECT CONCAT(source, '|', symbol), source, symbol, venue, ts_event, ts_recv, seq,
            CAST(price AS STRING), CAST(size AS STRING), trade_id, raw_partition, raw_offset

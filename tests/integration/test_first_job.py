@@ -38,7 +38,6 @@ def passthrough_ran(running_stack, es_replayed):
 
 def test_replay_delivers_exactly_the_500000_real_es_trades(running_stack, es_replayed):
     seqs = []
-    last_ts = 0
     for rec in read_to_end(running_stack.kafka_bootstrap, RAW, es_replayed):
         value = json.loads(rec.value)
         assert rec.key == b"ES"

@@ -6,7 +6,7 @@ import jsonschema
 import json
 from pathlib import Path
 
-from jobs.bars import Bar, bar_record, bucket_for, bucket_start, decimal_text, trade_bar, trading_days
+from jobs.bars import bar_record, bucket_for, bucket_start, decimal_text, trade_bar, trading_days
 
 M = 60 * 10**9
 T0 = 1378072800 * 10**9  # 2013-09-01 22:00:00 UTC, minute aligned

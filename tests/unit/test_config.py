@@ -1,5 +1,4 @@
 """Settings: defaults run locally; TICKFLOW_* variables override them."""
-from pathlib import Path
 
 import pytest
 
