@@ -3,8 +3,9 @@
 Per-tick work is Flink SQL with tickflow's JVM functions (jobs/jvm): one JSON parse per record
 (``PARSE_TRADE`` / ``PARSE_QUOTE``), the rules of ``jobs/market_rules.yaml`` compiled into one CASE,
 duplicates found with a keyed running count, lateness judged against the operator's watermark, and 1m
-bars aggregated by the ``OHLCV`` window aggregate. Python sees only 1m bars and late trades: the
-``BarBook`` numbers revisions and rolls 1m up into 5m/15m/1h/1d, on event-time timers.
+bars aggregated by the ``OHLCV`` window aggregate. The 1m bars and late trades then go to the JVM bar
+book (``io.tickflow.bars``), which numbers revisions and rolls 1m up into 5m/15m/1h/1d on event-time
+timers. Python builds the job and exports the venues' trading sessions; no record runs through Python.
 
 Every input record ends in exactly one place: a 1m bar's ``trade_count`` (on time, or merged late as a
 revision), ``md.dlq`` (with its reason, original bytes, topic, partition and offset), or — quotes —
@@ -16,14 +17,11 @@ revision), ``md.dlq`` (with its reason, original bytes, topic, partition and off
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 
 from jobs import validation
-from jobs.bar_book import BarBook
-from jobs.bars import NS_PER_MS, Bar, bar_key, bar_record
+from jobs.trading_days import sessions_spec
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser
 
@@ -165,12 +163,6 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
                    CAST(price * size AS DECIMAL(38, 18)), CAST(1 AS BIGINT), ts_event, seq, ts_event, seq,
                    source, rt
             FROM trades_late""",
-        # PyFlink's DataStream bridge cannot carry DECIMAL columns; exact text crosses it instead
-        """CREATE TEMPORARY VIEW minute_parts_text AS
-            SELECT symbol, venue, CAST(o AS STRING) AS o, CAST(h AS STRING) AS h, CAST(l AS STRING) AS l,
-                   CAST(c AS STRING) AS c, CAST(volume AS STRING) AS volume, CAST(notional AS STRING) AS notional,
-                   trade_count, open_ts, open_seq, close_ts, close_seq, sources, rt
-            FROM minute_parts""",
         # --- quotes
         """CREATE TEMPORARY VIEW quotes_checked AS
             SELECT k, payload, kafka_partition, kafka_offset,
@@ -200,105 +192,28 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
     ]
 
 
-def _part_from_row(row) -> Bar:
-    """A 1m part (a whole on-time bar, or one late trade) as the BarBook's input."""
-    minute = row.open_ts - row.open_ts % 60_000_000_000
-    return Bar(row.symbol, "1m", minute, minute + 60_000_000_000, Decimal(row.o), Decimal(row.h), Decimal(row.l),
-               Decimal(row.c), Decimal(row.volume), Decimal(row.notional), row.trade_count, (row.open_ts, row.open_seq), (row.close_ts, row.close_seq),
-               frozenset(row.sources.split(",")))
+def bar_stage(t_env, parts, allowed_lateness_ms: int, sessions: str):
+    """The JVM bar book (jobs/jvm ``io.tickflow.bars.BarStage``) over the 1m parts: keyed by symbol, state and
+    event-time timers in the JVM, so no record crosses into Python at run time."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import Table
 
-
-def bar_row(bar: Bar):
-    from pyflink.common import Row
-
-    r = bar_record(bar)
-    return Row(bar_key(bar).encode(), r["symbol"], r["timeframe"], r["bucket_start"], r["bucket_end"], r["open"],
-               r["high"], r["low"], r["close"], r["volume"], r["vwap"], r["trade_count"], r["revision"],
-               r["sources"], r["pipeline_version"])
-
-
-def bar_book_function(allowed_lateness_ms: int, calendars: dict[str, str]):
-    """The keyed Python operator around BarBook: state in, bars out, timers for event time."""
-    from pyflink.common import Types
-    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-    from pyflink.datastream.state import ValueStateDescriptor
-
-    class BarBookFunction(KeyedProcessFunction):
-        def open(self, ctx: RuntimeContext) -> None:
-            # v1 of the state layout: a pickled BarBook per symbol
-            self.state = ctx.get_state(ValueStateDescriptor("bar-book-v1", Types.PICKLED_BYTE_ARRAY()))
-
-        def _book(self, symbol: str, venue: str | None) -> BarBook:
-            raw = self.state.value()
-            if raw is not None:
-                return pickle.loads(raw)
-            return BarBook(symbol, calendars.get(venue or ""), allowed_lateness_ms * NS_PER_MS)
-
-        def _save(self, book: BarBook, ctx) -> None:
-            if book.bars:
-                self.state.update(pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL))
-                # one timer per symbol, the earliest thing to do: each timer firing costs a round trip
-                # between the JVM and the Python worker, so firing per bar and timeframe is far too slow
-                ctx.timer_service().register_event_time_timer(min(book.timers_ms()))
-            else:
-                self.state.clear()
-
-        def process_element(self, row, ctx):
-            book = self._book(row.symbol, row.venue)
-            revised = book.add(_part_from_row(row))
-            self._save(book, ctx)
-            for bar in revised:
-                yield bar_row(bar)
-
-        def on_timer(self, timestamp: int, ctx):
-            raw = self.state.value()
-            if raw is None:
-                return
-            book: BarBook = pickle.loads(raw)
-            emitted = book.advance(timestamp)
-            self._save(book, ctx)
-            for bar in emitted:
-                yield bar_row(bar)
-
-    return BarBookFunction()
-
-
-BAR_ROW_TYPE_FIELDS = ["k", "symbol", "timeframe", "bucket_start", "bucket_end", "open", "high", "low", "close",
-                       "volume", "vwap", "trade_count", "revision", "sources", "pipeline_version"]
+    stage = get_gateway().jvm.io.tickflow.bars.BarStage
+    return Table(stage.bars(t_env._j_tenv, parts._j_table, sessions, allowed_lateness_ms, f"{JOB_NAME}-bar-book"),
+                 t_env)
 
 
 def build(t_env, bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet | None = None):
     """Declare everything on ``t_env``; returns the statement set, attached to the DataStream graph."""
-    from pyflink.common import Types
-    from pyflink.table import DataTypes, Schema
-
     rules = rules or validation.load_rules()
     t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
     for stmt in statements(bootstrap, o, rules):
         t_env.execute_sql(stmt)
 
-    parts = t_env.to_data_stream(t_env.from_path("minute_parts_text"))
-    bar_types = Types.ROW_NAMED(BAR_ROW_TYPE_FIELDS, [
-        Types.PRIMITIVE_ARRAY(Types.BYTE()), Types.STRING(), Types.STRING(), Types.LONG(), Types.LONG(),
-        Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(),
-        Types.LONG(), Types.INT(), Types.BASIC_ARRAY(Types.STRING()), Types.STRING()])
-    bars = (parts.key_by(lambda r: r.symbol, key_type=Types.STRING())
-            .process(bar_book_function(o.allowed_lateness_ms, rules.venue_calendars), output_type=bar_types)
-            .uid(f"{JOB_NAME}-bar-book").name("bar book: 1m revisions and roll-ups"))
-    bars_table = t_env.from_data_stream(bars, Schema.new_builder()
-                                        .column("k", DataTypes.BYTES()).column("symbol", DataTypes.STRING())
-                                        .column("timeframe", DataTypes.STRING())
-                                        .column("bucket_start", DataTypes.BIGINT())
-                                        .column("bucket_end", DataTypes.BIGINT())
-                                        .column("open", DataTypes.STRING()).column("high", DataTypes.STRING())
-                                        .column("low", DataTypes.STRING()).column("close", DataTypes.STRING())
-                                        .column("volume", DataTypes.STRING()).column("vwap", DataTypes.STRING())
-                                        .column("trade_count", DataTypes.BIGINT())
-                                        .column("revision", DataTypes.INT())
-                                        .column("sources", DataTypes.ARRAY(DataTypes.STRING()))
-                                        .column("pipeline_version", DataTypes.STRING()).build())
+    bars = bar_stage(t_env, t_env.from_path("minute_parts"), o.allowed_lateness_ms,
+                     sessions_spec(rules.venue_calendars))
     stmt_set = t_env.create_statement_set()
-    stmt_set.add_insert("bars_out", bars_table)
+    stmt_set.add_insert("bars_out", bars)
     stmt_set.add_insert_sql("INSERT INTO dlq SELECT * FROM rejects")
     stmt_set.add_insert_sql("""INSERT INTO valid_quotes
         SELECT k, source, symbol, venue, ts_event, ts_recv, seq, CAST(bid AS STRING), CAST(bid_size AS STRING),
