@@ -99,7 +99,7 @@ def _kafka(s: Settings) -> Service:
         if not (log_dirs / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             out = subprocess.run([_java(), "-cp", classpath(), f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
-                                  "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                                  *kafka_format_args(cluster_id, props)],
                                  capture_output=True, text=True)
             if out.returncode != 0:
                 raise StackError(f"kafka storage format failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
@@ -123,6 +123,12 @@ def _kafka(s: Settings) -> Service:
 
     return Service("kafka", [s.kafka_port, s.kafka_controller_port], proc, prepare, launch, healthy,
                    endpoint=f"kafka://{s.kafka_bootstrap}")
+
+
+def kafka_format_args(cluster_id: str, props: Path) -> list[str]:
+    """StorageTool's arguments; the id is joined to its flag because an id may start with "-", which the
+    tool's argument parser would otherwise take for an option (seen: a fresh stack failing 1 time in 64)."""
+    return ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)]
 
 
 def _kafka_cluster_id() -> str:

@@ -67,3 +67,17 @@ def test_up_down_cycle_is_idempotent_and_stops_only_its_own_process(running_stac
     assert stack.status(own, ["s3"])[0][1] == "stopped"
     # the session's own s3 endpoint was not touched
     assert stack.status(running_stack, ["s3"])[0][1].startswith("running")
+
+
+def test_kafka_storage_format_takes_a_cluster_id_that_starts_with_a_dash(tmp_path, settings):
+    """Random ids are URL-safe base64, so 1 in 64 starts with "-"; formatting must still work."""
+    props = tmp_path / "server.properties"
+    props.write_text("\n".join([
+        "process.roles=broker,controller", "node.id=1", "controller.quorum.voters=1@127.0.0.1:1",
+        "listeners=PLAINTEXT://127.0.0.1:2,CONTROLLER://127.0.0.1:1", "controller.listener.names=CONTROLLER",
+        f"log.dirs={tmp_path / 'logs'}", ""]))
+    cp = ":".join(str(p) for p in sorted((settings.jars / "kafka-broker").glob("*.jar")))
+    out = subprocess.run([stack._java(), "-cp", cp, *stack.kafka_format_args("-dashFirst0123456789ab", props)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert "cluster.id=-dashFirst0123456789ab" in (tmp_path / "logs" / "meta.properties").read_text()
