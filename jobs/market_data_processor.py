@@ -24,6 +24,7 @@ from jobs import validation
 from jobs.trading_days import sessions_spec
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.kafka_tables import exactly_once_sink_options, source_options
 
 JOB_NAME = "market-data-processor"
 COMPONENT = "market_data_processor"
@@ -42,34 +43,16 @@ class ProcessorOptions:
 
 
 def _kafka_source(topic: str, bootstrap: str, o: ProcessorOptions) -> str:
-    bounded = "'scan.bounded.mode' = 'latest-offset'," if o.bounded else ""
-    return f"""
-      'connector' = 'kafka',
-      'topic' = '{topic}',
-      'properties.bootstrap.servers' = '{bootstrap}',
-      'properties.group.id' = '{o.group_id}',
-      'properties.isolation.level' = 'read_committed',
-      'properties.auto.offset.reset' = 'earliest',
-      'scan.startup.mode' = 'group-offsets',
-      {bounded}
+    """Raw bytes: the key, and the value as it arrived (parsed by PARSE_* so nothing is dropped unseen)."""
+    return source_options(topic, bootstrap, o.group_id, o.bounded, """
       'key.format' = 'raw',
       'key.fields' = 'k',
       'value.format' = 'raw',
-      'value.fields-include' = 'EXCEPT_KEY'"""
+      'value.fields-include' = 'EXCEPT_KEY'""")
 
 
 def _kafka_sink(topic: str, bootstrap: str, o: ProcessorOptions, name: str) -> str:
-    return f"""
-      'connector' = 'kafka',
-      'topic' = '{topic}',
-      'properties.bootstrap.servers' = '{bootstrap}',
-      'key.format' = 'raw',
-      'key.fields' = 'k',
-      'value.format' = 'json',
-      'value.fields-include' = 'EXCEPT_KEY',
-      'sink.delivery-guarantee' = 'exactly-once',
-      'sink.transactional-id-prefix' = '{o.transactional_prefix}-{name}',
-      'properties.transaction.timeout.ms' = '600000'"""
+    return exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{name}")
 
 
 def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -> list[str]:

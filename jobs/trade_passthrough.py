@@ -14,6 +14,7 @@ import sys
 
 from tickflow import config
 from tickflow.flink_runtime import job_argument_parser, table_environment
+from tickflow.kafka_tables import exactly_once_sink_options, source_options
 
 JOB_NAME = "trade-passthrough"
 SOURCE_TOPIC = "md.raw.trades"
@@ -26,7 +27,10 @@ def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:
     It resumes from the consumer group's committed offsets (committed on each checkpoint), so a second
     bounded run moves only what arrived since the first.
     """
-    bounded_opt = "'scan.bounded.mode' = 'latest-offset'," if bounded else ""
+    options = source_options(SOURCE_TOPIC, bootstrap, group_id, bounded, """
+      'format' = 'json',
+      'json.fail-on-missing-field' = 'false',
+      'json.ignore-parse-errors' = 'true'""")
     return f"""
     CREATE TEMPORARY TABLE raw_trades (
       v INT, source STRING, symbol STRING, venue STRING,
@@ -34,19 +38,7 @@ def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:
       price DECIMAL(18, 9), size DECIMAL(18, 9), trade_id STRING,
       raw_partition INT METADATA FROM 'partition' VIRTUAL,
       raw_offset BIGINT METADATA FROM 'offset' VIRTUAL
-    ) WITH (
-      'connector' = 'kafka',
-      'topic' = '{SOURCE_TOPIC}',
-      'properties.bootstrap.servers' = '{bootstrap}',
-      'properties.group.id' = '{group_id}',
-      'properties.isolation.level' = 'read_committed',
-      'scan.startup.mode' = 'group-offsets',
-      'properties.auto.offset.reset' = 'earliest',
-      {bounded_opt}
-      'format' = 'json',
-      'json.fail-on-missing-field' = 'false',
-      'json.ignore-parse-errors' = 'true'
-    )"""
+    ) WITH ({options})"""
 
 
 def sink_ddl(bootstrap: str, transactional_prefix: str) -> str:
@@ -57,18 +49,7 @@ def sink_ddl(bootstrap: str, transactional_prefix: str) -> str:
       ts_event BIGINT, ts_recv BIGINT, seq BIGINT,
       price STRING, size STRING, trade_id STRING,
       raw_partition INT, raw_offset BIGINT
-    ) WITH (
-      'connector' = 'kafka',
-      'topic' = '{SINK_TOPIC}',
-      'properties.bootstrap.servers' = '{bootstrap}',
-      'key.format' = 'raw',
-      'key.fields' = 'k',
-      'value.format' = 'json',
-      'value.fields-include' = 'EXCEPT_KEY',
-      'sink.delivery-guarantee' = 'exactly-once',
-      'sink.transactional-id-prefix' = '{transactional_prefix}',
-      'properties.transaction.timeout.ms' = '600000'
-    )"""
+    ) WITH ({exactly_once_sink_options(SINK_TOPIC, bootstrap, transactional_prefix)})"""
 
 
 INSERT = """
