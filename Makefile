@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := .tickflow/.setup-stamp
 
-.PHONY: setup demo test test-e2e test-unit stack-up stack-down clean
+.PHONY: setup demo test test-unit stack-up stack-down clean
 
 setup: $(STAMP)
 
@@ -25,10 +25,6 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q tests/unit tests/integration
-
-# longer scenarios on running jobs (not in CI yet: see docs/market_data_processor.md)
-test-e2e: setup
-	$(BIN)/pytest -q tests/e2e
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -24,6 +24,9 @@ setup(
         "jsonschema==4.26.0",
         "PyYAML==6.0.3",
         "pytest==9.2.0",
+        # indicator references for the tests: TA-Lib (binary wheel, C library bundled) and real daily bars
+        "TA-Lib==0.8.2",
+        "bokeh_sampledata==2026.1",
     ],
     entry_points={"console_scripts": ["tickflow=tickflow.cli:main"]},
 )

@@ -24,7 +24,7 @@ from jobs import validation
 from jobs.trading_days import sessions_spec
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser
-from tickflow.kafka_tables import exactly_once_sink_options, source_options
+from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
 
 JOB_NAME = "market-data-processor"
 COMPONENT = "market_data_processor"
@@ -52,7 +52,8 @@ def _kafka_source(topic: str, bootstrap: str, o: ProcessorOptions) -> str:
 
 
 def _kafka_sink(topic: str, bootstrap: str, o: ProcessorOptions, name: str) -> str:
-    return exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{name}")
+    partitioner = SERIES_PARTITIONER if topic == "md.bars" else "default"
+    return exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{name}", partitioner=partitioner)
 
 
 def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -> list[str]:

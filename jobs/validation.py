@@ -33,6 +33,11 @@ class RuleSet:
     symbol_bands: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     venue_bands: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     venue_calendars: Mapping[str, str] = field(default_factory=dict)
+    symbol_venues: Mapping[str, str] = field(default_factory=dict)
+
+    def symbol_calendar(self, symbol: str) -> str | None:
+        """The exchange calendar of a symbol's home venue, or None (UTC days)."""
+        return self.venue_calendars.get(self.symbol_venues.get(symbol, ""))
 
     def rules(self, kind: str) -> tuple[Rule, ...]:
         return {"trades": self.trades, "quotes": self.quotes}[kind]
@@ -64,6 +69,7 @@ def parse_rules(doc: dict) -> RuleSet:
         symbol_bands=_bands(doc.get("bands", {}).get("symbols")),
         venue_bands=_bands(doc.get("bands", {}).get("venues")),
         venue_calendars={k: v["calendar"] for k, v in (doc.get("venues") or {}).items()},
+        symbol_venues={k: v["venue"] for k, v in (doc.get("symbols") or {}).items()},
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tickflow import config
 from tickflow.arguments import OneLineArgumentParser as _Parser
 
-JOBS = ("trade_passthrough", "market_data_processor")
+JOBS = ("trade_passthrough", "market_data_processor", "indicators")
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -68,6 +68,19 @@ def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
 
     _job_module(args.job)
     print(cluster.submit(s, args.job, args.job_args))
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
+    """Stop the running job with a savepoint, then start the (new) job code from it."""
+    from tickflow import cluster
+
+    module = _job_module(args.job)
+    job_id = cluster.running_job(s, module.JOB_NAME)
+    print(f"stopping {module.JOB_NAME} ({job_id}) with a savepoint")
+    savepoint = cluster.stop_with_savepoint(s, job_id)
+    print(f"savepoint: {savepoint}")
+    print(cluster.submit(s, args.job, args.job_args, savepoint=savepoint))
     return 0
 
 
@@ -136,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("job", help=f"one of: {', '.join(JOBS)}")
     sm.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments passed to the job")
     sm.set_defaults(func=cmd_submit)
+
+    up = sub.add_parser("upgrade", help="stop a running job with a savepoint and start it again from it")
+    up.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    up.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments of the new version")
+    up.set_defaults(func=cmd_upgrade)
 
     rp = sub.add_parser("replay", help="publish recorded trades (default: the real ES sample) to md.raw.trades")
     rp.add_argument("--file", help="a DateTime,Price,Volume CSV (default: the ES futures sample)")

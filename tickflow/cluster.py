@@ -21,7 +21,7 @@ CONF_TEMPLATE = PROJECT_ROOT / "flink-conf" / "local" / "config.yaml"
 
 def _paths(s: Settings) -> dict[str, Path]:
     base = s.home / "flink"
-    return {"conf": base / "conf", "plugins": base / "plugins", "pids": s.run_dir / "flink",
+    return {"conf": base / "conf", "plugins": base / "plugins", "lib": base / "lib", "pids": s.run_dir / "flink",
             "logs": s.log_dir / "flink"}
 
 
@@ -53,8 +53,8 @@ def _distribution_java_opts() -> str:
 def _environment(s: Settings) -> dict[str, str]:
     p = _paths(s)
     return {**os.environ, "FLINK_CONF_DIR": str(p["conf"]), "FLINK_PLUGINS_DIR": str(p["plugins"]),
-            "FLINK_PID_DIR": str(p["pids"]), "FLINK_LOG_DIR": str(p["logs"]),
-            "PYFLINK_CLIENT_EXECUTABLE": sys.executable}
+            "FLINK_PID_DIR": str(p["pids"]), "FLINK_LIB_DIR": str(p["lib"]), "FLINK_LOG_DIR": str(p["logs"]),
+            "PYFLINK_CLIENT_EXECUTABLE": sys.executable, "TICKFLOW_PROJECT_ROOT": str(PROJECT_ROOT)}
 
 
 def _prepare(s: Settings) -> None:
@@ -66,6 +66,12 @@ def _prepare(s: Settings) -> None:
         shutil.copy(flink_home() / "conf" / name, p["conf"] / name)
     (p["conf"] / "masters").write_text(f"localhost:{s.flink_rest_port}\n")
     (p["conf"] / "workers").write_text("localhost\n")
+    # lib: the distribution's jars plus flink-python from opt/, which Python operators need on the cluster
+    # (the image of the deployment issue does the same)
+    for jar in [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar")]:
+        link = p["lib"] / jar.name
+        if not link.exists():
+            link.symlink_to(jar)
     # plugins: the Prometheus reporter from the distribution, the S3 filesystem from Maven
     prom = p["plugins"] / "metrics-prometheus"
     if not prom.exists():
@@ -142,19 +148,78 @@ def down(s: Settings) -> str:
     return "Flink cluster stopped"
 
 
-def submit(s: Settings, job: str, job_args: list[str]) -> str:
-    """``flink run -d -py jobs/<job>.py -pyfs <project>`` against the session cluster; returns the job id."""
+def submit(s: Settings, job: str, job_args: list[str], savepoint: str | None = None) -> str:
+    """``flink run -d [-s savepoint] -py jobs/<job>.py -pyfs <project>`` against the session cluster;
+    returns the job id."""
     rest(s, "/overview", timeout=2)  # fails in one line when no cluster is there
     script = PROJECT_ROOT / "jobs" / f"{job}.py"
-    argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d",
+    restore = ["-s", savepoint] if savepoint else []
+    python_files = stage_python_files(s)
+    argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d", *restore,
             "-pyclientexec", sys.executable, "-pyexec", sys.executable,
-            "-py", str(script), "-pyfs", str(PROJECT_ROOT), *job_args, "--cluster"]
+            "-py", str(script), "-pyfs", str(python_files), *job_args, "--cluster"]
     out = subprocess.run(argv, env=_environment(s), capture_output=True, text=True)
     match = re.search(r"JobID ([0-9a-f]{32})", out.stdout + out.stderr)
     if out.returncode != 0 or not match:
-        tail = [l for l in (out.stderr + out.stdout).splitlines() if l.strip()][-1:] or ["no output"]
-        raise StackError(f"flink run {job} failed: {tail[0][:300]}")
+        raise StackError(f"flink run {job} failed: {_root_cause(out.stderr + out.stdout)}")
     return match.group(1)
+
+
+SHIPPED_PACKAGES = ("jobs", "tickflow", "connectors", "schemas")
+SHIPPED_SUFFIXES = {".py", ".yaml", ".json"}
+
+
+def stage_python_files(s: Settings) -> Path:
+    """A clean copy of the packages a job imports on the TaskManagers (``-pyfs``): only sources and their
+    data files, never the project root with its venv, jars, data and sockets."""
+    target = s.home / "flink" / "pyfs"
+    shutil.rmtree(target, ignore_errors=True)
+    for package in SHIPPED_PACKAGES:
+        for f in (PROJECT_ROOT / package).rglob("*"):
+            if f.is_file() and f.suffix in SHIPPED_SUFFIXES and "__pycache__" not in f.parts and "jvm" not in f.parts:
+                dest = target / f.relative_to(PROJECT_ROOT)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+    return target
+
+
+def _root_cause(output: str) -> str:
+    """The one line of a failed ``flink run`` that says why: a state mapping error names the operator."""
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    for needle in ("Failed to rollback to checkpoint/savepoint", "Cannot map checkpoint/savepoint state",
+                   "StateMigrationException", "Caused by:"):
+        hits = [l for l in lines if needle in l]
+        if hits:
+            return hits[-1][:400]
+    return (lines[-1] if lines else "no output")[:400]
+
+
+def running_job(s: Settings, name: str) -> str:
+    """The id of the one RUNNING job called ``name``; StackError if there is none."""
+    jobs = [j for j in rest(s, "/jobs/overview").get("jobs", []) if j.get("name") == name and j.get("state") == "RUNNING"]
+    if not jobs:
+        raise StackError(f"no running job named {name!r} on {s.flink_rest}")
+    return jobs[0]["jid"]
+
+
+def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
+    """Stop a job with a savepoint (into the cluster's ``execution.checkpointing.savepoint-dir``); returns
+    the savepoint's location once it is complete and the job has finished."""
+    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": False})["request-id"]
+    result: dict = {}
+
+    def done() -> bool:
+        nonlocal result
+        result = rest(s, f"/jobs/{job_id}/savepoints/{trigger}")
+        return result.get("status", {}).get("id") == "COMPLETED"
+
+    wait_until(done, timeout_s, f"the savepoint of job {job_id}")
+    operation = result.get("operation", {})
+    if "location" not in operation:
+        cause = operation.get("failure-cause", {}).get("stack-trace", "unknown failure").splitlines()[0]
+        raise StackError(f"savepoint of job {job_id} failed: {cause[:300]}")
+    wait_until(lambda: job_state(s, job_id) in ("FINISHED", "CANCELED", "FAILED"), 60, f"job {job_id} to stop")
+    return operation["location"]
 
 
 def job_state(s: Settings, job_id: str) -> str:

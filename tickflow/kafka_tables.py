@@ -6,6 +6,10 @@ transactions committed on checkpoints (exactly-once), keyed by the column ``k``.
 """
 from __future__ import annotations
 
+# md.bars and md.indicators: one partition per symbol|timeframe series (jobs/jvm, io.tickflow.kafka), so a
+# series is read back in the order it was written although its keys differ per bucket.
+SERIES_PARTITIONER = "io.tickflow.kafka.SeriesPartitioner"
+
 # Flink's transactional sink needs transaction.timeout.ms at or below the broker's maximum (15 min here).
 TRANSACTION_TIMEOUT_MS = 600_000
 
@@ -25,16 +29,20 @@ def source_options(topic: str, bootstrap: str, group_id: str, bounded: bool, val
       {value_format}"""
 
 
-def exactly_once_sink_options(topic: str, bootstrap: str, transactional_prefix: str) -> str:
-    """Options of a transactional Kafka sink with a raw key column ``k`` and a JSON value of the rest."""
+def exactly_once_sink_options(topic: str, bootstrap: str, transactional_prefix: str,
+                              value_format: str = "json", partitioner: str = "default") -> str:
+    """Options of a transactional Kafka sink with a raw key column ``k``; the value is the rest of the row
+    as JSON, or (``value_format="raw"``) one BYTES column written as it is. ``partitioner``: Flink's
+    ``sink.partitioner`` ('default' hashes the key like any Kafka producer)."""
     return f"""
       'connector' = 'kafka',
       'topic' = '{topic}',
       'properties.bootstrap.servers' = '{bootstrap}',
       'key.format' = 'raw',
       'key.fields' = 'k',
-      'value.format' = 'json',
+      'value.format' = '{value_format}',
       'value.fields-include' = 'EXCEPT_KEY',
       'sink.delivery-guarantee' = 'exactly-once',
       'sink.transactional-id-prefix' = '{transactional_prefix}',
+      'sink.partitioner' = '{partitioner}',
       'properties.transaction.timeout.ms' = '{TRANSACTION_TIMEOUT_MS}'"""

@@ -1,0 +1,182 @@
+"""The indicators job: md.bars → technical indicators per (symbol, timeframe) on md.indicators.
+
+Bars arrive at a low rate (a 1m bar per symbol per minute), so this is where Python keyed state earns
+its place: a ``KeyedProcessFunction`` keyed by ``symbol|timeframe`` keeps an ``IndicatorSeries`` (the
+last bars and the indicator state before each) in a ``ValueState`` with TTL. Revised bars replay the
+series from the revised bar; refused bars go to md.dlq with their reason and original bytes.
+
+Versions: ``--indicator-set 1`` is the first release; ``--indicator-set 2`` adds the slow stochastic.
+Set 2 restores set 1's state from a savepoint (same operator uid, same state name, plain-data state) and
+warms up only the stochastic. Upgrade a running job with ``tickflow upgrade indicators``.
+
+    tickflow run indicators [--bounded]        # local MiniCluster
+    tickflow submit indicators                  # the session cluster
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+
+from tickflow import config
+from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
+
+JOB_NAME = "indicators"
+COMPONENT = "indicators"
+OPERATOR_UID = f"{JOB_NAME}-series"
+STATE_NAME = "series-v1"
+PIPELINE_VERSION = "ind-1"
+
+
+@dataclass(frozen=True)
+class IndicatorOptions:
+    indicator_set: int = 1
+    keep_bars: int = 16
+    state_ttl_days: int = 35
+    bounded: bool = False
+    group_id: str = "tickflow-indicators"
+    transactional_prefix: str = "tickflow-ind"
+
+
+def series_key(kafka_key: bytes | None) -> str:
+    """``symbol|timeframe`` from md.bars' key ``symbol|timeframe|bucket_start``; unreadable keys share "?"."""
+    try:
+        symbol, timeframe, _ = kafka_key.decode().rsplit("|", 2)
+        return f"{symbol}|{timeframe}"
+    except (AttributeError, UnicodeDecodeError, ValueError):
+        return "?"
+
+
+def indicator_record(symbol: str, timeframe: str, start: int, end: int, revision: int, indicator_set: int,
+                     values: dict) -> dict:
+    """The md.indicators message (schemas/indicators.schema.json)."""
+    return {"symbol": symbol, "timeframe": timeframe, "bucket_start": start, "bucket_end": end,
+            "bar_revision": revision, "indicator_set": indicator_set, **values,
+            "pipeline_version": PIPELINE_VERSION}
+
+
+def dlq_record(reason: str, detail: str, partition: int, offset: int, original: bytes | None) -> dict:
+    """The md.dlq message for a bar this job refused (schemas/dlq.schema.json)."""
+    return {"reason": reason, "detail": detail, "topic": "md.bars", "partition": partition, "offset": offset,
+            "original": base64.b64encode(original or b"").decode(), "original_encoding": "base64",
+            "seen_at": time.time_ns(), "component": COMPONENT}
+
+
+def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
+    """The keyed Python operator: one IndicatorSeries per symbol|timeframe in ValueState."""
+    from pyflink.common import Row, Time, Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+
+    from jobs.indicator_series import IndicatorSeries, Refused, bar_from_record
+    from jobs.trading_days import trading_days
+
+    def day_of(symbol: str):
+        days = trading_days(symbol_calendars.get(symbol))
+        return lambda ts: days.session(ts)[0]
+
+    class SeriesFunction(KeyedProcessFunction):
+        def open(self, ctx: RuntimeContext) -> None:
+            descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
+            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.days(o.state_ttl_days)).build())
+            self.state = ctx.get_state(descriptor)
+            group = ctx.get_metrics_group()
+            self.applied = group.counter("bars_applied")
+            self.refused = group.counter("bars_refused")
+
+        def _refuse(self, row, reason: str, detail: str):
+            self.refused.inc()
+            value = dlq_record(reason, detail, row.kafka_partition, row.kafka_offset, row.payload)
+            return Row("dlq", row.k or b"", json.dumps(value, separators=(",", ":")).encode())
+
+        def process_element(self, row, ctx):
+            key = ctx.get_current_key()
+            try:
+                v = json.loads(row.payload)
+                if not isinstance(v, dict) or key == "?" or f"{v.get('symbol')}|{v.get('timeframe')}" != key:
+                    raise Refused("MALFORMED", f"not a bar record of series {key}")
+                symbol, timeframe = v["symbol"], v["timeframe"]
+                raw = self.state.value()
+                series = IndicatorSeries(o.indicator_set, o.keep_bars, pickle.loads(raw) if raw else None)
+                changed = series.apply(bar_from_record(v, day_of(symbol)))
+            except Refused as r:
+                yield self._refuse(row, r.reason, r.detail)
+                return
+            except (ValueError, UnicodeDecodeError) as e:
+                yield self._refuse(row, "MALFORMED", f"not JSON: {e}"[:300])
+                return
+            self.state.update(pickle.dumps(series.state(), protocol=pickle.HIGHEST_PROTOCOL))
+            self.applied.inc()
+            for start, end, revision, values in changed:
+                record = indicator_record(symbol, timeframe, start, end, revision, o.indicator_set, values)
+                yield Row("indicators", f"{symbol}|{timeframe}|{start}".encode(),
+                          json.dumps(record, separators=(",", ":")).encode())
+
+    return SeriesFunction()
+
+
+def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str]):
+    """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
+    from pyflink.common import Types
+
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE bars_in (
+          k BYTES, payload BYTES,
+          kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+          kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL
+        ) WITH ({source_options('md.bars', bootstrap, o.group_id, o.bounded, '''
+          'key.format' = 'raw', 'key.fields' = 'k',
+          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY' ''')})""")
+    for table, topic, partitioner in (("indicators_out", "md.indicators", SERIES_PARTITIONER),
+                                      ("dlq_out", "md.dlq", "default")):
+        options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw", partitioner)
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
+    bars = t_env.to_data_stream(t_env.from_path("bars_in"))
+    out_type = Types.ROW_NAMED(["kind", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()),
+                                                   Types.PRIMITIVE_ARRAY(Types.BYTE())])
+    out = (bars.key_by(lambda r: series_key(r.k), key_type=Types.STRING())
+           .process(series_function(o, symbol_calendars), output_type=out_type)
+           .uid(OPERATOR_UID).name("indicator series"))
+    t_env.create_temporary_view("series_out", t_env.from_data_stream(out))
+    stmt_set = t_env.create_statement_set()
+    stmt_set.add_insert_sql("INSERT INTO indicators_out SELECT k, v FROM series_out WHERE kind = 'indicators'")
+    stmt_set.add_insert_sql("INSERT INTO dlq_out SELECT k, v FROM series_out WHERE kind = 'dlq'")
+    stmt_set.attach_as_datastream()
+    return stmt_set
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = job_argument_parser("indicators", __doc__.splitlines()[0])
+    d = IndicatorOptions()
+    p.add_argument("--indicator-set", type=int, choices=(1, 2), default=d.indicator_set,
+                   help="1: SMA/EMA/MACD/RSI/Bollinger/ATR/VWAP; 2: adds the slow stochastic")
+    p.add_argument("--keep-bars", type=int, default=d.keep_bars, help="bars kept per series for revisions")
+    p.add_argument("--state-ttl-days", type=int, default=d.state_ttl_days)
+    p.add_argument("--group-id", default=d.group_id)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jobs import validation
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = config.load()
+    o = IndicatorOptions(args.indicator_set, args.keep_bars, args.state_ttl_days, args.bounded, args.group_id)
+    rules = validation.load_rules()
+    calendars = {sym: rules.symbol_calendar(sym) for sym in rules.symbol_venues}
+    stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
+    build(t_env, args.bootstrap or settings.kafka_bootstrap, o, calendars)
+    if args.cluster:
+        stream_env.execute_async(JOB_NAME)
+    else:
+        stream_env.execute(JOB_NAME)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
