@@ -36,8 +36,9 @@ def reset_topics(bootstrap: str, names: list[str], timeout_s: float = 60) -> Non
             time.sleep(0.5)
 
 
-def publish(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> list[tuple[str, int, int]]:
-    """Send (topic, key, value) in order, idempotently; returns (topic, partition, offset) for each."""
+def publish(bootstrap: str, messages: list[tuple]) -> list[tuple[str, int, int]]:
+    """Send (topic, key, value[, partition]) in order, idempotently; returns (topic, partition, offset) for
+    each. Without a partition the key's hash chooses, as for any producer."""
     where: list[tuple[str, int, int] | None] = [None] * len(messages)
     errors: list[str] = []
 
@@ -50,10 +51,11 @@ def publish(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> 
         return cb
 
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
-    for i, (topic, key, value) in enumerate(messages):
+    for i, (topic, key, value, *partition) in enumerate(messages):
+        where_to = {"partition": partition[0]} if partition else {}
         while True:
             try:
-                p.produce(topic, value=value, key=key, on_delivery=delivered(i))
+                p.produce(topic, value=value, key=key, on_delivery=delivered(i), **where_to)
                 break
             except BufferError:
                 p.poll(0.05)
