@@ -1,7 +1,7 @@
 """Bar latency of the market data processor on a live-paced feed: the delay from a bar's window closing
 (the watermark passing its end) to its record on md.bars.
 
-    .venv/bin/python bench/processor_latency.py [--rate 20000] [--symbols 20] [--minutes 5]
+    .venv/bin/python bench/processor_latency.py [--rate 5000] [--symbols 20] [--minutes 5]
 
 Runs its own Kafka (bench_stack.py) and the processor, unbounded, in a local MiniCluster. A paced
 publisher replays the real ES trades (prices and sizes in file order) at ``--rate`` ticks/s spread over
@@ -77,7 +77,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=int, default=20_000, help="ticks per second")
+    p.add_argument("--rate", type=int, default=5_000, help="ticks per second")
     p.add_argument("--symbols", type=int, default=20)
     p.add_argument("--minutes", type=float, default=5.0)
     args = p.parse_args()
@@ -126,7 +126,7 @@ def main() -> int:
             visible.append(visible_ms - closed_ms)
             by_tf[v["timeframe"]] = by_tf.get(v["timeframe"], 0) + 1
         if not produced:
-            print("no bars after the warm-up", file=sys.stderr)
+            print(f"no bars after the warm-up ({len(seen)} bars seen in all)", file=sys.stderr)
             return 1
         record("processor_latency", {
             "bench": "processor_latency", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

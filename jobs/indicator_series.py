@@ -1,9 +1,9 @@
 """One (symbol, timeframe) series of bars and its indicators, with revisions: a pure state machine.
 
-The series keeps its last ``keep`` bars with the indicator state *before* each of them. A new bar is
+The series keeps its last ``keep`` (to ``2·keep``) bars and the indicator state before the oldest. A new bar is
 applied on top; a bar that replaces one of those (a higher ``revision``) or lands between them (a late bar
-that opened a minute after later ones) restores the state before it and replays from there, so the output
-always equals a batch computation over the final bars. What cannot be applied without corrupting the
+that opened a minute after later ones) replays the kept bars from that state, emitting from the changed
+bar on, so the output always equals a batch computation over the final bars. What cannot be applied without corrupting the
 state is refused with a reason: an older revision or a repeat (``DUPLICATE``), a bar older than the kept
 history (``OUT_OF_ORDER``), a bar whose numbers break OHLC (``OHLC_VIOLATION``).
 
@@ -58,20 +58,26 @@ def bar_from_record(v: dict, day_of) -> IncomingBar:
 
 
 class IndicatorSeries:
+    """The last ``keep`` to ``2·keep`` bars of a series and three indicator states: before the oldest kept
+    bar (``base``), after the ``keep``-th (``mid``) and after the newest (``after``). A new bar costs one
+    state restore and one update; every ``keep`` bars ``base`` jumps to ``mid`` and the history drops its
+    oldest ``keep`` bars, with no extra updates. A revision replays at most ``2·keep`` bars from ``base``."""
+
     def __init__(self, version: int, keep: int = 16, state: dict | None = None) -> None:
         self.version, self.keep = version, keep
-        self.bars: list[list] = []       # [bucket_start, bucket_end, revision, point fields...]
-        self.before: list[dict] = []     # indicator state before each kept bar
-        self.after: dict | None = None   # indicator state after the last bar
+        self.bars: list[list] = []       # [bucket_start, bucket_end, revision, point fields...], time order
+        self.base: dict | None = None    # indicator state before bars[0] (None: nothing before it)
+        self.mid: dict | None = None     # indicator state after bars[keep - 1]
+        self.after: dict | None = None   # indicator state after bars[-1]
         self.dropped = False             # older bars exist that are no longer kept
         if state:
             if state.get("layout") != LAYOUT:
                 raise ValueError(f"indicator state layout {state.get('layout')} is not {LAYOUT}")
-            self.bars, self.before, self.after = state["bars"], state["before"], state["after"]
+            self.bars, self.base, self.mid, self.after = state["bars"], state["base"], state["mid"], state["after"]
             self.dropped = state["dropped"]
 
     def state(self) -> dict:
-        return {"layout": LAYOUT, "bars": self.bars, "before": self.before, "after": self.after,
+        return {"layout": LAYOUT, "bars": self.bars, "base": self.base, "mid": self.mid, "after": self.after,
                 "dropped": self.dropped}
 
     def _indicators(self, snapshot: dict | None) -> IndicatorSet:
@@ -85,39 +91,39 @@ class IndicatorSeries:
         indicators changed, in time order. Raises ``Refused`` for what it cannot take."""
         starts = [b[0] for b in self.bars]
         i = bisect.bisect_left(starts, bar.bucket_start)
+        row = [bar.bucket_start, bar.bucket_end, bar.revision, *_point_fields(bar.point)]
         if i < len(starts) and starts[i] == bar.bucket_start:
             if bar.revision <= self.bars[i][2]:
                 raise Refused("DUPLICATE", f"bar {bar.bucket_start} revision {bar.revision} already applied "
                                            f"(have revision {self.bars[i][2]})")
-            replace = True
-        else:
-            replace = False
-            if i == 0 and self.dropped:
-                raise Refused("OUT_OF_ORDER", f"bar {bar.bucket_start} is older than the {self.keep} bars kept "
-                                              f"for revisions (oldest {starts[0]})")
-        row = [bar.bucket_start, bar.bucket_end, bar.revision, *_point_fields(bar.point)]
-        if replace:
             self.bars[i] = row
+        elif i == 0 and self.dropped:
+            raise Refused("OUT_OF_ORDER", f"bar {bar.bucket_start} is older than the bars kept for revisions "
+                                          f"(oldest {starts[0]})")
         else:
             self.bars.insert(i, row)
-            self.before.insert(i, {})
-        # replay from i with the state before it
-        if replace:
-            start_state = self.before[i]
-        elif i + 1 < len(self.bars):
-            start_state = self.before[i + 1]  # what was before the bar now after the new one
-        else:
-            start_state = self.after
-        indicators = self._indicators(start_state)
+        n, keep = len(self.bars), self.keep
+        marks: dict[int, dict | None] = {keep - 1: None, 2 * keep - 1: None}  # states after these bars
+        if i == n - 1:                                  # the usual case: a new bar at the end
+            first, indicators = i, self._indicators(self.after)
+            if i - 1 in marks:
+                marks[i - 1] = self.after
+        else:                                           # a revision or a late bar: replay the history
+            first, indicators = 0, self._indicators(self.base)
         out = []
-        for j in range(i, len(self.bars)):
-            self.before[j] = indicators.state()
+        for j in range(first, n):
             b = self.bars[j]
-            out.append((b[0], b[1], b[2], indicators.update(BarPoint(*b[3:]))))
+            values = indicators.update(BarPoint(*b[3:]))
+            if j >= i:
+                out.append((b[0], b[1], b[2], values))
+            if j in marks:
+                marks[j] = indicators.state()
         self.after = indicators.state()
-        while len(self.bars) > self.keep:
-            self.bars.pop(0)
-            self.before.pop(0)
+        if marks[keep - 1] is not None:
+            self.mid = marks[keep - 1]
+        if n > 2 * keep:
+            self.base, self.mid = self.mid, marks[2 * keep - 1]
+            del self.bars[:keep]
             self.dropped = True
         return out
 

@@ -76,3 +76,9 @@ def test_unknown_check_or_code_is_refused():
     doc["trades"] = [{"code": "WHATEVER", "check": "negative", "field": "price"}]
     with pytest.raises(ValueError, match="unknown reason code"):
         parse_rules(doc)
+
+
+def test_symbols_anchor_to_their_home_venue_calendar():
+    rules = load_rules()
+    assert rules.symbol_calendar("ES") == "CMES"
+    assert rules.symbol_calendar("UNKNOWN") is None
