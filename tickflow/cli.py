@@ -67,7 +67,7 @@ def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import cluster
 
     _job_module(args.job)
-    print(cluster.submit(s, args.job, args.job_args))
+    print(cluster.submit(s, args.job, args.job_args, savepoint=args.from_savepoint))
     return 0
 
 
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     sm = sub.add_parser("submit", help="submit a job to the session cluster with `flink run`")
+    sm.add_argument("--from-savepoint", metavar="PATH", help="start from this savepoint (flink run -s)")
     sm.add_argument("job", help=f"one of: {', '.join(JOBS)}")
     sm.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments passed to the job")
     sm.set_defaults(func=cmd_submit)

@@ -184,10 +184,21 @@ def stage_python_files(s: Settings) -> Path:
 
 
 def _root_cause(output: str) -> str:
-    """The one line of a failed ``flink run`` that says why: a state mapping error names the operator."""
+    """The one line of a failed ``flink run`` that says why. A savepoint that does not fit the program is
+    named by operator: Flink gives only the operator's id, which is translated back to tickflow's uid."""
+    from tickflow.operator_ids import known_uids
+
     lines = [l.strip() for l in output.splitlines() if l.strip()]
-    for needle in ("Failed to rollback to checkpoint/savepoint", "Cannot map checkpoint/savepoint state",
-                   "StateMigrationException", "Caused by:"):
+    unmapped = [re.search(r"Cannot map checkpoint/savepoint state for operator ([0-9a-f]{32})", l) for l in lines]
+    hit = next((m for m in unmapped if m), None)
+    if hit:
+        op = hit.group(1)
+        uid = known_uids().get(op)
+        who = f"operator {uid!r} (id {op})" if uid else f"operator id {op}"
+        return (f"the savepoint holds state of {who} that this program does not have: it was written by "
+                "another job or version; start the version that wrote it")
+    for needle in ("StateMigrationException", "incompatible", "Failed to rollback to checkpoint/savepoint",
+                   "Caused by:"):
         hits = [l for l in lines if needle in l]
         if hits:
             return hits[-1][:400]

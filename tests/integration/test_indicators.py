@@ -20,6 +20,7 @@ from jobs.trading_days import trading_days
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow import cluster
 from tickflow.kafka_reading import count_committed, read_to_end
+from tickflow.operator_ids import operator_id
 from tickflow.processes import wait_until
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]
@@ -185,7 +186,15 @@ def test_upgrade_through_a_savepoint_adds_the_stochastic_and_loses_nothing(runni
     publish(s.kafka_bootstrap, [bar_message(b) for b in bars[half:]])
     wait_until(lambda: count_committed(s.kafka_bootstrap, "md.indicators") >= len(bars), 300, "all records", 1.0)
     v2_job = cluster.running_job(s, "indicators")
+    # the operator id tickflow computes from the uid is the one Flink gave the running operator
+    assert operator_id("indicators-series") in {v["id"] for v in cluster.rest(s, f"/jobs/{v2_job}")["vertices"]}
     cluster.rest(s, f"/jobs/{v2_job}?mode=cancel", method="PATCH")  # cancel: the test is done with it
+    # a savepoint that does not fit the program: one clear line, not a stack trace
+    savepoint = next(l.split(": ", 1)[1] for l in r.stdout.splitlines() if l.startswith("savepoint: "))
+    wrong = subprocess.run([sys.executable, "-m", "tickflow.cli", "submit", "--from-savepoint", savepoint,
+                            "trade_passthrough"], capture_output=True, text=True, timeout=600)
+    assert wrong.returncode == 1 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr[-2000:]
+    assert "the savepoint holds state of operator" in wrong.stderr
     records = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.indicators")]
     keys = [(r["symbol"], r["timeframe"], r["bucket_start"]) for r in records]
     assert len(keys) == len(set(keys)) == len(bars), "each bar exactly once across the upgrade"
