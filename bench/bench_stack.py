@@ -45,3 +45,18 @@ def machine() -> str:
     import platform
 
     return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+def run_bounded(job: str, *args: str) -> float | None:
+    """`tickflow run JOB --bounded` in a local MiniCluster; its wall time in seconds, or None (its error
+    printed) when it failed."""
+    import subprocess
+    import time
+
+    t0 = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", job, "--bounded", *args],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr[-2000:], file=sys.stderr)
+        return None
+    return time.monotonic() - t0

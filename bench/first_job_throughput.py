@@ -15,11 +15,10 @@ and appends the figures to bench/results/first_job_throughput.jsonl.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 
-from bench_stack import fresh_kafka, machine, record
+from bench_stack import fresh_kafka, machine, record, run_bounded
 
 
 def main() -> int:
@@ -48,12 +47,8 @@ def main() -> int:
         print(f"pre-loaded {loaded:,} trades ({loaded / publish_s:,.0f}/s publish rate)")
 
         out_before = end_offsets(s.kafka_bootstrap, "md.trades.parsed")
-        t0 = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "trade_passthrough", "--bounded"],
-                             capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        if run.returncode != 0:
-            print(run.stderr[-2000:], file=sys.stderr)
+        wall = run_bounded("trade_passthrough")
+        if wall is None:
             return 1
         first = last = None
         count = 0

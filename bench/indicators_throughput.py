@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import zlib
 from decimal import Decimal
 
-from bench_stack import fresh_kafka, machine, record
+from bench_stack import fresh_kafka, machine, record, run_bounded
 
 
 def es_minute_bars(csv_path) -> list[dict]:
@@ -77,12 +76,8 @@ def main() -> int:
                           json.dumps({**b, "symbol": symbol}).encode(), part) for b in bars]
         publish(s.kafka_bootstrap, messages)
         print(f"pre-loaded {len(messages):,} bars")
-        t0 = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "indicators", "--bounded"],
-                             capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        if run.returncode != 0:
-            print(run.stderr[-2000:], file=sys.stderr)
+        wall = run_bounded("indicators")
+        if wall is None:
             return 1
         stamps = [r.timestamp for r in read_to_end(s.kafka_bootstrap, "md.indicators")]
         sustained = len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-9)

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 
-from bench_stack import fresh_kafka, machine, record
+from bench_stack import fresh_kafka, machine, record, run_bounded
 
 
 def pandas_ceiling(csv_path) -> tuple[float, int]:
@@ -63,12 +62,8 @@ def main() -> int:
         ticks = len(messages)
         print(f"pre-loaded {ticks:,} trades")
 
-        t0 = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "market_data_processor", "--bounded"],
-                             capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        if run.returncode != 0:
-            print(run.stderr[-2000:], file=sys.stderr)
+        wall = run_bounded("market_data_processor")
+        if wall is None:
             return 1
         records = list(read_to_end(s.kafka_bootstrap, "md.bars"))
         bars = [json.loads(r.value) for r in records]

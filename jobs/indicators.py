@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from tickflow import config
-from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.flink_runtime import environments, execute, job_argument_parser
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
 
 JOB_NAME = "indicators"
@@ -171,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     calendars = {sym: rules.symbol_calendar(sym) for sym in rules.symbol_venues}
     stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
     build(t_env, args.bootstrap or settings.kafka_bootstrap, o, calendars)
-    if args.cluster:
-        stream_env.execute_async(JOB_NAME)
-    else:
-        stream_env.execute(JOB_NAME)
+    execute(stream_env, JOB_NAME, args.cluster)
     return 0
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from jobs import validation
 from jobs.trading_days import sessions_spec
 from tickflow import config
-from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.flink_runtime import environments, execute, job_argument_parser
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
 
 JOB_NAME = "market-data-processor"
@@ -229,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster,
                                      extra=extra)
     build(t_env, args.bootstrap or settings.kafka_bootstrap, options)
-    if args.cluster:
-        stream_env.execute_async(JOB_NAME)
-    else:
-        stream_env.execute(JOB_NAME)
+    execute(stream_env, JOB_NAME, args.cluster)
     return 0
 
 

@@ -91,3 +91,12 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
     for k, v in settings.items():
         t_env.get_config().set(k, v)
     return env, t_env
+
+
+def execute(stream_env, job_name: str, on_cluster: bool) -> None:
+    """Run the job: submitted to a cluster, return once it is accepted; in a local MiniCluster, wait for
+    the end (a bounded run) or run until stopped."""
+    if on_cluster:
+        stream_env.execute_async(job_name)
+    else:
+        stream_env.execute(job_name)
