@@ -98,17 +98,20 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
             key = ctx.get_current_key()
             try:
                 v = json.loads(row.payload)
-                if not isinstance(v, dict) or key == "?" or f"{v.get('symbol')}|{v.get('timeframe')}" != key:
-                    raise Refused("MALFORMED", f"not a bar record of series {key}")
-                symbol, timeframe = v["symbol"], v["timeframe"]
-                raw = self.state.value()
-                series = IndicatorSeries(o.indicator_set, o.keep_bars, pickle.loads(raw) if raw else None)
+            except (ValueError, UnicodeDecodeError) as e:
+                yield self._refuse(row, "MALFORMED", f"not JSON: {e}"[:300])
+                return
+            if not isinstance(v, dict) or key == "?" or f"{v.get('symbol')}|{v.get('timeframe')}" != key:
+                yield self._refuse(row, "MALFORMED", f"not a bar record of series {key}")
+                return
+            symbol, timeframe = v["symbol"], v["timeframe"]
+            # a state layout this version cannot read is an upgrade error, not bad data: it fails the job
+            raw = self.state.value()
+            series = IndicatorSeries(o.indicator_set, o.keep_bars, pickle.loads(raw) if raw else None)
+            try:
                 changed = series.apply(bar_from_record(v, day_of(symbol)))
             except Refused as r:
                 yield self._refuse(row, r.reason, r.detail)
-                return
-            except (ValueError, UnicodeDecodeError) as e:
-                yield self._refuse(row, "MALFORMED", f"not JSON: {e}"[:300])
                 return
             self.state.update(pickle.dumps(series.state(), protocol=pickle.HIGHEST_PROTOCOL))
             self.applied.inc()
