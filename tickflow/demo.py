@@ -1,16 +1,18 @@
 """``tickflow demo``: the README's first command, end to end on the local stack.
 
-Stack up → Flink session cluster up → replay the real ES trades → submit the first job (bounded) → wait
-until it has moved everything → print what happened and where to look. A second run reuses the running
-services and moves only the newly replayed trades (the job resumes from its committed offsets).
+Stack up → Flink session cluster up → replay the real ES trades → submit the market data processor
+(bounded) → then the indicators job over its bars (bounded) → print what happened and where to look. A
+second run reuses the running services and moves only the newly replayed trades (the jobs resume from
+their committed offsets; the replay is a fresh copy of the same trades, so its bars come out again).
 """
 from __future__ import annotations
 
+import json
 import time
 
 from tickflow import cluster, stack
 from tickflow.config import Settings
-from tickflow.kafka_reading import count_committed, end_offsets
+from tickflow.kafka_reading import count_committed, end_offsets, read_to_end
 from tickflow.processes import StackError, wait_until
 
 
@@ -19,12 +21,23 @@ def _step(name: str) -> float:
     return time.monotonic()
 
 
+def _run_bounded(s: Settings, job: str) -> tuple[str, float]:
+    """Submit ``job --bounded`` to the session cluster and wait for it; (job id, seconds it ran)."""
+    job_id = cluster.submit(s, job, ["--bounded"])
+    print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
+    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
+               f"{job} to finish", interval=1.0)
+    state = cluster.job_state(s, job_id)
+    if state != "FINISHED":
+        raise StackError(f"job {job} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
+    return job_id, cluster.rest(s, f"/jobs/{job_id}").get("duration", 0) / 1000
+
+
 def run(s: Settings) -> int:
     from connectors.csv_trades import CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from connectors.kafka_publisher import RawPublisher
     from connectors.replay import replay_file
-    from jobs.trade_passthrough import SINK_TOPIC, SOURCE_TOPIC
 
     started = time.monotonic()
     _step("local stack (Kafka, PostgreSQL, S3)")
@@ -34,7 +47,7 @@ def run(s: Settings) -> int:
 
     t = _step("replay: real ES futures trades → md.raw.trades")
     csv = es_sample_csv(s.cache_dir)
-    out_before = end_offsets(s.kafka_bootstrap, SINK_TOPIC)
+    before = {topic: end_offsets(s.kafka_bootstrap, topic) for topic in ("md.bars", "md.dlq", "md.indicators")}
     publisher = RawPublisher(s.kafka_bootstrap, client_id="tickflow-demo")
     try:
         replayed = replay_file(csv, publisher, CsvTradeSource())
@@ -43,22 +56,24 @@ def run(s: Settings) -> int:
     print(f"published {replayed.published:,} trades in {time.monotonic() - t:.1f}s "
           f"({replayed.rate:,.0f}/s), skipped {replayed.skipped} malformed rows")
 
-    t = _step("job trade_passthrough on the session cluster (bounded: stops at the replay's end)")
-    job_id = cluster.submit(s, "trade_passthrough", ["--bounded"])
-    print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview")
-    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 600,
-               "the job to finish", interval=1.0)
-    state = cluster.job_state(s, job_id)
-    job = cluster.rest(s, f"/jobs/{job_id}")
-    if state != "FINISHED":
-        raise StackError(f"job {job_id} ended {state}; see {s.log_dir / 'flink'}")
-    moved = count_committed(s.kafka_bootstrap, SINK_TOPIC, out_before)
-    seconds = job.get("duration", 0) / 1000
+    _step("market_data_processor on the session cluster: md.raw.trades → md.bars, md.dlq (bounded)")
+    mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
+    bars = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars", before["md.bars"])]
+    in_bars = sum(b["trade_count"] for b in bars if b["timeframe"] == "1m")
+    rejected = count_committed(s.kafka_bootstrap, "md.dlq", before["md.dlq"])
 
+    _step("indicators on the session cluster: md.bars → md.indicators (bounded)")
+    ind_id, ind_s = _run_bounded(s, "indicators")
+    indicators = count_committed(s.kafka_bootstrap, "md.indicators", before["md.indicators"])
+
+    by_tf = {tf: sum(1 for b in bars if b["timeframe"] == tf) for tf in ("1m", "5m", "15m", "1h", "1d")}
     print("\n== summary")
-    print(f"trades replayed to {SOURCE_TOPIC}:           {replayed.published:,}")
-    print(f"records on {SINK_TOPIC} (read_committed): {moved:,}")
-    print(f"job {job_id} {state} in {seconds:.1f}s (incl. start-up): {moved / max(seconds, 1e-9):,.0f} records/s")
+    print(f"trades replayed to md.raw.trades:      {replayed.published:,}")
+    print(f"bars on md.bars:                       {len(bars):,} ({', '.join(f'{n} {tf}' for tf, n in by_tf.items())})")
+    print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}")
+    print(f"indicator records on md.indicators:    {indicators:,}")
+    print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({replayed.published / max(mdp_s, 1e-9):,.0f} trades/s)")
+    print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
     print(f"whole demo: {time.monotonic() - started:.0f}s")
     print("where to look:")
     print(f"  Flink web UI        {s.flink_rest}")
@@ -66,6 +81,8 @@ def run(s: Settings) -> int:
     print(f"  checkpoints (S3)    s3://{s.s3_bucket}/flink/checkpoints at {s.s3_endpoint}")
     print(f"  logs                {s.log_dir}")
     print("  stop everything     tickflow cluster down && tickflow stack down")
-    if moved != replayed.published:
-        raise StackError(f"expected {replayed.published} records out, read {moved}")
+    if in_bars + rejected != replayed.published:
+        raise StackError(f"{replayed.published} trades in, but {in_bars} in bars + {rejected} in md.dlq")
+    if indicators < len(bars):
+        raise StackError(f"{len(bars)} bars but only {indicators} indicator records")
     return 0
