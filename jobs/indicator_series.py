@@ -1,10 +1,10 @@
 """One (symbol, timeframe) series of bars and its indicators, with revisions: a pure state machine.
 
-The series keeps its last ``keep`` (to ``2·keep``) bars and the indicator state before the oldest. A new bar is
-applied on top; a bar that replaces one of those (a higher ``revision``) or lands between them (a late bar
-that opened a minute after later ones) replays the kept bars from that state, emitting from the changed
-bar on, so the output always equals a batch computation over the final bars. What cannot be applied without corrupting the
-state is refused with a reason: an older revision or a repeat (``DUPLICATE``), a bar older than the kept
+The series keeps its last ``keep`` (to ``2·keep``) bars and the indicator state before the oldest. A new
+bar is applied on top; a bar that replaces one of those (a higher ``revision``) or lands between them (a
+late bar that opened a minute after later ones) replays the kept bars from that state, emitting from the
+changed bar on, so the output always equals a batch computation over the final bars. What cannot be
+applied without corrupting the state is refused with a reason: an older revision or a repeat (``DUPLICATE``), a bar older than the kept
 history (``OUT_OF_ORDER``), a bar whose numbers break OHLC (``OHLC_VIOLATION``).
 
 State is plain data (lists, dicts, floats) with a ``layout`` number, so a later version of the job can
@@ -13,7 +13,7 @@ read it from a savepoint.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from decimal import Decimal, InvalidOperation
 
 from jobs.indicator_math import BarPoint, IndicatorSet
@@ -91,7 +91,7 @@ class IndicatorSeries:
         indicators changed, in time order. Raises ``Refused`` for what it cannot take."""
         starts = [b[0] for b in self.bars]
         i = bisect.bisect_left(starts, bar.bucket_start)
-        row = [bar.bucket_start, bar.bucket_end, bar.revision, *_point_fields(bar.point)]
+        row = [bar.bucket_start, bar.bucket_end, bar.revision, *astuple(bar.point)]
         if i < len(starts) and starts[i] == bar.bucket_start:
             if bar.revision <= self.bars[i][2]:
                 raise Refused("DUPLICATE", f"bar {bar.bucket_start} revision {bar.revision} already applied "
@@ -126,7 +126,3 @@ class IndicatorSeries:
             del self.bars[:keep]
             self.dropped = True
         return out
-
-
-def _point_fields(p: BarPoint) -> list:
-    return [p.high, p.low, p.close, p.volume, p.vwap, p.day]

@@ -2,7 +2,7 @@
 
 Bars arrive at a low rate (a 1m bar per symbol per minute), so this is where Python keyed state earns
 its place: a ``KeyedProcessFunction`` keyed by ``symbol|timeframe`` keeps an ``IndicatorSeries`` (the
-last bars and the indicator state before each) in a ``ValueState`` with TTL. Revised bars replay the
+last bars and the indicator states around them) in a ``ValueState`` with TTL. Revised bars replay the
 series from the revised bar; refused bars go to md.dlq with their reason and original bytes.
 
 Versions: ``--indicator-set 1`` is the first release; ``--indicator-set 2`` adds the slow stochastic.
