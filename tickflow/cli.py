@@ -9,7 +9,7 @@ from pathlib import Path
 from tickflow import config
 from tickflow.arguments import OneLineArgumentParser as _Parser
 
-JOBS = ("trade_passthrough", "market_data_processor", "indicators")
+JOBS = ("trade_passthrough", "market_data_processor", "indicators", "storage_writer")
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -121,6 +121,46 @@ def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import migrations
+
+    conn = migrations.connect(args.dsn or s.postgres_dsn)
+    try:
+        if args.action == "migrate":
+            migrations.migrate(conn)
+        else:
+            rows = migrations.status(conn)
+            for version, name, applied_at in rows:
+                print(f"{version:03d} {name:24s} {applied_at}")
+            pending = {m.version for m in migrations.load()} - {r[0] for r in rows}
+            if pending:
+                print(f"pending: {', '.join(f'{v:03d}' for v in sorted(pending))}")
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import migrations, queries
+
+    params = {"timeframe": args.timeframe}
+    if args.what != "latest":
+        named = {"--symbol": args.symbol, "--from": args.start, "--to": args.end}
+        missing = [flag for flag, value in named.items() if value is None]
+        if missing:
+            return _fail(f"query {args.what}: {', '.join(missing)} required", 2)
+        params.update({"symbol": args.symbol, "from": args.start, "to": args.end})
+    conn = migrations.connect(args.dsn or s.postgres_dsn)
+    try:
+        columns, rows = queries.run(conn, {"latest": "latest_bars"}.get(args.what, args.what), params)
+    except Exception as exc:  # psycopg2.Error: a bad time literal, a missing table
+        return _fail(f"query {args.what}: {str(exc).strip().splitlines()[0]}")
+    finally:
+        conn.close()
+    sys.stdout.write(queries.render(columns, rows, args.format))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import demo
 
@@ -169,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     rp.set_defaults(func=cmd_replay)
 
+    db = sub.add_parser("db", help="the database schema: apply migrations (sql/migrations), show what is applied")
+    db.add_argument("action", choices=["migrate", "status"])
+    db.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
+    db.set_defaults(func=cmd_db)
+
+    q = sub.add_parser("query", help="print bars or indicators from PostgreSQL (the documented sql/queries)")
+    q.add_argument("what", choices=["latest", "bars", "indicators"],
+                   help="latest: the newest bar per symbol; bars/indicators: one symbol over [--from, --to)")
+    q.add_argument("--symbol")
+    q.add_argument("--timeframe", default="1m", choices=["1m", "5m", "15m", "1h", "1d"])
+    q.add_argument("--from", dest="start", metavar="TIME", help="inclusive, e.g. 2013-09-02T00:00Z")
+    q.add_argument("--to", dest="end", metavar="TIME", help="exclusive")
+    q.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    q.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
+    q.set_defaults(func=cmd_query)
+
     de = sub.add_parser("demo", help="stack + cluster up, replay the ES trades, run the first job, summarise")
     de.set_defaults(func=cmd_demo)
 
@@ -186,11 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), 2)
     from connectors.kafka_publisher import BrokerUnavailable
     from connectors.replay import ReplayError
+    from tickflow.migrations import MigrationError
     from tickflow.processes import StackError
 
     try:
         return args.func(args, settings)
-    except (StackError, BrokerUnavailable, ReplayError, RuntimeError, OSError) as exc:
+    except (StackError, BrokerUnavailable, ReplayError, MigrationError, RuntimeError, OSError) as exc:
         return _fail(f"{args.command}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

@@ -72,17 +72,24 @@ def _prepare(s: Settings) -> None:
         link = p["lib"] / jar.name
         if not link.exists():
             link.symlink_to(jar)
-    # plugins: the Prometheus reporter from the distribution, the S3 filesystem from Maven
-    prom = p["plugins"] / "metrics-prometheus"
+    prepare_plugins(s)
+
+
+def prepare_plugins(s: Settings) -> Path:
+    """The plugins directory of the session cluster and of local MiniClusters: the Prometheus reporter
+    from the distribution, the S3 filesystem from Maven."""
+    plugins = _paths(s)["plugins"]
+    prom = plugins / "metrics-prometheus"
     if not prom.exists():
         shutil.copytree(flink_home() / "plugins" / "metrics-prometheus", prom)
     s3_jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))
     if not s3_jars:
         raise StackError(f"no S3 plugin jar in {s.jars / 'flink-s3'}: run `make setup`")
-    s3_dir = p["plugins"] / "s3-fs-hadoop"
-    s3_dir.mkdir(exist_ok=True)
+    s3_dir = plugins / "s3-fs-hadoop"
+    s3_dir.mkdir(parents=True, exist_ok=True)
     if not (s3_dir / s3_jars[0].name).exists():
         shutil.copy(s3_jars[0], s3_dir / s3_jars[0].name)
+    return plugins
 
 
 def rest(s: Settings, path: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> dict:

@@ -1,7 +1,8 @@
 """``tickflow demo``: the README's first command, end to end on the local stack.
 
 Stack up → Flink session cluster up → replay the real ES trades → submit the market data processor
-(bounded) → then the indicators job over its bars (bounded) → print what happened and where to look. A
+(bounded) → then the indicators job over its bars (bounded) → migrate the database and submit the storage
+writer (bounded: PostgreSQL tables and the Parquet lake on S3) → print what happened and where to look. A
 second run reuses the running services and moves only the newly replayed trades (the jobs resume from
 their committed offsets; the replay is a fresh copy of the same trades, so its bars come out again).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from tickflow import cluster, stack
+from tickflow import cluster, migrations, stack
 from tickflow.config import Settings
 from tickflow.kafka_reading import count_committed, end_offsets, read_to_end
 from tickflow.processes import StackError, wait_until
@@ -21,9 +22,9 @@ def _step(name: str) -> float:
     return time.monotonic()
 
 
-def _run_bounded(s: Settings, job: str) -> tuple[str, float]:
+def _run_bounded(s: Settings, job: str, *args: str) -> tuple[str, float]:
     """Submit ``job --bounded`` to the session cluster and wait for it; (job id, seconds it ran)."""
-    job_id = cluster.submit(s, job, ["--bounded"])
+    job_id = cluster.submit(s, job, ["--bounded", *args])
     print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
     wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
                f"{job} to finish", interval=1.0)
@@ -66,6 +67,21 @@ def run(s: Settings) -> int:
     ind_id, ind_s = _run_bounded(s, "indicators")
     indicators = count_committed(s.kafka_bootstrap, "md.indicators", before["md.indicators"])
 
+    _step("storage: tickflow db migrate, then storage_writer → PostgreSQL + Parquet lake on S3 (bounded)")
+    conn = migrations.connect(s.postgres_dsn)
+    try:
+        migrations.migrate(conn)
+        lake = f"s3://{s.s3_bucket}/lake"
+        st_id, st_s = _run_bounded(s, "storage_writer", "--lake", lake)
+        with conn.cursor() as cur:
+            cur.execute("SELECT (SELECT count(*) FROM bars), (SELECT count(*) FROM trades), "
+                        "(SELECT count(*) FROM indicators)")
+            table_bars, table_trades, table_indicators = cur.fetchone()
+    finally:
+        conn.close()
+    lake_files = sum(1 for page in stack.s3_client(s).get_paginator("list_objects_v2").paginate(
+        Bucket=s.s3_bucket, Prefix="lake/") for o in page.get("Contents", []) if not o["Key"].endswith("_SUCCESS"))
+
     by_tf = {tf: sum(1 for b in bars if b["timeframe"] == tf) for tf in ("1m", "5m", "15m", "1h", "1d")}
     print("\n== summary")
     print(f"trades replayed to md.raw.trades:      {replayed.published:,}")
@@ -73,13 +89,17 @@ def run(s: Settings) -> int:
     print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}")
     print(f"indicator records on md.indicators:    {indicators:,}")
     print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({replayed.published / max(mdp_s, 1e-9):,.0f} trades/s)")
+    print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, {table_indicators:,} indicators")
+    print(f"Parquet lake:                          {lake_files} files under {lake}")
     print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
+    print(f"storage_writer {st_id}: {st_s:.1f}s incl. start-up")
     print(f"whole demo: {time.monotonic() - started:.0f}s")
     print("where to look:")
     print(f"  Flink web UI        {s.flink_rest}")
     print(f"  Kafka               {s.kafka_bootstrap}  (topics: `tickflow stack status`, schemas/topics.yaml)")
     print(f"  checkpoints (S3)    s3://{s.s3_bucket}/flink/checkpoints at {s.s3_endpoint}")
     print(f"  logs                {s.log_dir}")
+    print("  query the tables    tickflow query bars --symbol ES --timeframe 1h --from 2013-09-02 --to 2013-09-03")
     print("  stop everything     tickflow cluster down && tickflow stack down")
     if in_bars + rejected != replayed.published:
         raise StackError(f"{replayed.published} trades in, but {in_bars} in bars + {rejected} in md.dlq")

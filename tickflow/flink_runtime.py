@@ -63,6 +63,10 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
     }
     if not on_cluster:
         conf["execution.checkpointing.dir"] = (s.home / "checkpoints" / job_name).as_uri()
+        # s3:// paths (the lake) reach the stack's S3 endpoint; a cluster has these in its own config
+        conf.update({"s3.endpoint": s.s3_endpoint, "s3.path.style.access": "true",
+                     "s3.access-key": s.s3_access_key, "s3.secret-key": s.s3_secret_key,
+                     "restart-strategy.type": "exponential-delay"})
     return conf
 
 
@@ -81,9 +85,13 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     settings = {**job_configuration(s, job_name, on_cluster), **(extra or {})}
+    if not on_cluster:
+        _s3_on_gateway_classpath(s)
     conf = Configuration()
     for k, v in settings.items():
         conf.set_string(k, v)
+    if not on_cluster:
+        _configure_filesystems(conf)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     if parallelism:
         env.set_parallelism(parallelism)
@@ -91,6 +99,25 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
     for k, v in settings.items():
         t_env.get_config().set(k, v)
     return env, t_env
+
+
+def _s3_on_gateway_classpath(s: Settings) -> None:
+    """A local MiniCluster runs inside PyFlink's gateway JVM and loads no plugins, so the S3 filesystem
+    (a self-contained, shaded jar) goes on that JVM's classpath; the MiniCluster then configures it from
+    the job's ``s3.*`` settings. Read when the gateway starts, i.e. before the first environment."""
+    import os
+
+    jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))
+    if jars and str(jars[0]) not in os.environ.get("HADOOP_CLASSPATH", ""):
+        os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(filter(None, [os.environ.get("HADOOP_CLASSPATH"), str(jars[0])]))
+
+
+def _configure_filesystems(conf) -> None:
+    """Give Flink's file systems in the gateway JVM this job's settings (the S3 endpoint and keys): the
+    local MiniCluster does not do it."""
+    from pyflink.java_gateway import get_gateway
+
+    get_gateway().jvm.org.apache.flink.core.fs.FileSystem.initialize(conf._j_configuration, None)
 
 
 def execute(stream_env, job_name: str, on_cluster: bool) -> None:

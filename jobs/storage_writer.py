@@ -1,0 +1,319 @@
+"""The storage writer: processed topics and raw trades → PostgreSQL/TimescaleDB upserts and a Parquet lake.
+
+One Flink SQL job, no Python at run time:
+
+- ``md.bars`` → table ``bars``, ``md.indicators`` → ``indicators``: upserts on ``(symbol, timeframe,
+  bucket_start)`` through the ``jdbc`` connector, so a replay or a restart from a checkpoint rewrites the
+  same rows and a revision replaces the row it revises.
+- ``md.raw.trades`` → ``trades`` (the tick archive): records that parse and pass the processor's rules,
+  batched upserts on ``(symbol, source, seq, time)``; rejects are the processor's to dead-letter.
+- the same three streams → Parquet files under ``<lake>/dataset=trades|bars|indicators/date=…/[hour=…/]``
+  (Flink's filesystem sink: files commit on checkpoints, exactly-once; small files of a checkpoint are
+  compacted up to ``--lake-file-size``). The lake is a log: a revised bar is a new row with a higher
+  ``revision``; readers keep the highest revision per key (docs/storage.md).
+- A bar or indicator record that is not valid JSON with its required fields goes to ``md.dlq`` as
+  ``MALFORMED`` with its bytes; the job never stops on data.
+
+A database that is down makes the JDBC writer fail after its retries; Flink restarts the job from the
+last checkpoint (exponential back-off) and the upserts make the re-written rows harmless.
+
+    tickflow run storage_writer [--bounded] [--lake s3://tickflow/lake] [--no-lake] [--no-db]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs import validation
+from tickflow import config
+from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.kafka_tables import exactly_once_sink_options, source_options
+
+JOB_NAME = "storage-writer"
+LAKE_CONTRACT = config.PROJECT_ROOT / "schemas" / "lake.yaml"
+COMPONENT = "storage_writer"
+
+# Exact decimals in Parquet: prices to 9 places (the contract's precision), sizes and volumes wider.
+PRICE = "DECIMAL(18, 9)"
+QUANTITY = "DECIMAL(28, 9)"
+INDICATORS = ("sma_20", "sma_50", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "rsi_14",
+              "bb_upper", "bb_mid", "bb_lower", "atr_14", "vwap_day", "stoch_k", "stoch_d")
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    bounded: bool = False
+    db: bool = True
+    lake: str | None = None            # None: the local default under the stack's home; "": no lake
+    lake_file_size: str = "128MB"
+    lake_compression: str = "ZSTD"
+    trade_batch_rows: int = 5000
+    flush_interval: str = "1s"
+    group_id: str = "tickflow-storage-writer"
+    transactional_prefix: str = "tickflow-storage"
+
+
+def lake_root(s: config.Settings, lake: str | None) -> str:
+    """The lake's root URI: ``s3://…`` or a local path as given, or the stack's ``data/lake`` by default."""
+    if lake is None:
+        return (s.data_dir / "lake").as_uri()
+    if "://" in lake:
+        return lake.rstrip("/")
+    return Path(lake).expanduser().resolve().as_uri()
+
+
+def jdbc_options(s: config.Settings, table: str, batch_rows: int, flush_interval: str) -> str:
+    """Options of a JDBC upsert sink. ``stringtype=unspecified`` lets PostgreSQL type the exact decimal
+    and timestamp strings by their columns; ``reWriteBatchedInserts`` sends a batch as multi-row inserts."""
+    url = f"{s.jdbc_url}?stringtype=unspecified&reWriteBatchedInserts=true"
+    return f"""
+      'connector' = 'jdbc',
+      'url' = '{url}',
+      'table-name' = '{table}',
+      'username' = '{s.postgres_user}',
+      'password' = '{s.postgres_password}',
+      'sink.buffer-flush.max-rows' = '{batch_rows}',
+      'sink.buffer-flush.interval' = '{flush_interval}',
+      'sink.max-retries' = '5'"""
+
+
+def parquet_options(root: str, dataset: str, o: StorageOptions) -> str:
+    return f"""
+      'connector' = 'filesystem',
+      'path' = '{root}/dataset={dataset}',
+      'format' = 'parquet',
+      'parquet.compression' = '{o.lake_compression}',
+      'auto-compaction' = 'true',
+      'compaction.file-size' = '{o.lake_file_size}',
+      'sink.rolling-policy.file-size' = '{o.lake_file_size}',
+      'sink.partition-commit.policy.kind' = 'success-file'"""
+
+
+def load_lake_contract(path: Path = LAKE_CONTRACT) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def lake_table_ddl(name: str, spec: dict, root: str, o: StorageOptions) -> str:
+    """``lake_<name>``: the dataset's columns (schemas/lake.yaml) plus its partition columns as strings."""
+    quoted = lambda c: f"`{c}`"  # noqa: E731 - open, close, date and hour are SQL keywords
+    columns = [f"{quoted(c)} {t}" for c, t in spec["columns"].items()]
+    columns += [f"{quoted(c)} STRING" for c in spec["partitions"]]
+    partitions = ", ".join(quoted(c) for c in spec["partitions"])
+    return (f"CREATE TEMPORARY TABLE lake_{name} ({', '.join(columns)}) PARTITIONED BY ({partitions}) "
+            f"WITH ({parquet_options(root, name, o)})")
+
+
+def _raw_source(topic: str, bootstrap: str, o: StorageOptions) -> str:
+    return source_options(topic, bootstrap, o.group_id, o.bounded, """
+      'key.format' = 'raw',
+      'key.fields' = 'k',
+      'value.format' = 'raw',
+      'value.fields-include' = 'EXCEPT_KEY'""")
+
+
+def _json(field: str, returning: str = "") -> str:
+    """A field of the JSON text ``v``; NULL when absent or not of the type (never an error)."""
+    if returning == "BIGINT":  # JSON_VALUE cannot return BIGINT, and DOUBLE would round nanoseconds
+        return f"TRY_CAST(JSON_VALUE(v, '$.{field}') AS BIGINT)"
+    ret = f" RETURNING {returning}" if returning else ""
+    return f"JSON_VALUE(v, '$.{field}'{ret})"
+
+
+def _ts(ns: str) -> str:
+    return f"TO_TIMESTAMP_LTZ({ns} / 1000000, 3)"
+
+
+def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
+               bootstrap: str | None = None) -> list[str]:
+    """DDL and views; the INSERTs are in :func:`inserts`."""
+    bootstrap = bootstrap or s.kafka_bootstrap
+    trade_reason, _ = validation.compile_sql(rules, "trades")
+    root = lake_root(s, o.lake)
+    indicator_cols = ", ".join(f"{c} DOUBLE" for c in INDICATORS)
+    indicator_values = ", ".join(f"{_json(c, 'DOUBLE')} AS {c}" for c in INDICATORS)
+    out = [
+        "CREATE TEMPORARY FUNCTION PARSE_TRADE AS 'io.tickflow.udf.ParseTrade' LANGUAGE JAVA",
+        "CREATE TEMPORARY FUNCTION NS_TO_TIMESTAMPTZ AS 'io.tickflow.udf.NsToTimestamptz' LANGUAGE JAVA",
+        f"CREATE TEMPORARY TABLE bars_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM 'partition' "
+        f"VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) WITH ({_raw_source('md.bars', bootstrap, o)})",
+        f"CREATE TEMPORARY TABLE indicators_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM "
+        f"'partition' VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) "
+        f"WITH ({_raw_source('md.indicators', bootstrap, o)})",
+        f"""CREATE TEMPORARY TABLE trades_in (k BYTES, payload BYTES, p AS PARSE_TRADE(payload))
+            WITH ({_raw_source('md.raw.trades', bootstrap, o)})""",
+        f"""CREATE TEMPORARY TABLE dlq (
+              k BYTES, reason STRING, detail STRING, topic STRING, `partition` INT, `offset` BIGINT,
+              original STRING, original_encoding STRING, seen_at BIGINT, component STRING
+            ) WITH ({exactly_once_sink_options('md.dlq', bootstrap, f'{o.transactional_prefix}-dlq')})""",
+        # --- parsed views (JSON fields read once per view; bars and indicators are low-rate streams)
+        f"""CREATE TEMPORARY VIEW bars_json AS
+            SELECT k, payload, kafka_partition, kafka_offset,
+                   {_json('symbol')} AS symbol, {_json('timeframe')} AS timeframe,
+                   {_json('bucket_start', 'BIGINT')} AS bucket_start, {_json('bucket_end', 'BIGINT')} AS bucket_end,
+                   {_json('open')} AS `open`, {_json('high')} AS high, {_json('low')} AS low,
+                   {_json('close')} AS `close`, {_json('volume')} AS volume, {_json('vwap')} AS vwap,
+                   {_json('trade_count', 'BIGINT')} AS trade_count, {_json('revision', 'INT')} AS revision,
+                   JSON_QUERY(v, '$.sources') AS sources_json,
+                   JSON_QUERY(v, '$.sources' RETURNING ARRAY<STRING>) AS sources,
+                   {_json('pipeline_version')} AS pipeline_version
+            FROM (SELECT *, CAST(payload AS STRING) AS v FROM bars_in)""",
+        f"""CREATE TEMPORARY VIEW bars_checked AS SELECT *, ({_all_present(BAR_FIELDS)}
+              AND {_decimals(PRICE, 'open', 'high', 'low', 'close', 'vwap')}
+              AND {_decimals(QUANTITY, 'volume')}) IS TRUE AS ok FROM bars_json""",
+        f"""CREATE TEMPORARY VIEW indicators_json AS
+            SELECT k, payload, kafka_partition, kafka_offset,
+                   {_json('symbol')} AS symbol, {_json('timeframe')} AS timeframe,
+                   {_json('bucket_start', 'BIGINT')} AS bucket_start, {_json('bucket_end', 'BIGINT')} AS bucket_end,
+                   {_json('bar_revision', 'INT')} AS bar_revision, {_json('indicator_set', 'INT')} AS indicator_set,
+                   {indicator_values}, {_json('pipeline_version')} AS pipeline_version
+            FROM (SELECT *, CAST(payload AS STRING) AS v FROM indicators_in)""",
+        f"""CREATE TEMPORARY VIEW indicators_checked AS
+            SELECT *, ({_all_present(INDICATOR_FIELDS)}) IS TRUE AS ok FROM indicators_json""",
+        f"""CREATE TEMPORARY VIEW trades_ok AS
+            SELECT * FROM (
+              SELECT p.source AS source, p.symbol AS symbol, p.venue AS venue, p.ts_event AS ts_event,
+                     p.ts_recv AS ts_recv, p.seq AS seq, p.price AS price, p.size AS size, p.trade_id AS trade_id,
+                     p.reason AS parse_reason, p.detail AS parse_detail
+              FROM trades_in)
+            WHERE ({trade_reason}) IS NULL""",
+        # A bar or indicator record missing what its table needs: dead-lettered with its bytes.
+        f"""CREATE TEMPORARY VIEW rejects AS
+            {_reject_select('bars_checked', 'md.bars')}
+            UNION ALL
+            {_reject_select('indicators_checked', 'md.indicators')}""",
+    ]
+    if o.db:
+        out += [
+            f"""CREATE TEMPORARY TABLE db_bars (
+                  symbol STRING, timeframe STRING, bucket_start STRING, bucket_end STRING,
+                  `open` STRING, high STRING, low STRING, `close` STRING, volume STRING, vwap STRING,
+                  trade_count BIGINT, revision INT, sources STRING, pipeline_version STRING,
+                  PRIMARY KEY (symbol, timeframe, bucket_start) NOT ENFORCED
+                ) WITH ({jdbc_options(s, 'bars', 500, o.flush_interval)})""",
+            f"""CREATE TEMPORARY TABLE db_indicators (
+                  symbol STRING, timeframe STRING, bucket_start STRING, bucket_end STRING,
+                  bar_revision INT, indicator_set INT, {indicator_cols}, pipeline_version STRING,
+                  PRIMARY KEY (symbol, timeframe, bucket_start) NOT ENFORCED
+                ) WITH ({jdbc_options(s, 'indicators', 500, o.flush_interval)})""",
+            f"""CREATE TEMPORARY TABLE db_trades (
+                  `time` STRING, ts_event BIGINT, ts_recv BIGINT, source STRING, symbol STRING, venue STRING,
+                  seq BIGINT, trade_id STRING, price DECIMAL(18, 9), size DECIMAL(18, 9),
+                  PRIMARY KEY (symbol, source, seq, `time`) NOT ENFORCED
+                ) WITH ({jdbc_options(s, 'trades', o.trade_batch_rows, o.flush_interval)})""",
+        ]
+    if root_enabled(o):
+        out += [lake_table_ddl(name, spec, root, o) for name, spec in load_lake_contract()["datasets"].items()]
+    return out
+
+
+BAR_FIELDS = ("symbol", "timeframe", "bucket_start", "bucket_end", "`open`", "high", "low", "`close`", "volume",
+              "vwap", "trade_count", "revision", "sources", "pipeline_version")
+INDICATOR_FIELDS = ("symbol", "timeframe", "bucket_start", "bucket_end", "bar_revision", "indicator_set",
+                    "pipeline_version")
+
+
+def _all_present(fields: tuple[str, ...]) -> str:
+    return " AND ".join(f"{f} IS NOT NULL" for f in fields)
+
+
+def _decimals(sql_type: str, *fields: str) -> str:
+    return " AND ".join(f"TRY_CAST(`{f}` AS {sql_type}) IS NOT NULL" for f in fields)
+
+
+def _reject_select(view: str, topic: str) -> str:
+    return (f"SELECT k, 'MALFORMED', 'not a valid {topic} record ({COMPONENT})', '{topic}', kafka_partition, "
+            f"kafka_offset, TO_BASE64(payload), 'base64', UNIX_TIMESTAMP() * 1000000000, '{COMPONENT}' "
+            f"FROM {view} WHERE NOT ok")
+
+
+def root_enabled(o: StorageOptions) -> bool:
+    return o.lake != ""
+
+
+def _pg_array(json_array: str) -> str:
+    """'["a","b"]' → '{"a","b"}', PostgreSQL's array literal (source names hold no brackets)."""
+    return f"CONCAT('{{', SUBSTRING({json_array} FROM 2 FOR CHAR_LENGTH({json_array}) - 2), '}}')"
+
+
+def inserts(o: StorageOptions) -> list[str]:
+    indicator_names = ", ".join(INDICATORS)
+    day = "DATE_FORMAT({}, 'yyyy-MM-dd')"
+    out = ["INSERT INTO dlq SELECT * FROM rejects"]
+    if o.db:
+        out += [
+            f"""INSERT INTO db_bars SELECT symbol, timeframe, NS_TO_TIMESTAMPTZ(bucket_start),
+                  NS_TO_TIMESTAMPTZ(bucket_end), `open`, high, low, `close`, volume, vwap, trade_count, revision,
+                  {_pg_array('sources_json')}, pipeline_version FROM bars_checked WHERE ok""",
+            f"""INSERT INTO db_indicators SELECT symbol, timeframe, NS_TO_TIMESTAMPTZ(bucket_start),
+                  NS_TO_TIMESTAMPTZ(bucket_end), bar_revision, indicator_set, {indicator_names}, pipeline_version
+                FROM indicators_checked WHERE ok""",
+            """INSERT INTO db_trades SELECT NS_TO_TIMESTAMPTZ(ts_event), ts_event, ts_recv, source, symbol, venue,
+                  seq, trade_id, price, size FROM trades_ok""",
+        ]
+    if root_enabled(o):
+        out += [
+            f"""INSERT INTO lake_trades SELECT ts_event, ts_recv, source, symbol, venue, seq, trade_id,
+                  CAST(price AS {PRICE}), CAST(size AS {QUANTITY}), {day.format(_ts('ts_event'))},
+                  DATE_FORMAT({_ts('ts_event')}, 'HH') FROM trades_ok""",
+            f"""INSERT INTO lake_bars SELECT symbol, timeframe, bucket_start, bucket_end, CAST(`open` AS {PRICE}),
+                  CAST(high AS {PRICE}), CAST(low AS {PRICE}), CAST(`close` AS {PRICE}), CAST(volume AS {QUANTITY}),
+                  CAST(vwap AS {PRICE}), trade_count, revision,
+                  sources, pipeline_version, {day.format(_ts('bucket_start'))} FROM bars_checked WHERE ok""",
+            f"""INSERT INTO lake_indicators SELECT symbol, timeframe, bucket_start, bucket_end, bar_revision,
+                  indicator_set, {indicator_names}, pipeline_version, {day.format(_ts('bucket_start'))}
+                FROM indicators_checked WHERE ok""",
+        ]
+    return out
+
+
+def build(s: config.Settings, o: StorageOptions, bootstrap: str | None = None, on_cluster: bool = False,
+          parallelism: int | None = None):
+    """The job's environments with every INSERT in one statement set."""
+    # UTC: the lake's date/hour partitions are UTC days and hours
+    extra = {"table.local-time-zone": "UTC"}
+    if o.bounded:
+        extra["table.exec.source.idle-timeout"] = "0 ms"
+    env, t_env = environments(s, JOB_NAME, parallelism=parallelism, on_cluster=on_cluster, extra=extra)
+    for stmt in statements(s, o, validation.load_rules(), bootstrap):
+        t_env.execute_sql(stmt)
+    stmt_set = t_env.create_statement_set()
+    for stmt in inserts(o):
+        stmt_set.add_insert_sql(stmt)
+    return env, t_env, stmt_set
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = job_argument_parser("storage_writer", "processed topics and raw trades → PostgreSQL upserts and Parquet")
+    p.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix (default: <stack home>/data/lake)")
+    p.add_argument("--no-lake", action="store_true", help="write no Parquet")
+    p.add_argument("--no-db", action="store_true", help="write nothing to PostgreSQL")
+    p.add_argument("--lake-file-size", default=StorageOptions.lake_file_size,
+                   help="target Parquet file size after compaction (default: %(default)s)")
+    p.add_argument("--lake-compression", default=StorageOptions.lake_compression, choices=["ZSTD", "SNAPPY"])
+    p.add_argument("--trade-batch-rows", type=int, default=StorageOptions.trade_batch_rows)
+    p.add_argument("--group-id", default=StorageOptions.group_id)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    o = StorageOptions(bounded=args.bounded, db=not args.no_db, lake="" if args.no_lake else args.lake,
+                       lake_file_size=args.lake_file_size, lake_compression=args.lake_compression,
+                       trade_batch_rows=args.trade_batch_rows, group_id=args.group_id)
+    if not o.db and not root_enabled(o):
+        print("storage_writer: --no-db and --no-lake leave nothing to write", file=sys.stderr)
+        return 2
+    s = config.load()
+    _, _, stmt_set = build(s, o, args.bootstrap, args.cluster, args.parallelism)
+    result = stmt_set.execute()
+    if not args.cluster:
+        result.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
