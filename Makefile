@@ -10,13 +10,17 @@ STAMP  := .tickflow/.setup-stamp
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pom.xml $(shell find jobs/jvm -type f -not -path "*/target/*")
+$(STAMP): setup.py pom.xml tests/timescaledb-wasm/package-lock.json $(shell find jobs/jvm -type f -not -path "*/target/*")
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/pip install --quiet -e .
 	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
 	  echo "installing PostgreSQL (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "installing Node.js and npm (Debian packages: the TimescaleDB WASM server of the storage tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
+	cd tests/timescaledb-wasm && npm ci --no-audit --no-fund --silent
 	$(BIN)/tickflow setup all
 	@mkdir -p .tickflow && touch $(STAMP)
 

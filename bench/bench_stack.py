@@ -60,3 +60,18 @@ def run_bounded(job: str, *args: str) -> float | None:
         print(run.stderr[-2000:], file=sys.stderr)
         return None
     return time.monotonic() - t0
+
+
+def es_trade_copies(csv_path, copies: int) -> list[tuple]:
+    """The ES sample as md.raw.trades messages, ``copies`` times: copy i as symbol ES<i> from source
+    bench<i>, so copies are distinct trades (the duplicate checks key on source and seq) and spread over
+    partitions."""
+    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
+
+    messages = []
+    for copy in range(copies):
+        n = CsvTradeNormalizer(CsvTradeSource(symbol=f"ES{copy}", source=f"bench{copy}"))
+        with open(csv_path) as f:
+            next(f)
+            messages += [("md.raw.trades", f"ES{copy}".encode(), n.normalize(line)[1]) for line in f]
+    return messages

@@ -22,7 +22,7 @@ import json
 import sys
 import time
 
-from bench_stack import fresh_kafka, machine, record, run_bounded
+from bench_stack import es_trade_copies, fresh_kafka, machine, record, run_bounded
 
 
 def pandas_ceiling(csv_path) -> tuple[float, int]:
@@ -43,7 +43,6 @@ def main() -> int:
     p.add_argument("--copies", type=int, default=2)
     args = p.parse_args()
 
-    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from tests.integration.kafka_tools import publish
     from tickflow import stack
@@ -52,12 +51,7 @@ def main() -> int:
     s = fresh_kafka()
     try:
         csv = es_sample_csv(s.cache_dir)
-        messages = []
-        for copy in range(args.copies):
-            n = CsvTradeNormalizer(CsvTradeSource(symbol=f"ES{copy}", source=f"bench{copy}"))
-            with open(csv) as f:
-                next(f)
-                messages += [("md.raw.trades", f"ES{copy}".encode(), n.normalize(line)[1]) for line in f]
+        messages = es_trade_copies(csv, args.copies)
         publish(s.kafka_bootstrap, messages)
         ticks = len(messages)
         print(f"pre-loaded {ticks:,} trades")

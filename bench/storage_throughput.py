@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_stack import machine, record, run_bounded
+from bench_stack import es_trade_copies, machine, record, run_bounded
 
 GROUP = "bench-storage"
 
@@ -111,7 +111,6 @@ def main() -> int:
     import shutil
     import zlib
 
-    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from indicators_throughput import es_minute_bars
     from tests.integration.kafka_tools import publish
@@ -124,12 +123,7 @@ def main() -> int:
     try:
         migrations.migrate(migrations.connect(s.postgres_dsn), log=lambda _: None)
         csv = es_sample_csv(s.cache_dir)
-        trades = []
-        for copy in range(args.copies):
-            n = CsvTradeNormalizer(CsvTradeSource(symbol=f"ES{copy}", source=f"bench{copy}"))
-            with open(csv) as f:
-                next(f)
-                trades += [("md.raw.trades", f"ES{copy}".encode(), n.normalize(line)[1]) for line in f]
+        trades = es_trade_copies(csv, args.copies)
         publish(s.kafka_bootstrap, trades)
         raw_bytes = sum(len(m[2]) for m in trades) / len(trades)
         print(f"pre-loaded {len(trades):,} trades")

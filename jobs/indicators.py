@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from tickflow import config
 from tickflow.flink_runtime import environments, execute, job_argument_parser
-from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
+from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "indicators"
 COMPONENT = "indicators"
@@ -132,9 +132,7 @@ def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str
           k BYTES, payload BYTES,
           kafka_partition INT METADATA FROM 'partition' VIRTUAL,
           kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL
-        ) WITH ({source_options('md.bars', bootstrap, o.group_id, o.bounded, '''
-          'key.format' = 'raw', 'key.fields' = 'k',
-          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY' ''')})""")
+        ) WITH ({raw_source_options('md.bars', bootstrap, o.group_id, o.bounded)})""")
     for table, topic, partitioner in (("indicators_out", "md.indicators", SERIES_PARTITIONER),
                                       ("dlq_out", "md.dlq", "default")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw", partitioner)

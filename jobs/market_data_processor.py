@@ -24,7 +24,7 @@ from jobs import validation
 from jobs.trading_days import sessions_spec
 from tickflow import config
 from tickflow.flink_runtime import environments, execute, job_argument_parser
-from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, source_options
+from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "market-data-processor"
 COMPONENT = "market_data_processor"
@@ -44,11 +44,7 @@ class ProcessorOptions:
 
 def _kafka_source(topic: str, bootstrap: str, o: ProcessorOptions) -> str:
     """Raw bytes: the key, and the value as it arrived (parsed by PARSE_* so nothing is dropped unseen)."""
-    return source_options(topic, bootstrap, o.group_id, o.bounded, """
-      'key.format' = 'raw',
-      'key.fields' = 'k',
-      'value.format' = 'raw',
-      'value.fields-include' = 'EXCEPT_KEY'""")
+    return raw_source_options(topic, bootstrap, o.group_id, o.bounded)
 
 
 def _kafka_sink(topic: str, bootstrap: str, o: ProcessorOptions, name: str) -> str:

@@ -6,12 +6,13 @@ One Flink SQL job, no Python at run time:
   bucket_start)`` through the ``jdbc`` connector, so a replay or a restart from a checkpoint rewrites the
   same rows and a revision replaces the row it revises.
 - ``md.raw.trades`` → ``trades`` (the tick archive): records that parse and pass the processor's rules,
-  batched upserts on ``(symbol, source, seq, time)``; rejects are the processor's to dead-letter.
+  the first copy of each trade identity, batched upserts on ``(symbol, source, seq, time)``; rejects are
+  the processor's to dead-letter. ``md.quotes`` (quotes the processor validated) → ``quotes``, the same way.
 - the same three streams → Parquet files under ``<lake>/dataset=trades|bars|indicators/date=…/[hour=…/]``
   (Flink's filesystem sink: files commit on checkpoints, exactly-once; small files of a checkpoint are
   compacted up to ``--lake-file-size``). The lake is a log: a revised bar is a new row with a higher
   ``revision``; readers keep the highest revision per key (docs/storage.md).
-- A bar or indicator record that is not valid JSON with its required fields goes to ``md.dlq`` as
+- A bar, indicator or quote record that is not valid JSON with its required fields goes to ``md.dlq`` as
   ``MALFORMED`` with its bytes; the job never stops on data.
 
 A database that is down makes the JDBC writer fail after its retries; Flink restarts the job from the
@@ -29,7 +30,7 @@ from pathlib import Path
 from jobs import validation
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser
-from tickflow.kafka_tables import exactly_once_sink_options, source_options
+from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "storage-writer"
 LAKE_CONTRACT = config.PROJECT_ROOT / "schemas" / "lake.yaml"
@@ -50,6 +51,7 @@ class StorageOptions:
     lake_file_size: str = "128MB"
     lake_compression: str = "ZSTD"
     trade_batch_rows: int = 5000
+    dedup_horizon: str = "1 h"         # how long a trade identity is remembered (the only state)
     flush_interval: str = "1s"
     group_id: str = "tickflow-storage-writer"
     transactional_prefix: str = "tickflow-storage"
@@ -108,11 +110,7 @@ def lake_table_ddl(name: str, spec: dict, root: str, o: StorageOptions) -> str:
 
 
 def _raw_source(topic: str, bootstrap: str, o: StorageOptions) -> str:
-    return source_options(topic, bootstrap, o.group_id, o.bounded, """
-      'key.format' = 'raw',
-      'key.fields' = 'k',
-      'value.format' = 'raw',
-      'value.fields-include' = 'EXCEPT_KEY'""")
+    return raw_source_options(topic, bootstrap, o.group_id, o.bounded)
 
 
 def _json(field: str, returning: str = "") -> str:
@@ -143,7 +141,9 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
         f"CREATE TEMPORARY TABLE indicators_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM "
         f"'partition' VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) "
         f"WITH ({_raw_source('md.indicators', bootstrap, o)})",
-        f"""CREATE TEMPORARY TABLE trades_in (k BYTES, payload BYTES, p AS PARSE_TRADE(payload))
+        f"CREATE TEMPORARY TABLE quotes_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM 'partition' "
+        f"VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) WITH ({_raw_source('md.quotes', bootstrap, o)})",
+        f"""CREATE TEMPORARY TABLE trades_in (k BYTES, payload BYTES, p AS PARSE_TRADE(payload), pt AS PROCTIME())
             WITH ({_raw_source('md.raw.trades', bootstrap, o)})""",
         f"""CREATE TEMPORARY TABLE dlq (
               k BYTES, reason STRING, detail STRING, topic STRING, `partition` INT, `offset` BIGINT,
@@ -173,18 +173,37 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
             FROM (SELECT *, CAST(payload AS STRING) AS v FROM indicators_in)""",
         f"""CREATE TEMPORARY VIEW indicators_checked AS
             SELECT *, ({_all_present(INDICATOR_FIELDS)}) IS TRUE AS ok FROM indicators_json""",
-        f"""CREATE TEMPORARY VIEW trades_ok AS
+        f"""CREATE TEMPORARY VIEW quotes_json AS
+            SELECT k, payload, kafka_partition, kafka_offset,
+                   {_json('source')} AS source, {_json('symbol')} AS symbol, {_json('venue')} AS venue,
+                   {_json('ts_event', 'BIGINT')} AS ts_event, {_json('ts_recv', 'BIGINT')} AS ts_recv,
+                   {_json('seq', 'BIGINT')} AS seq, {_json('bid')} AS bid, {_json('bid_size')} AS bid_size,
+                   {_json('ask')} AS ask, {_json('ask_size')} AS ask_size
+            FROM (SELECT *, CAST(payload AS STRING) AS v FROM quotes_in)""",
+        f"""CREATE TEMPORARY VIEW quotes_checked AS SELECT *, ({_all_present(QUOTE_FIELDS)}
+              AND {_decimals(QUANTITY, 'bid', 'bid_size', 'ask', 'ask_size')}) IS TRUE AS ok FROM quotes_json""",
+        f"""CREATE TEMPORARY VIEW trades_valid AS
             SELECT * FROM (
               SELECT p.source AS source, p.symbol AS symbol, p.venue AS venue, p.ts_event AS ts_event,
                      p.ts_recv AS ts_recv, p.seq AS seq, p.price AS price, p.size AS size, p.trade_id AS trade_id,
-                     p.reason AS parse_reason, p.detail AS parse_detail
+                     p.reason AS parse_reason, p.detail AS parse_detail, pt
               FROM trades_in)
             WHERE ({trade_reason}) IS NULL""",
+        # The first copy of each trade identity (the processor's: source and trade_id, else seq) within
+        # the dedup horizon: a trade replayed twice is archived once, in the lake as in the table.
+        """CREATE TEMPORARY VIEW trades_ok AS
+            SELECT source, symbol, venue, ts_event, ts_recv, seq, price, size, trade_id FROM (
+              SELECT *, ROW_NUMBER() OVER (
+                  PARTITION BY source, COALESCE(trade_id, CONCAT('#', CAST(seq AS STRING))) ORDER BY pt) AS copy
+              FROM trades_valid)
+            WHERE copy = 1""",
         # A bar or indicator record missing what its table needs: dead-lettered with its bytes.
         f"""CREATE TEMPORARY VIEW rejects AS
             {_reject_select('bars_checked', 'md.bars')}
             UNION ALL
-            {_reject_select('indicators_checked', 'md.indicators')}""",
+            {_reject_select('indicators_checked', 'md.indicators')}
+            UNION ALL
+            {_reject_select('quotes_checked', 'md.quotes')}""",
     ]
     if o.db:
         out += [
@@ -199,6 +218,11 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
                   bar_revision INT, indicator_set INT, {indicator_cols}, pipeline_version STRING,
                   PRIMARY KEY (symbol, timeframe, bucket_start) NOT ENFORCED
                 ) WITH ({jdbc_options(s, 'indicators', 500, o.flush_interval)})""",
+            f"""CREATE TEMPORARY TABLE db_quotes (
+                  `time` STRING, ts_event BIGINT, ts_recv BIGINT, source STRING, symbol STRING, venue STRING,
+                  seq BIGINT, bid STRING, bid_size STRING, ask STRING, ask_size STRING,
+                  PRIMARY KEY (symbol, source, seq, `time`) NOT ENFORCED
+                ) WITH ({jdbc_options(s, 'quotes', o.trade_batch_rows, o.flush_interval)})""",
             f"""CREATE TEMPORARY TABLE db_trades (
                   `time` STRING, ts_event BIGINT, ts_recv BIGINT, source STRING, symbol STRING, venue STRING,
                   seq BIGINT, trade_id STRING, price DECIMAL(18, 9), size DECIMAL(18, 9),
@@ -212,6 +236,7 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
 
 BAR_FIELDS = ("symbol", "timeframe", "bucket_start", "bucket_end", "`open`", "high", "low", "`close`", "volume",
               "vwap", "trade_count", "revision", "sources", "pipeline_version")
+QUOTE_FIELDS = ("source", "symbol", "ts_event", "ts_recv", "seq", "bid", "bid_size", "ask", "ask_size")
 INDICATOR_FIELDS = ("symbol", "timeframe", "bucket_start", "bucket_end", "bar_revision", "indicator_set",
                     "pipeline_version")
 
@@ -251,6 +276,8 @@ def inserts(o: StorageOptions) -> list[str]:
             f"""INSERT INTO db_indicators SELECT symbol, timeframe, NS_TO_TIMESTAMPTZ(bucket_start),
                   NS_TO_TIMESTAMPTZ(bucket_end), bar_revision, indicator_set, {indicator_names}, pipeline_version
                 FROM indicators_checked WHERE ok""",
+            """INSERT INTO db_quotes SELECT NS_TO_TIMESTAMPTZ(ts_event), ts_event, ts_recv, source, symbol, venue,
+                  seq, bid, bid_size, ask, ask_size FROM quotes_checked WHERE ok""",
             """INSERT INTO db_trades SELECT NS_TO_TIMESTAMPTZ(ts_event), ts_event, ts_recv, source, symbol, venue,
                   seq, trade_id, price, size FROM trades_ok""",
         ]
@@ -274,7 +301,7 @@ def build(s: config.Settings, o: StorageOptions, bootstrap: str | None = None, o
           parallelism: int | None = None):
     """The job's environments with every INSERT in one statement set."""
     # UTC: the lake's date/hour partitions are UTC days and hours
-    extra = {"table.local-time-zone": "UTC"}
+    extra = {"table.local-time-zone": "UTC", "table.exec.state.ttl": o.dedup_horizon}
     if o.bounded:
         extra["table.exec.source.idle-timeout"] = "0 ms"
     env, t_env = environments(s, JOB_NAME, parallelism=parallelism, on_cluster=on_cluster, extra=extra)
@@ -296,6 +323,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lake-compression", default=StorageOptions.lake_compression, choices=["ZSTD", "SNAPPY"])
     p.add_argument("--trade-batch-rows", type=int, default=StorageOptions.trade_batch_rows)
     p.add_argument("--group-id", default=StorageOptions.group_id)
+    p.add_argument("--dedup-horizon", default=StorageOptions.dedup_horizon,
+                   help="how long a trade identity is remembered, e.g. '1 h' (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -303,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     o = StorageOptions(bounded=args.bounded, db=not args.no_db, lake="" if args.no_lake else args.lake,
                        lake_file_size=args.lake_file_size, lake_compression=args.lake_compression,
-                       trade_batch_rows=args.trade_batch_rows, group_id=args.group_id)
+                       trade_batch_rows=args.trade_batch_rows, group_id=args.group_id,
+                       dedup_horizon=args.dedup_horizon)
     if not o.db and not root_enabled(o):
         print("storage_writer: --no-db and --no-lake leave nothing to write", file=sys.stderr)
         return 2

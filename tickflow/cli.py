@@ -58,8 +58,19 @@ def _job_module(name: str):
     return importlib.import_module(f"jobs.{name}")
 
 
+def local_log_dir(s: config.Settings, job: str) -> Path:
+    """Where a local run's MiniCluster logs (PyFlink's gateway JVM reads FLINK_LOG_DIR when it starts);
+    each run starts its file afresh."""
+    return s.log_dir / "local" / job
+
+
 def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
+    import os
+
     module = _job_module(args.job)
+    log_dir = local_log_dir(s, args.job)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
     return module.main(args.job_args)
 
 
@@ -132,9 +143,11 @@ def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
             rows = migrations.status(conn)
             for version, name, applied_at in rows:
                 print(f"{version:03d} {name:24s} {applied_at}")
-            pending = {m.version for m in migrations.load()} - {r[0] for r in rows}
-            if pending:
-                print(f"pending: {', '.join(f'{v:03d}' for v in sorted(pending))}")
+            applied = {r[0] for r in rows}
+            for m in migrations.load():
+                if m.version not in applied:
+                    needs = f" (requires the {m.requires} extension)" if m.requires else ""
+                    print(f"{m.version:03d} {m.name:24s} pending{needs}")
     finally:
         conn.close()
     return 0

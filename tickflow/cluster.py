@@ -131,8 +131,13 @@ def status(s: Settings) -> str:
 
 
 def up(s: Settings) -> str:
-    """Start the JobManager and one TaskManager unless our cluster is already running."""
+    """Start the JobManager and one TaskManager unless our cluster is already running; a running
+    JobManager that lost its TaskManager (a TaskManager exits on a fatal task error) gets a new one, as
+    Kubernetes would restart the pod."""
     if _daemon_pids(s) and status(s).startswith("running"):
+        if _taskmanagers(s) == 0:
+            start_taskmanager(s)
+            return "started a TaskManager; " + status(s)
         return "already " + status(s)
     for port in (s.flink_rest_port, s.flink_rpc_port):
         if port_open(s.host, port):
@@ -144,6 +149,14 @@ def up(s: Settings) -> str:
         raise StackError(f"start-cluster.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
     return status(s)
+
+
+def start_taskmanager(s: Settings) -> None:
+    out = subprocess.run([str(flink_home() / "bin" / "taskmanager.sh"), "start"], env=_environment(s),
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise StackError(f"taskmanager.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
 
 
 def down(s: Settings) -> str:

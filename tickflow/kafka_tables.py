@@ -29,6 +29,16 @@ def source_options(topic: str, bootstrap: str, group_id: str, bounded: bool, val
       {value_format}"""
 
 
+def raw_source_options(topic: str, bootstrap: str, group_id: str, bounded: bool) -> str:
+    """A source of raw bytes: the key in column ``k``, the value as it arrived in the other column, so a
+    job sees (and can dead-letter) every record, parsed or not."""
+    return source_options(topic, bootstrap, group_id, bounded, """
+      'key.format' = 'raw',
+      'key.fields' = 'k',
+      'value.format' = 'raw',
+      'value.fields-include' = 'EXCEPT_KEY'""")
+
+
 def exactly_once_sink_options(topic: str, bootstrap: str, transactional_prefix: str,
                               value_format: str = "json", partitioner: str = "default") -> str:
     """Options of a transactional Kafka sink with a raw key column ``k``; the value is the rest of the row

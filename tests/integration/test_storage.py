@@ -68,9 +68,9 @@ def lake_bars(path: str, filesystem=None) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def stored(running_stack, tmp_path_factory):
-    """The full ES sample through the processor; a malformed bar after its bars; the storage writer run
-    twice from the start of the topics (a replay): first to PostgreSQL and a local lake, then to
-    PostgreSQL again and a lake on the S3 endpoint."""
+    """The full ES sample through the processor, then replayed a second time to md.raw.trades; a malformed
+    bar after the bars; the storage writer run twice from the start of the topics: first to PostgreSQL and
+    a local lake, then to PostgreSQL again and a lake on the S3 endpoint."""
     s = running_stack
     reset_topics(s.kafka_bootstrap, TOPICS)
     conn = migrations.connect(s.postgres_dsn)
@@ -80,10 +80,16 @@ def stored(running_stack, tmp_path_factory):
     assert r.returncode == 0, r.stderr
     r = cli("replay", timeout=300)
     assert r.returncode == 0, r.stderr
+    quotes = [{"v": 1, "source": "polygon", "symbol": "AAPL", "venue": "XNAS", "ts_event": 1700000000123456789 + i,
+               "ts_recv": 1700000000124000000 + i, "seq": 7 + i, "bid": "189.70", "bid_size": "300",
+               "ask": f"189.7{2 + i}", "ask_size": "200"} for i in range(3)]
+    publish(s.kafka_bootstrap, [("md.raw.quotes", b"AAPL", json.dumps(q).encode()) for q in quotes])
     run_job("market_data_processor")
     bars = [json.loads(m.value) for m in read_to_end(s.kafka_bootstrap, "md.bars")]
     [(_, malformed_partition, malformed_offset)] = publish(
         s.kafka_bootstrap, [("md.bars", b"ES|1m|x", b'{"symbol": "ES", "timeframe": "1m", "open": "x"}', 0)])
+    r = cli("replay", timeout=300)  # the same trades again: the archive must hold each once
+    assert r.returncode == 0, r.stderr
     local_lake = tmp_path_factory.mktemp("lake")
     run_job("storage_writer", "--lake", str(local_lake))
     first = table_bars(s.postgres_dsn)
@@ -93,7 +99,7 @@ def stored(running_stack, tmp_path_factory):
     s3_lake = f"s3://{s.s3_bucket}/lake-{uuid.uuid4().hex[:8]}"
     run_job("storage_writer", "--lake", s3_lake)
     dlq = [json.loads(m.value) for m in read_to_end(s.kafka_bootstrap, "md.dlq")]
-    yield {"settings": s, "bars": bars, "first": first, "first_trades": first_trades, "local_lake": local_lake,
+    yield {"settings": s, "bars": bars, "quotes": quotes, "first": first, "first_trades": first_trades, "local_lake": local_lake,
            "s3_lake": s3_lake, "dlq": dlq, "malformed": (malformed_partition, malformed_offset), "conn": conn}
     conn.close()
 
@@ -104,7 +110,7 @@ def test_bars_table_equals_md_bars_exactly(stored):
     assert stored["first"] == expected
 
 
-def test_a_replay_from_the_start_rewrites_the_same_rows_and_duplicates_none(stored):
+def test_trades_replayed_twice_and_read_twice_are_archived_once(stored):
     s = stored["settings"]
     assert table_bars(s.postgres_dsn) == stored["first"]
     with stored["conn"].cursor() as cur:
@@ -122,6 +128,14 @@ def test_archived_trades_are_the_replayed_ticks_with_exact_prices(stored):
     assert high == max(Decimal(b["high"]) for b in one_minute)
     assert volume == sum(Decimal(b["volume"]) for b in final_bars(one_minute).values())
     assert mismatched_times == 0
+
+
+def test_validated_quotes_are_archived_with_exact_decimals_and_microsecond_times(stored):
+    with stored["conn"].cursor() as cur:
+        cur.execute("SELECT seq, ts_event, bid, ask, extract(microseconds FROM time)::bigint FROM quotes ORDER BY seq")
+        rows = cur.fetchall()
+    # time: 2023-11-14T22:13:20.123456789Z truncated to the microsecond
+    assert rows == [(q["seq"], q["ts_event"], Decimal(q["bid"]), Decimal(q["ask"]), 20_123_456) for q in stored["quotes"]]
 
 
 def test_local_lake_bars_read_back_with_pyarrow_equal_md_bars(stored):
@@ -155,6 +169,8 @@ def test_s3_lake_holds_the_same_rows_as_the_local_lake(stored):
     key = lambda b: (b["timeframe"], b["bucket_start"], b["revision"])  # noqa: E731
     assert sorted(lake_bars(f"{bucket}/{prefix}/dataset=bars", fs), key=key) == \
         sorted(lake_bars(str(stored["local_lake"] / "dataset=bars")), key=key)
+    trades = ds.dataset(f"{bucket}/{prefix}/dataset=trades", format="parquet", partitioning="hive", filesystem=fs)
+    assert trades.count_rows() == 500_000
 
 
 def test_a_malformed_bar_goes_to_the_dlq_once_per_run_with_its_bytes(stored):
@@ -162,6 +178,51 @@ def test_a_malformed_bar_goes_to_the_dlq_once_per_run_with_its_bytes(stored):
     mine = [d for d in stored["dlq"] if d["component"] == "storage_writer"]
     assert len(mine) == 2  # the record was read twice (two runs from the start)
     assert {(d["reason"], d["topic"], d["partition"], d["offset"]) for d in mine} == {("MALFORMED", "md.bars", partition, offset)}
+
+
+def test_a_database_outage_mid_run_loses_and_duplicates_no_row(stored):
+    """On the session cluster: stop PostgreSQL while the writer archives trades. The JDBC sink fails, and
+    its close() fails again (flink-connector-jdbc 4.0), which Flink treats as fatal for the TaskManager:
+    the TaskManager exits, as a pod would in Kubernetes. PostgreSQL returns, `tickflow cluster up` starts
+    a TaskManager again (Kubernetes restarts the pod), the job restores its last checkpoint and finishes
+    with every trade exactly once."""
+    from tickflow import cluster, stack
+    from tickflow.processes import wait_until
+
+    s, conn = stored["settings"], stored["conn"]
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE trades")
+    cluster.up(s)
+
+    def trades() -> int:
+        with psycopg2.connect(s.postgres_dsn, connect_timeout=2) as c, c.cursor() as cur:
+            cur.execute("SELECT count(*) FROM trades")
+            return cur.fetchone()[0]
+
+    job_id = cluster.submit(s, "storage_writer", ["--bounded", "--no-lake", "--group-id",
+                                                  f"test-outage-{uuid.uuid4().hex[:8]}"])
+    try:
+        wait_until(lambda: trades() > 50_000, 600, "the writer to archive trades")
+        stack.down(s, ["postgres"], log=lambda _: None)
+
+        def failed() -> bool:
+            history = cluster.rest(s, f"/jobs/{job_id}/exceptions").get("exceptionHistory", {})
+            return bool(history.get("entries"))
+
+        wait_until(failed, 300, "the job to fail against the stopped database")
+        logs = (s.log_dir / "flink").glob("*.log")
+        assert any("PSQLException" in p.read_text(errors="replace") for p in logs), "no JDBC failure in the logs"
+    finally:
+        stack.up(s, ["postgres"], log=lambda _: None)
+    cluster.up(s)  # a TaskManager again if the failure took it down
+    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
+               "the storage writer to finish after the outage", interval=1.0)
+    assert cluster.job_state(s, job_id) == "FINISHED"
+    conn = migrations.connect(s.postgres_dsn)
+    stored["conn"] = conn
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*), count(DISTINCT (source, symbol, seq)) FROM trades")
+        assert cur.fetchone() == (500_000, 500_000)
 
 
 # --- the migrations on plain PostgreSQL ------------------------------------------------------------------

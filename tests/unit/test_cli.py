@@ -71,3 +71,21 @@ def test_job_given_a_wrong_flag():
     r = tickflow("run", "market_data_processor", "--allowed-lateness", "x")
     assert r.returncode == 2
     assert "market_data_processor: error:" in one_line(r.stderr)
+
+
+def test_db_against_an_unreachable_database():
+    r = tickflow("db", "migrate", "--dsn", "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2")
+    assert r.returncode == 1
+    assert one_line(r.stderr).startswith("tickflow: db: cannot reach PostgreSQL (")
+
+
+def test_query_of_a_range_without_its_bounds():
+    r = tickflow("query", "bars", "--symbol", "ES")
+    assert r.returncode == 2
+    assert "query bars: --from, --to required" in one_line(r.stderr)
+
+
+def test_storage_writer_with_nothing_to_write():
+    r = tickflow("run", "storage_writer", "--no-db", "--no-lake")
+    assert r.returncode == 2
+    assert "--no-db and --no-lake leave nothing to write" in one_line(r.stderr)
