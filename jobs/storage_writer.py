@@ -229,7 +229,7 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
                   PRIMARY KEY (symbol, source, seq, `time`) NOT ENFORCED
                 ) WITH ({jdbc_options(s, 'trades', o.trade_batch_rows, o.flush_interval)})""",
         ]
-    if root_enabled(o):
+    if lake_enabled(o):
         out += [lake_table_ddl(name, spec, root, o) for name, spec in load_lake_contract()["datasets"].items()]
     return out
 
@@ -255,7 +255,7 @@ def _reject_select(view: str, topic: str) -> str:
             f"FROM {view} WHERE NOT ok")
 
 
-def root_enabled(o: StorageOptions) -> bool:
+def lake_enabled(o: StorageOptions) -> bool:
     return o.lake != ""
 
 
@@ -281,7 +281,7 @@ def inserts(o: StorageOptions) -> list[str]:
             """INSERT INTO db_trades SELECT NS_TO_TIMESTAMPTZ(ts_event), ts_event, ts_recv, source, symbol, venue,
                   seq, trade_id, price, size FROM trades_ok""",
         ]
-    if root_enabled(o):
+    if lake_enabled(o):
         out += [
             f"""INSERT INTO lake_trades SELECT ts_event, ts_recv, source, symbol, venue, seq, trade_id,
                   CAST(price AS {PRICE}), CAST(size AS {QUANTITY}), {day.format(_ts('ts_event'))},
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                        lake_file_size=args.lake_file_size, lake_compression=args.lake_compression,
                        trade_batch_rows=args.trade_batch_rows, group_id=args.group_id,
                        dedup_horizon=args.dedup_horizon)
-    if not o.db and not root_enabled(o):
+    if not o.db and not lake_enabled(o):
         print("storage_writer: --no-db and --no-lake leave nothing to write", file=sys.stderr)
         return 2
     s = config.load()
