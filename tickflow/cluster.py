@@ -72,12 +72,12 @@ def _prepare(s: Settings) -> None:
         link = p["lib"] / jar.name
         if not link.exists():
             link.symlink_to(jar)
-    prepare_plugins(s)
+    _prepare_plugins(s)
 
 
-def prepare_plugins(s: Settings) -> Path:
-    """The plugins directory of the session cluster and of local MiniClusters: the Prometheus reporter
-    from the distribution, the S3 filesystem from Maven."""
+def _prepare_plugins(s: Settings) -> None:
+    """The session cluster's plugins: the Prometheus reporter from the distribution, the S3 filesystem
+    from Maven."""
     plugins = _paths(s)["plugins"]
     prom = plugins / "metrics-prometheus"
     if not prom.exists():
@@ -89,7 +89,6 @@ def prepare_plugins(s: Settings) -> Path:
     s3_dir.mkdir(parents=True, exist_ok=True)
     if not (s3_dir / s3_jars[0].name).exists():
         shutil.copy(s3_jars[0], s3_dir / s3_jars[0].name)
-    return plugins
 
 
 def rest(s: Settings, path: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> dict:

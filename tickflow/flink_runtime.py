@@ -65,8 +65,9 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
         conf["execution.checkpointing.dir"] = (s.home / "checkpoints" / job_name).as_uri()
         # s3:// paths (the lake) reach the stack's S3 endpoint; a cluster has these in its own config
         conf.update({"s3.endpoint": s.s3_endpoint, "s3.path.style.access": "true",
-                     "s3.access-key": s.s3_access_key, "s3.secret-key": s.s3_secret_key,
-                     "restart-strategy.type": "exponential-delay"})
+                     "s3.access-key": s.s3_access_key, "s3.secret-key": s.s3_secret_key})
+        # as on the cluster: a failed job (e.g. its database away) restarts from its last checkpoint
+        conf["restart-strategy.type"] = "exponential-delay"
     return conf
 
 
@@ -103,8 +104,8 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
 
 def _s3_on_gateway_classpath(s: Settings) -> None:
     """A local MiniCluster runs inside PyFlink's gateway JVM and loads no plugins, so the S3 filesystem
-    (a self-contained, shaded jar) goes on that JVM's classpath; the MiniCluster then configures it from
-    the job's ``s3.*`` settings. Read when the gateway starts, i.e. before the first environment."""
+    (a self-contained, shaded jar) goes on that JVM's classpath (read when the gateway starts, i.e.
+    before the first environment); :func:`_configure_filesystems` then gives it the job's settings."""
     import os
 
     jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))
