@@ -113,6 +113,13 @@ def _raw_source(topic: str, bootstrap: str, o: StorageOptions) -> str:
     return raw_source_options(topic, bootstrap, o.group_id, o.bounded)
 
 
+def _located_source(table: str, topic: str, bootstrap: str, o: StorageOptions) -> str:
+    """A raw-bytes source that also knows each record's partition and offset (for md.dlq)."""
+    return (f"CREATE TEMPORARY TABLE {table} (k BYTES, payload BYTES, "
+            "kafka_partition INT METADATA FROM 'partition' VIRTUAL, "
+            f"kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) WITH ({_raw_source(topic, bootstrap, o)})")
+
+
 def _json(field: str, returning: str = "") -> str:
     """A field of the JSON text ``v``; NULL when absent or not of the type (never an error)."""
     if returning == "BIGINT":  # JSON_VALUE cannot return BIGINT, and DOUBLE would round nanoseconds
@@ -136,13 +143,9 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
     out = [
         "CREATE TEMPORARY FUNCTION PARSE_TRADE AS 'io.tickflow.udf.ParseTrade' LANGUAGE JAVA",
         "CREATE TEMPORARY FUNCTION NS_TO_TIMESTAMPTZ AS 'io.tickflow.udf.NsToTimestamptz' LANGUAGE JAVA",
-        f"CREATE TEMPORARY TABLE bars_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM 'partition' "
-        f"VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) WITH ({_raw_source('md.bars', bootstrap, o)})",
-        f"CREATE TEMPORARY TABLE indicators_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM "
-        f"'partition' VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) "
-        f"WITH ({_raw_source('md.indicators', bootstrap, o)})",
-        f"CREATE TEMPORARY TABLE quotes_in (k BYTES, payload BYTES, kafka_partition INT METADATA FROM 'partition' "
-        f"VIRTUAL, kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL) WITH ({_raw_source('md.quotes', bootstrap, o)})",
+        _located_source("bars_in", "md.bars", bootstrap, o),
+        _located_source("indicators_in", "md.indicators", bootstrap, o),
+        _located_source("quotes_in", "md.quotes", bootstrap, o),
         f"""CREATE TEMPORARY TABLE trades_in (k BYTES, payload BYTES, p AS PARSE_TRADE(payload), pt AS PROCTIME())
             WITH ({_raw_source('md.raw.trades', bootstrap, o)})""",
         f"""CREATE TEMPORARY TABLE dlq (
