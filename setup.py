@@ -23,6 +23,10 @@ setup(
         "exchange-calendars==4.13.2",
         "jsonschema==4.26.0",
         "PyYAML==6.0.3",
+        # connectors: WebSocket and HTTP clients and the provider simulators' servers; metrics; DBN codec
+        "aiohttp==3.14.5",
+        "prometheus-client==0.26.0",
+        "databento-dbn==0.72.0",
         "pytest==9.2.0",
         # indicator references for the tests: TA-Lib (binary wheel, C library bundled) and real daily bars
         "TA-Lib==0.8.2",

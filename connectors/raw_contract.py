@@ -1,11 +1,14 @@
-"""Encoding records in the canonical raw contract (``schemas/raw_trade.schema.json``).
+"""Encoding records in the canonical raw contracts (``schemas/raw_*.schema.json``, ``schemas/dlq.schema.json``).
 
-Every connector ends here, so the wire form of ``md.raw.trades`` is written in exactly one place.
+Every connector ends here, so the wire forms of ``md.raw.trades``, ``md.raw.quotes``, ``md.raw.bars`` and a
+connector's ``md.dlq`` records are written in exactly one place.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
+import time
 from dataclasses import dataclass
 
 CONTRACT_VERSION = 1
@@ -40,6 +43,69 @@ class RawTrade:
             "price": self.price, "size": self.size, "trade_id": self.trade_id,
             "conditions": list(self.conditions),
         }, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class RawQuote:
+    """One canonical top-of-book quote (``schemas/raw_quote.schema.json``)."""
+
+    source: str
+    symbol: str
+    venue: str | None
+    ts_event: int
+    ts_recv: int
+    seq: int
+    bid: str
+    bid_size: str
+    ask: str
+    ask_size: str
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "v": CONTRACT_VERSION, "source": self.source, "symbol": self.symbol, "venue": self.venue,
+            "ts_event": self.ts_event, "ts_recv": self.ts_recv, "seq": self.seq, "bid": self.bid,
+            "bid_size": self.bid_size, "ask": self.ask, "ask_size": self.ask_size,
+        }, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class RawBar:
+    """One bar a provider built (``schemas/raw_bar.schema.json``); kept for cross-checks against md.bars."""
+
+    source: str
+    symbol: str
+    timeframe: str
+    ts_start: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    ts_recv: int
+    vwap: str | None = None
+    trade_count: int | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "v": CONTRACT_VERSION, "source": self.source, "symbol": self.symbol, "timeframe": self.timeframe,
+            "ts_start": self.ts_start, "open": self.open, "high": self.high, "low": self.low,
+            "close": self.close, "volume": self.volume, "vwap": self.vwap, "trade_count": self.trade_count,
+            "ts_recv": self.ts_recv,
+        }, separators=(",", ":")).encode()
+
+
+def dlq_json(reason: str, detail: str, origin: str, original: bytes, component: str,
+             seen_at: int | None = None) -> bytes:
+    """A connector's ``md.dlq`` record: ``origin`` names the provider, the original bytes are kept whole."""
+    try:
+        text, encoding = original.decode("utf-8"), "text"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(original).decode("ascii"), "base64"
+    return json.dumps({
+        "reason": reason, "detail": detail[:500], "topic": origin, "partition": None, "offset": None,
+        "original": text, "original_encoding": encoding,
+        "seen_at": time.time_ns() if seen_at is None else seen_at, "component": component,
+    }, separators=(",", ":")).encode()
 
 
 class TradeEncoder:

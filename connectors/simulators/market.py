@@ -1,0 +1,98 @@
+"""The simulated market behind every provider simulator: recorded trades released on a clock.
+
+Trade ``i`` happens at ``start + i / rate`` (wall clock). A live socket is sent the trades that happen
+while it is subscribed, as a real feed is; the history (REST) endpoints answer with every trade that has
+happened so far. Two simulators built from the same trades and start time run the same market, which is
+what the failover tests need.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One recorded trade with its exchange time in ns UTC and exact decimal text."""
+
+    index: int
+    ts_ns: int
+    price: str
+    size: str
+
+
+def load_es_trades(csv_path: Path, limit: int | None = None, tz: str = "America/Chicago") -> list[Trade]:
+    """The ES sample's rows as trades (local exchange time converted to UTC); stops after ``limit`` rows."""
+    zone = ZoneInfo(tz)
+    out: list[Trade] = []
+    cache: dict[str, int] = {}
+    with open(csv_path, newline="") as f:
+        rows = csv.reader(f)
+        next(rows)
+        for row in rows:
+            if limit is not None and len(out) >= limit:
+                break
+            stamp, price, size = row
+            whole, _, frac = stamp.partition(".")
+            sec = cache.get(whole)
+            if sec is None:
+                local = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+                sec = int(local.astimezone(timezone.utc).timestamp())
+                cache[whole] = sec
+            ns = sec * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+            out.append(Trade(len(out), ns, price, size))
+    return out
+
+
+def quote_around(trade: Trade, tick: str = "0.25") -> tuple[str, str, str, str]:
+    """(bid, bid_size, ask, ask_size) straddling a trade by one tick.
+
+    No recorded quotes are available offline, so the simulators derive the top of book from the real
+    trades: the trade price is touched on one side and the other side is a tick away.
+    """
+    price = Decimal(trade.price)
+    step = Decimal(tick)
+    bid = price if trade.index % 2 == 0 else price - step
+    return str(bid), trade.size, str(bid + step), str(max(1, int(Decimal(trade.size)) // 2 + 1))
+
+
+class Market:
+    """Releases ``trades`` at ``rate`` per second from ``start`` (``time.monotonic`` seconds)."""
+
+    def __init__(self, trades: list[Trade], rate: float, start: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.trades = trades
+        self.rate = rate
+        self.start = time.monotonic() if start is None else start
+
+    def happened(self, now: float | None = None) -> int:
+        """How many trades have happened by ``now``."""
+        now = time.monotonic() if now is None else now
+        return max(0, min(len(self.trades), int((now - self.start) * self.rate)))
+
+    @property
+    def finished(self) -> bool:
+        return self.happened() >= len(self.trades)
+
+    def history(self, since_ns: int, limit: int, after_index: int = -1) -> list[Trade]:
+        """Happened trades with ``ts_ns >= since_ns`` and index > ``after_index``, oldest first."""
+        done = self.happened()
+        lo = self._first_at_or_after(since_ns, done)
+        lo = max(lo, after_index + 1)
+        return self.trades[lo:min(done, lo + limit)]
+
+    def _first_at_or_after(self, ts_ns: int, hi: int) -> int:
+        lo = 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.trades[mid].ts_ns < ts_ns:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
