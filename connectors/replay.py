@@ -1,17 +1,31 @@
 """``tickflow replay``: publish a recorded trades file to ``md.raw.trades``, as fast as possible or paced.
 
-Malformed rows are reported with their line number and skipped; the count of skipped rows is returned.
+The file's format is chosen by its extension (``docs/providers/replay.md``):
+
+- ``.csv``: ``DateTime,Price,Volume`` in the exchange's local time (the ES sample); the fast path.
+- ``.jsonl``: one canonical raw trade (``schemas/raw_trade.schema.json``) per line, published as it is.
+- ``.parquet``: columns ``ts_event``, ``price``, ``size`` and optionally ``symbol``, ``trade_id``.
+- ``.dbn`` (``.dbn.zst``): Databento files, read by ``connectors.dbn_records`` once it provides the reader
+  named in ``READERS`` (see there).
+
+Malformed rows are reported with their line number (Parquet: row number) and skipped; the count of skipped
+rows is returned.
 """
 from __future__ import annotations
 
+import importlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO, Union
 
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
+from connectors.decimals import decimal_text
 from connectors.kafka_publisher import RawPublisher
+from connectors.raw_contract import RawTrade, TradeEncoder, is_decimal_text
 
 RAW_TRADES_TOPIC = "md.raw.trades"
 
@@ -77,12 +91,257 @@ class Pacer:
                 time.sleep(ahead)
 
 
+# --- formats other than CSV ----------------------------------------------------------------------------
+#: ``reader(path, meta, result, on_skip)`` yields ``(ts_event, key, value)``: the record's event time (for
+#: pacing), its Kafka key (the symbol) and its canonical raw-trade JSON. It records skipped rows in
+#: ``result`` with ``skip_row`` and raises ``ReplayError`` when the file as a whole is unusable.
+RecordReader = Callable[[Path, CsvTradeSource, ReplayResult, Union[Callable[[int, str], None], None]],
+                        Iterator[tuple[int, bytes, bytes]]]
+
+
+def skip_row(result: ReplayResult, on_skip: Callable[[int, str], None] | None, where: int, reason: str) -> None:
+    """Count one malformed row (line or row number ``where``) and report it."""
+    result.skipped += 1
+    if len(result.skipped_rows) < 20:
+        result.skipped_rows.append((where, reason))
+    if on_skip:
+        on_skip(where, reason)
+
+
+_TRADE_FIELDS = {"v", "source", "symbol", "venue", "ts_event", "ts_recv", "seq", "price", "size", "trade_id",
+                 "conditions"}
+
+
+def _int_at_least_0(v: Any) -> bool:
+    return type(v) is int and v >= 0
+
+
+def check_raw_trade(rec: Any) -> str | None:
+    """Why ``rec`` is not a canonical raw trade (the schema's rules, checked by hand), or None when it is."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    missing = [k for k in ("v", "source", "symbol", "ts_event", "ts_recv", "seq", "price", "size") if k not in rec]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    extra = set(rec) - _TRADE_FIELDS
+    if extra:
+        return f"unknown field {sorted(extra)[0]!r}"
+    if rec["v"] != 1 or type(rec["v"]) is not int:
+        return f"v is {rec['v']!r}, expected 1"
+    for name in ("source", "symbol"):
+        if not isinstance(rec[name], str) or not 1 <= len(rec[name]) <= 32:
+            return f"{name} must be a string of 1 to 32 characters"
+    venue = rec.get("venue")
+    if venue is not None and (not isinstance(venue, str) or len(venue) > 16):
+        return "venue must be null or a string of at most 16 characters"
+    for name in ("ts_event", "ts_recv", "seq"):
+        if not _int_at_least_0(rec[name]):
+            return f"{name} must be a non-negative integer, got {rec[name]!r}"
+    for name in ("price", "size"):
+        if not isinstance(rec[name], str) or not is_decimal_text(rec[name]):
+            return f"{name} {rec[name]!r} is not a decimal string with at most 9+9 digits"
+    trade_id = rec.get("trade_id")
+    if trade_id is not None and (not isinstance(trade_id, str) or len(trade_id) > 64):
+        return "trade_id must be null or a string of at most 64 characters"
+    conditions = rec.get("conditions", [])
+    if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
+        return "conditions must be a list of strings"
+    return None
+
+
+def read_jsonl_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
+                      on_skip: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+    """Each line of a JSON Lines file is one canonical raw trade; it is published with its own source,
+    symbol and times (``meta`` is not applied), re-encoded in the contract's compact form."""
+    with open(path, "rb") as lines:
+        for line_no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:  # includes bad UTF-8
+                skip_row(result, on_skip, line_no, f"not JSON: {str(exc).splitlines()[0][:80]}")
+                continue
+            reason = check_raw_trade(rec)
+            if reason:
+                skip_row(result, on_skip, line_no, reason)
+                continue
+            trade = RawTrade(rec["source"], rec["symbol"], rec.get("venue"), rec["ts_event"], rec["ts_recv"],
+                             rec["seq"], rec["price"], rec["size"], rec.get("trade_id"),
+                             tuple(rec.get("conditions", ())))
+            yield trade.ts_event, trade.symbol.encode(), trade.to_json()
+
+
+def _decimal_column(name: str, typ: Any) -> Callable[[Any], str]:
+    """Value → exact decimal text for a Parquet column of type ``typ`` (ValueError for a bad value)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        def text(v: Any) -> str:
+            t = v.strip()
+            if not is_decimal_text(t):
+                raise ValueError(f"{name} {v!r} is not a decimal with at most 9+9 digits")
+            return t
+        return text
+    if pa.types.is_decimal(typ):
+        def dec(v: Decimal) -> str:
+            try:
+                return decimal_text(v)
+            except ValueError:
+                raise ValueError(f"{name} {v} does not fit DECIMAL(18,9)") from None
+        return dec
+    if pa.types.is_integer(typ):
+        return lambda v: decimal_text(int(v))
+    if pa.types.is_floating(typ):
+        raise ReplayError(f"column {name} is {typ}: binary floats are not exact, store decimal or string")
+    raise ReplayError(f"column {name} is {typ}, expected decimal, string or integer")
+
+
+def _text_column(name: str, typ: Any) -> None:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_integer(typ)
+            or pa.types.is_null(typ)):
+        raise ReplayError(f"column {name} is {typ}, expected string")
+
+
+def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
+                        on_skip: Callable[[int, str], None] | None = None,
+                        batch_size: int = 65_536) -> Iterator[tuple[int, bytes, bytes]]:
+    """Trades from a Parquet file, read in record batches.
+
+    ``ts_event``: int64 ns since epoch UTC, or a timestamp (any unit; without a time zone it is read as
+    UTC). ``price``/``size``: decimal, string or integer (never float). Optional ``symbol`` (null rows and a
+    missing column use ``meta.symbol``) and ``trade_id``. ``source`` and ``venue`` come from ``meta``;
+    ``ts_recv`` = ``ts_event``; ``seq`` numbers the good rows 1, 2, 3… in file order.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReplayError(f"{path.name}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+    schema = pf.schema_arrow
+    missing = [c for c in ("ts_event", "price", "size") if c not in schema.names]
+    if missing:
+        raise ReplayError(f"{path.name}: no column {', '.join(missing)} (has {', '.join(schema.names)})")
+    ts_type = schema.field("ts_event").type
+    if not (pa.types.is_integer(ts_type) or pa.types.is_timestamp(ts_type)):
+        raise ReplayError(f"{path.name}: column ts_event is {ts_type}, expected int64 ns or timestamp")
+    price_of = _decimal_column("price", schema.field("price").type)
+    size_of = _decimal_column("size", schema.field("size").type)
+    optional = [c for c in ("symbol", "trade_id") if c in schema.names]
+    for c in optional:
+        _text_column(c, schema.field(c).type)
+
+    encoders: dict[str, TradeEncoder] = {}
+    seq = 0
+    row = 0
+    for batch in pf.iter_batches(batch_size=batch_size, columns=["ts_event", "price", "size", *optional]):
+        ts_col = batch.column("ts_event")
+        try:
+            if pa.types.is_timestamp(ts_type):
+                ts_col = ts_col.cast(pa.timestamp("ns", tz=ts_type.tz)).cast(pa.int64())
+        except pa.ArrowInvalid as exc:
+            raise ReplayError(f"{path.name}: ts_event beyond the ns range: {exc}") from None
+        ts_list = ts_col.to_pylist()
+        prices = batch.column("price").to_pylist()
+        sizes = batch.column("size").to_pylist()
+        symbols = batch.column("symbol").to_pylist() if "symbol" in optional else None
+        ids = batch.column("trade_id").to_pylist() if "trade_id" in optional else None
+        for i in range(batch.num_rows):
+            row += 1
+            ts = ts_list[i]
+            if ts is None or ts < 0:
+                skip_row(result, on_skip, row, f"ts_event {ts!r} is not a time")
+                continue
+            if prices[i] is None or sizes[i] is None:
+                skip_row(result, on_skip, row, "price or size is null")
+                continue
+            try:
+                price, size = price_of(prices[i]), size_of(sizes[i])
+            except ValueError as exc:
+                skip_row(result, on_skip, row, str(exc))
+                continue
+            symbol = meta.symbol if symbols is None or symbols[i] is None else str(symbols[i])
+            if not 1 <= len(symbol) <= 32:
+                skip_row(result, on_skip, row, f"symbol {symbol!r} is not 1 to 32 characters")
+                continue
+            trade_id = None if ids is None or ids[i] is None else str(ids[i])
+            if trade_id is not None and len(trade_id) > 64:
+                skip_row(result, on_skip, row, "trade_id longer than 64 characters")
+                continue
+            seq += 1
+            if trade_id is None:
+                enc = encoders.get(symbol)
+                if enc is None:
+                    enc = encoders[symbol] = TradeEncoder(meta.source, symbol, meta.venue)
+                value = enc.encode(ts, ts, seq, price, size)
+            else:
+                value = RawTrade(meta.source, symbol, meta.venue, ts, ts, seq, price, size, trade_id).to_json()
+            yield ts, symbol.encode(), value
+
+
+CSV_SUFFIX = ".csv"  # read by the fast path in replay_file, not through READERS
+
+#: The readers of every other format, by file-name suffix (matched case-insensitively, longest first). A
+#: value is a RecordReader, or "module:function" naming one that is imported when such a file is replayed,
+#: so that a format's dependencies load only when used.
+#:
+#: DBN: ``connectors/dbn_records.py`` (Databento's records, being written separately) plugs in by defining
+#: ``read_dbn_trades(path, meta, result, on_skip)`` with the RecordReader contract (or by calling
+#: ``register_reader(".dbn", ...)``); until it does, replaying a .dbn file is a one-line ReplayError.
+READERS: dict[str, RecordReader | str] = {
+    ".jsonl": read_jsonl_trades,
+    ".parquet": read_parquet_trades,
+    ".dbn": "connectors.dbn_records:read_dbn_trades",
+    ".dbn.zst": "connectors.dbn_records:read_dbn_trades",
+}
+
+
+def register_reader(suffix: str, reader: RecordReader | str) -> None:
+    """Add or replace the reader of files ending in ``suffix`` (e.g. ``".dbn"``)."""
+    if suffix.lower() == CSV_SUFFIX:
+        raise ValueError("CSV is read by replay_file's own fast path")
+    READERS[suffix.lower()] = reader
+
+
+def supported_suffixes() -> list[str]:
+    return [CSV_SUFFIX, *READERS]
+
+
+def reader_for(path: Path) -> RecordReader | None:
+    """The reader of ``path`` by its suffix; None for CSV (the fast path). ReplayError when there is none."""
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIX):
+        return None
+    for suffix in sorted(READERS, key=len, reverse=True):
+        if name.endswith(suffix):
+            reader = READERS[suffix]
+            if isinstance(reader, str):
+                module, _, attr = reader.partition(":")
+                try:
+                    reader = getattr(importlib.import_module(module), attr)
+                except (ImportError, AttributeError) as exc:
+                    raise ReplayError(f"{path.name}: {suffix} files cannot be replayed yet ({reader} is not "
+                                      f"available: {exc})") from None
+            return reader
+    raise ReplayError(f"{path.name}: unknown format; replay reads {', '.join(supported_suffixes())} files")
+
+
 def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic: str = RAW_TRADES_TOPIC,
                 rate: float | None = None, speed: float | None = None, limit: int | None = None,
                 err: TextIO = sys.stderr) -> ReplayResult:
-    """Publish every good row of ``path``; returns counts. Flushes before returning."""
+    """Publish every good record of ``path`` (format by suffix, see the module doc); returns counts.
+    Flushes before returning. ``meta`` supplies what the file does not say (CSV, Parquet)."""
     if not path.is_file():
         raise ReplayError(f"{path}: no such file")
+    reader = reader_for(path)
     result = ReplayResult()
     key = meta.symbol.encode()
     pacer = Pacer(rate, speed)
@@ -92,12 +351,20 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
         if result.skipped <= 10:
             print(f"{path.name}:{line_no}: skipped: {reason}", file=err)
 
-    with open(path, encoding="utf-8", errors="replace", newline="") as lines:
-        for ts, value in read_trades(lines, meta, result, report):
+    if reader is None:
+        with open(path, encoding="utf-8", errors="replace", newline="") as lines:
+            for ts, value in read_trades(lines, meta, result, report):
+                if limit is not None and result.published >= limit:
+                    break
+                pacer.wait(ts)
+                publisher.send(topic, key, value)
+                result.published += 1
+    else:
+        for ts, record_key, value in reader(path, meta, result, report):
             if limit is not None and result.published >= limit:
                 break
             pacer.wait(ts)
-            publisher.send(topic, key, value)
+            publisher.send(topic, record_key, value)
             result.published += 1
     publisher.flush()
     result.failed = publisher.stats.failed

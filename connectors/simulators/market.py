@@ -62,19 +62,36 @@ def quote_around(trade: Trade, tick: str = "0.25") -> tuple[str, str, str, str]:
 
 
 class Market:
-    """Releases ``trades`` at ``rate`` per second from ``start`` (``time.monotonic`` seconds)."""
+    """Releases ``trades`` at ``rate`` per second from ``start`` (``time.monotonic`` seconds).
 
-    def __init__(self, trades: list[Trade], rate: float, start: float | None = None) -> None:
+    With ``opened=False`` nothing happens until ``open()`` (tests open the market once a client is in).
+    """
+
+    def __init__(self, trades: list[Trade], rate: float, start: float | None = None, opened: bool = True) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.trades = trades
         self.rate = rate
-        self.start = time.monotonic() if start is None else start
+        self.start: float | None = (time.monotonic() if start is None else start) if opened else None
+        # Trades that share an exchange timestamp happened at the same instant: they are released together.
+        self._instant_end = [0] * len(trades)
+        end = len(trades)
+        for i in range(len(trades) - 1, -1, -1):
+            if i + 1 < len(trades) and trades[i + 1].ts_ns != trades[i].ts_ns:
+                end = i + 1
+            self._instant_end[i] = end
 
     def happened(self, now: float | None = None) -> int:
-        """How many trades have happened by ``now``."""
+        """How many trades have happened by ``now`` (never part of an instant)."""
+        if self.start is None:
+            return 0
         now = time.monotonic() if now is None else now
-        return max(0, min(len(self.trades), int((now - self.start) * self.rate)))
+        n = max(0, min(len(self.trades), int((now - self.start) * self.rate)))
+        return self._instant_end[n - 1] if n > 0 else 0
+
+    def open(self, at: float | None = None) -> None:
+        """Start the clock now (or at ``at``)."""
+        self.start = time.monotonic() if at is None else at
 
     @property
     def finished(self) -> bool:

@@ -35,6 +35,20 @@ class Faults:
         return None
 
 
+def hold_still(transport, stalled: bool, paused: bool) -> bool:
+    """Pause or resume reading a client's socket to match ``stalled``; returns the new paused state.
+
+    A paused socket is not read, so the client's WebSocket pings go unanswered: a half-open connection.
+    """
+    if transport is None or stalled == paused:
+        return paused
+    try:
+        transport.pause_reading() if stalled else transport.resume_reading()
+    except (RuntimeError, AttributeError):
+        pass
+    return stalled
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

@@ -1,0 +1,355 @@
+"""Databento's wire pieces shared by the feed, the gateway simulator and DBN files.
+
+- Raw API control lines: ``key=value|key=value\\n`` text, the CRAM response, the client's request lines.
+- ``DbnFrameDecoder``: splits a DBN byte stream into records by the length in each record header and
+  decodes the ones tickflow uses with ``databento_dbn.DBNDecoder``. ``DBNDecoder`` alone rejects a whole
+  buffer (and loses the records in it) on one bad record, and panics on a known record type of the wrong
+  size, so every record is framed and checked here first: a well-framed bad record becomes a ``BadFrame``
+  carrying its bytes; a length that cannot be a record breaks the framing and raises ``FramingError``.
+- Encoding simulated trades, quotes and bars as DBN records, and ``write_dbn_file``/``iter_dbn_file``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import databento_dbn as dbn
+from databento_dbn import v1 as dbn_v1, v2 as dbn_v2
+
+from connectors.simulators.market import Trade
+
+DEFAULT_DATASET = "GLBX.MDP3"
+PUBLISHER_GLBX_MDP3 = 1  # Databento's publisher id of CME Globex MDP 3.0 (dataset GLBX.MDP3)
+#: simulated capture latency: ts_recv = ts_event + this, for gateway records and files alike
+CAPTURE_LATENCY_NS = 20_000
+HEADER_BYTES = 16  # length (u8, in 4-byte words), rtype (u8), publisher_id (u16), instrument_id (u32), ts_event (u64)
+PRICE_SCALE = Decimal(dbn.FIXED_PRICE_SCALE)
+
+
+# --- Raw API control lines ---------------------------------------------------------------------------
+
+def parse_control(line: bytes | str) -> dict[str, str]:
+    """Fields of one control line (``lsg_version=…``, ``cram=…``, ``success=1|session_id=…``)."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    fields: dict[str, str] = {}
+    for token in text.strip().split("|"):
+        if token:
+            key, _, value = token.partition("=")
+            fields[key] = value
+    return fields
+
+
+def cram_response(challenge: str, api_key: str) -> str:
+    """The answer to ``cram=<challenge>``: sha256 hex of ``"{challenge}|{key}"``, ``-``, the key's last 5 chars."""
+    digest = hashlib.sha256(f"{challenge}|{api_key}".encode()).hexdigest()
+    return f"{digest}-{api_key[-5:]}"
+
+
+def auth_line(challenge: str, api_key: str, dataset: str, heartbeat_interval_s: int | None = None) -> bytes:
+    line = f"auth={cram_response(challenge, api_key)}|dataset={dataset}|encoding=dbn|ts_out=0"
+    if heartbeat_interval_s is not None:
+        line += f"|heartbeat_interval_s={heartbeat_interval_s}"
+    return (line + "\n").encode()
+
+
+def subscription_line(schema: str, symbols: Sequence[str], start_ns: int | None = None) -> bytes:
+    line = f"schema={schema}|stype_in=raw_symbol|symbols={','.join(symbols)}"
+    if start_ns is not None:
+        line += f"|start={start_ns}"
+    return (line + "\n").encode()
+
+
+START_SESSION = b"start_session=0\n"  # what Databento's own clients send; the simulator accepts any value
+
+
+# --- framing and decoding ----------------------------------------------------------------------------
+
+class FramingError(ValueError):
+    """The byte stream cannot be split into records any more (a corrupt length or header).
+
+    ``items`` holds the records framed before the break, so that none is lost.
+    """
+
+    def __init__(self, message: str, items: list[tuple[bytes, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.items = items or []
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """A well-framed record that cannot be decoded: unknown type, or the wrong size for its type."""
+
+    detail: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A valid record of a type tickflow does not use (definitions, statistics, status, MBO, …)."""
+
+    rtype: int
+    name: str
+
+
+R = dbn.RType
+KNOWN_RTYPES = {int(r): r.name for r in R.variants()}
+BAR_TIMEFRAMES = {int(R.OHLCV_1S): "1s", int(R.OHLCV_1M): "1m", int(R.OHLCV_1H): "1h", int(R.OHLCV_1D): "1d"}
+
+
+def record_sizes(version: int, ts_out: bool) -> dict[int, int]:
+    """Byte size of each record type tickflow decodes, in a DBN stream of ``version``."""
+    mod: Any = {1: dbn_v1, 2: dbn_v2}.get(version, dbn)
+    extra = 8 if ts_out else 0
+    sizes = {int(R.MBP_0): mod.TradeMsg.size_hint, int(R.MBP_1): mod.MBP1Msg.size_hint,
+             int(R.SYMBOL_MAPPING): mod.SymbolMappingMsg.size_hint, int(R.SYSTEM): mod.SystemMsg.size_hint,
+             int(R.ERROR): mod.ErrorMsg.size_hint}
+    sizes.update({rtype: mod.OHLCVMsg.size_hint for rtype in BAR_TIMEFRAMES})
+    return {rtype: size + extra for rtype, size in sizes.items()}
+
+
+Item = Any  # a databento_dbn record, dbn.Metadata, BadFrame or Skipped
+
+
+class DbnFrameDecoder:
+    """Incremental DBN decoder: ``feed(bytes)`` → ``[(record bytes, decoded item), …]`` in stream order.
+
+    The first item is the ``Metadata`` (with its bytes). Partial records wait for the next ``feed``.
+    Raises ``FramingError`` when the stream is not DBN or a record length is impossible.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._records: dbn.DBNDecoder | None = None
+        self._sizes: dict[int, int] = {}
+        self.metadata: dbn.Metadata | None = None
+        self.offset = 0  # stream offset of the first byte not yet consumed
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet a whole record (a truncated tail at the end of a file)."""
+        return bytes(self._buf)
+
+    def feed(self, data: bytes) -> list[tuple[bytes, Item]]:
+        self._buf += data
+        out: list[tuple[bytes, Item]] = []
+        pos = 0
+        if self.metadata is None:
+            pos = self._read_metadata(out)
+            if self.metadata is None:
+                return out
+        buf, n = self._buf, len(self._buf)
+        frames: list[bytes] = []
+        slots: list[int] = []
+        broken = ""
+        while pos < n:
+            length = buf[pos] * 4
+            if length < HEADER_BYTES:
+                broken = (f"DBN record at stream offset {self.offset + pos} claims {length} bytes, "
+                          f"less than a record header")
+                break
+            if n - pos < length:
+                break
+            frame = bytes(buf[pos:pos + length])
+            rtype = frame[1]
+            expected = self._sizes.get(rtype)
+            if expected is None:
+                name = KNOWN_RTYPES.get(rtype)
+                out.append((frame, Skipped(rtype, name) if name else BadFrame(f"unknown DBN record type 0x{rtype:02x}")))
+            elif length != expected:
+                out.append((frame, BadFrame(f"{KNOWN_RTYPES[rtype]} record of {length} bytes, expected {expected}")))
+            else:
+                slots.append(len(out))
+                out.append((frame, None))
+                frames.append(frame)
+            pos += length
+        del buf[:pos]
+        self.offset += pos
+        for slot, item in zip(slots, self._decode(frames)):
+            out[slot] = (out[slot][0], item)
+        if broken:
+            raise FramingError(broken, out)
+        return out
+
+    def _read_metadata(self, out: list[tuple[bytes, Item]]) -> int:
+        buf = self._buf
+        if len(buf) < 8:
+            if not b"DBN".startswith(bytes(buf[:3])):
+                raise FramingError("stream does not start with a DBN metadata header")
+            return 0
+        if bytes(buf[:3]) != b"DBN":
+            raise FramingError("stream does not start with a DBN metadata header")
+        total = 8 + int.from_bytes(buf[4:8], "little")
+        if len(buf) < total:
+            return 0
+        raw = bytes(buf[:total])
+        try:
+            meta = dbn.Metadata.decode(raw)
+        except dbn.DBNError as exc:
+            raise FramingError(f"DBN metadata cannot be decoded: {exc}") from None
+        if meta.version > dbn.DBN_VERSION:
+            raise FramingError(f"DBN version {meta.version} is newer than this decoder ({dbn.DBN_VERSION})")
+        self.metadata = meta
+        self._sizes = record_sizes(meta.version, meta.ts_out)
+        self._records = self._new_record_decoder()
+        self.offset += total
+        out.append((raw, meta))
+        return total
+
+    def _new_record_decoder(self) -> dbn.DBNDecoder:
+        assert self.metadata is not None
+        return dbn.DBNDecoder(has_metadata=False, ts_out=self.metadata.ts_out, input_version=self.metadata.version)
+
+    def _decode(self, frames: list[bytes]) -> list[Item]:
+        if not frames:
+            return []
+        assert self._records is not None
+        try:
+            items: list[Item] = self._records.write_and_decode(b"".join(frames))
+            if len(items) == len(frames):
+                return items
+        except dbn.DBNError:
+            pass
+        # one record spoilt the batch: decode one by one so the others survive
+        items = []
+        for frame in frames:
+            self._records = self._new_record_decoder()
+            try:
+                decoded = self._records.write_and_decode(frame)
+                items.append(decoded[0] if len(decoded) == 1 else BadFrame("record did not decode to one record"))
+            except dbn.DBNError as exc:
+                items.append(BadFrame(f"record cannot be decoded: {exc}"))
+        self._records = self._new_record_decoder()
+        return items
+
+
+# --- encoding simulated data -------------------------------------------------------------------------
+
+def instrument_id_for(symbol: str) -> int:
+    """A stable simulated instrument id for a raw symbol (real ids come from the venue's definitions)."""
+    return zlib.crc32(symbol.encode()) or 1
+
+
+def price_to_fixed(text: str) -> int:
+    """Exact decimal text → Databento fixed-point int64 (× 1e-9); ValueError if it does not fit exactly."""
+    scaled = Decimal(text) * PRICE_SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{text} has more than 9 decimal places")
+    return int(scaled)
+
+
+def trade_msg(trade: Trade, instrument_id: int, publisher_id: int = PUBLISHER_GLBX_MDP3) -> dbn.TradeMsg:
+    """A trade as the ``trades`` schema carries it; ``sequence`` is the trade's index + 1."""
+    return dbn.TradeMsg(publisher_id, instrument_id, trade.ts_ns, price_to_fixed(trade.price), int(trade.size),
+                        dbn.Action.TRADE, dbn.Side.NONE, 0, trade.ts_ns + CAPTURE_LATENCY_NS,
+                        flags=dbn.F_LAST, sequence=trade.index + 1)
+
+
+def mbp1_msg(trade: Trade, quote: tuple[str, str, str, str], instrument_id: int,
+             publisher_id: int = PUBLISHER_GLBX_MDP3) -> dbn.MBP1Msg:
+    """The ``mbp-1`` record of a trade event, with the top of book ``quote`` (bid, bid_size, ask, ask_size)."""
+    bid, bid_size, ask, ask_size = quote
+    level = dbn.BidAskPair(bid_px=price_to_fixed(bid), ask_px=price_to_fixed(ask), bid_sz=int(bid_size),
+                           ask_sz=int(ask_size), bid_ct=1, ask_ct=1)
+    return dbn.MBP1Msg(publisher_id, instrument_id, trade.ts_ns, price_to_fixed(trade.price), int(trade.size),
+                       dbn.Action.TRADE, dbn.Side.NONE, 0, trade.ts_ns + CAPTURE_LATENCY_NS, flags=dbn.F_LAST,
+                       sequence=trade.index + 1, levels=level)
+
+
+def ohlcv_1m_msg(ts_start: int, open_: str, high: str, low: str, close: str, volume: int, instrument_id: int,
+                 publisher_id: int = PUBLISHER_GLBX_MDP3) -> dbn.OHLCVMsg:
+    return dbn.OHLCVMsg(int(R.OHLCV_1M), publisher_id, instrument_id, ts_start, price_to_fixed(open_),
+                        price_to_fixed(high), price_to_fixed(low), price_to_fixed(close), volume)
+
+
+def symbol_mapping_msg(symbol: str, instrument_id: int, ts_event: int,
+                       publisher_id: int = PUBLISHER_GLBX_MDP3) -> dbn.SymbolMappingMsg:
+    return dbn.SymbolMappingMsg(publisher_id, instrument_id, ts_event, dbn.SType.RAW_SYMBOL, symbol,
+                                dbn.SType.RAW_SYMBOL, symbol, ts_event, dbn.UNDEF_TIMESTAMP)
+
+
+@dataclass(frozen=True)
+class _Interval:
+    start_date: dt.date
+    end_date: dt.date
+    symbol: str
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    raw_symbol: str
+    intervals: list[_Interval]
+
+
+def metadata_bytes(dataset: str, symbols: list[str], start: int, schema: dbn.Schema | None = None,
+                   end: int | None = None, mappings: dict[str, int] | None = None) -> bytes:
+    """DBN metadata; ``mappings`` (raw symbol → instrument id) as a historical file carries them."""
+    intervals = []
+    if mappings and end is not None:
+        first = dt.datetime.fromtimestamp(start / 1e9, dt.timezone.utc).date()
+        last = dt.datetime.fromtimestamp(end / 1e9, dt.timezone.utc).date() + dt.timedelta(days=1)
+        intervals = [_Mapping(sym, [_Interval(first, last, str(iid))]) for sym, iid in mappings.items()]
+    meta = dbn.Metadata(dataset, start, dbn.SType.RAW_SYMBOL, dbn.SType.INSTRUMENT_ID, schema, symbols=symbols,
+                        mappings=intervals or None, end=end)
+    return bytes(meta)
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+def write_dbn_file(trades: Iterable[Trade], path: Path | str, symbol: str = "ES",
+                   dataset: str = DEFAULT_DATASET) -> int:
+    """Write ``trades`` as a ``trades``-schema DBN file (zstd-compressed if ``path`` ends in ``.zst``).
+
+    The symbol → instrument id mapping goes in the metadata, as in Databento's historical files.
+    Returns the number of records written.
+    """
+    path = Path(path)
+    trades = list(trades)
+    iid = instrument_id_for(symbol)
+    start = trades[0].ts_ns if trades else 0
+    end = trades[-1].ts_ns + 1 if trades else 1
+    body = b"".join(bytes(trade_msg(t, iid)) for t in trades)
+    data = metadata_bytes(dataset, [symbol], start, dbn.Schema.TRADES, end, {symbol: iid}) + body
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        if path.suffix == ".zst":
+            with dbn.Transcoder(f, dbn.Encoding.DBN, dbn.Compression.ZSTD) as transcoder:
+                transcoder.write(data)
+        else:
+            f.write(data)
+    return len(trades)
+
+
+def _chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        if path.suffix == ".zst":
+            try:
+                import zstandard  # present with apache-beam (a dependency of apache-flink)
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise RuntimeError(f"{path}: reading .zst files needs the 'zstandard' module") from None
+            f = zstandard.ZstdDecompressor().stream_reader(f)  # type: ignore[assignment]
+        while chunk := f.read(chunk_size):
+            yield chunk
+
+
+def iter_dbn_file(path: Path | str, chunk_size: int = 1 << 20) -> Iterator[list[tuple[bytes, Item]]]:
+    """The (record bytes, item) pairs of a ``.dbn`` or ``.dbn.zst`` file, one list per chunk read.
+
+    A broken framing or a truncated last record ends the file with one ``BadFrame`` carrying the bytes
+    that could not be framed (at most 64 KiB of them).
+    """
+    path = Path(path)
+    decoder = DbnFrameDecoder()
+    for chunk in _chunks(path, chunk_size):
+        try:
+            items = decoder.feed(chunk)
+        except FramingError as exc:
+            yield exc.items + [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: {exc}; rest of the file skipped"))]
+            return
+        if items:
+            yield items
+    if decoder.pending:
+        yield [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: truncated record at the end of the file"))]

@@ -1,0 +1,208 @@
+"""Polygon.io: the stocks WebSocket (trades ``T``, quotes ``Q``, minute aggregates ``AM``) and the v3 trades
+REST endpoint for backfill.
+
+Protocol (as Polygon speaks it): on connect the server sends ``[{"ev":"status","status":"connected"}]``;
+the client sends ``{"action":"auth","params":KEY}`` and gets ``auth_success`` or ``auth_failed``; then
+``{"action":"subscribe","params":"T.ES,Q.ES,AM.ES"}``. Every frame is a JSON array of events. Prices are
+JSON numbers; they are parsed as ``Decimal`` so no float ever touches them.
+
+Times: the stream's ``t`` is SIP time in ms, the REST ``sip_timestamp`` is ns. A trade gets one canonical
+form whichever path delivered it, so both are truncated to the millisecond. Identity: ``trade_id`` is
+``"<exchange>:<id>"`` (Polygon ids are unique per exchange), ``seq`` is Polygon's sequence number.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from decimal import Decimal
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from connectors.decimals import decimal_text
+from connectors.metrics import ConnectorMetrics
+from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record
+from connectors.provider_config import ProviderConfig
+from connectors.raw_contract import RawBar, RawQuote, RawTrade
+from connectors.rest import RestClient
+from connectors.symbols import SymbolMap
+
+log = logging.getLogger("tickflow.connectors.polygon")
+SOURCE = "polygon"
+MS = 1_000_000
+
+
+class Unknown(Exception):
+    """An event type the adapter does not handle (counted and logged, not published)."""
+
+
+def trade_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int, venue: str | None) -> RawTrade:
+    return RawTrade(SOURCE, symbols.to_tickflow(str(ev["sym"])), venue, int(ev["t"]) * MS, recv_ns, int(ev["q"]),
+                    decimal_text(ev["p"]), decimal_text(ev["s"]), f"{int(ev['x'])}:{ev['i']}",
+                    tuple(str(c) for c in ev.get("c") or ()))
+
+
+def quote_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int, venue: str | None) -> RawQuote:
+    return RawQuote(SOURCE, symbols.to_tickflow(str(ev["sym"])), venue, int(ev["t"]) * MS, recv_ns, int(ev["q"]),
+                    decimal_text(ev["bp"]), decimal_text(ev["bs"]), decimal_text(ev["ap"]), decimal_text(ev["as"]))
+
+
+def bar_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int) -> RawBar:
+    vwap = ev.get("a")
+    return RawBar(SOURCE, symbols.to_tickflow(str(ev["sym"])), "1m", int(ev["s"]) * MS, decimal_text(ev["o"]),
+                  decimal_text(ev["h"]), decimal_text(ev["l"]), decimal_text(ev["c"]), decimal_text(ev["v"]),
+                  recv_ns, None if vwap is None else decimal_text(vwap), None)
+
+
+def trade_from_rest(row: dict[str, Any], symbol: str, recv_ns: int, venue: str | None) -> RawTrade:
+    return RawTrade(SOURCE, symbol, venue, int(row["sip_timestamp"]) // MS * MS, recv_ns,
+                    int(row["sequence_number"]), decimal_text(row["price"]), decimal_text(row["size"]),
+                    f"{int(row['exchange'])}:{row['id']}", tuple(str(c) for c in row.get("conditions") or ()))
+
+
+def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
+                ) -> tuple[list[Record], list[dict[str, Any]], list[str]]:
+    """(records, status events, unknown event types) of one WebSocket text frame.
+
+    A frame that is not a JSON array is one ``Malformed``; an event that cannot be normalised is one
+    ``Malformed`` carrying that event's JSON; the rest of the frame is still used.
+    """
+    try:
+        events = json.loads(frame, parse_float=Decimal)
+    except ValueError as exc:
+        return [Malformed(f"polygon frame is not JSON: {exc}", frame.encode())], [], []
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list):
+        return [Malformed("polygon frame is not a JSON array of events", frame.encode())], [], []
+    records: list[Record] = []
+    status: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for ev in events:
+        kind = ev.get("ev") if isinstance(ev, dict) else None
+        try:
+            if kind == "T":
+                records.append(trade_from_ws(ev, symbols, recv_ns, venue))
+            elif kind == "Q":
+                records.append(quote_from_ws(ev, symbols, recv_ns, venue))
+            elif kind == "AM":
+                records.append(bar_from_ws(ev, symbols, recv_ns))
+            elif kind == "status":
+                status.append(ev)
+            else:
+                unknown.append(str(kind))
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"polygon {kind} event cannot be normalised: {type(exc).__name__}: {exc}"
+            records.append(Malformed(detail, json.dumps(ev, default=str).encode(), str(ev.get("sym", ""))
+                                     if isinstance(ev, dict) else ""))
+    return records, status, unknown
+
+
+class PolygonProvider(Provider):
+    name = SOURCE
+    can_backfill = True
+
+    def __init__(self, cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -> None:
+        self.cfg = cfg
+        self.metrics = metrics
+        self.key = secret or ""
+        self.ws_url: str = cfg.options.get("ws_url", "ws://127.0.0.1:8765/stocks")
+        self.rest_url: str = cfg.options.get("rest_url", "http://127.0.0.1:8765").rstrip("/")
+        self.channels: list[str] = list(cfg.options.get("channels", ["T", "Q", "AM"]))
+        self.venue: str | None = cfg.options.get("venue")
+        self.heartbeat_s: float = float(cfg.options.get("heartbeat_s", 5.0))
+        self.idle_timeout_s: float = float(cfg.options.get("idle_timeout_s", 30.0))
+        self.page_limit: int = int(cfg.options.get("page_limit", 50_000))
+        self.rest = RestClient(SOURCE, metrics, cfg.limiter())
+        self._http: aiohttp.ClientSession | None = None
+        self._unknown_logged: set[str] = set()
+
+    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+        self._http = self._http or aiohttp.ClientSession()
+        try:
+            ws = await self._http.ws_connect(self.ws_url, heartbeat=self.heartbeat_s, max_msg_size=0)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise ProviderError(f"polygon: cannot connect to {self.ws_url}: {exc}") from None
+        try:
+            await self._login(ws, symbols)
+            yield []  # subscribed: the service may backfill now
+            last_frame = time.monotonic()
+            while True:
+                try:  # pongs do not count: a server that answers pings but sends nothing is stalled
+                    msg = await asyncio.wait_for(ws.receive(), max(0.01, last_frame + self.idle_timeout_s
+                                                                   - time.monotonic()))
+                except asyncio.TimeoutError:
+                    raise ProviderError(f"polygon: no frame for {self.idle_timeout_s:.0f}s") from None
+                last_frame = time.monotonic()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING,
+                                    aiohttp.WSMsgType.ERROR):
+                        raise ProviderError(f"polygon: connection lost ({msg.type.name}: {ws.exception() or msg.extra})")
+                    yield [Malformed(f"polygon sent a {msg.type.name} frame", bytes(msg.data or b""))]
+                    continue
+                records, _, unknown = parse_frame(msg.data, self.cfg.symbols, time.time_ns(), self.venue)
+                for kind in unknown:
+                    self.metrics.errors.labels(SOURCE, "unknown_message").inc()
+                    if kind not in self._unknown_logged:
+                        self._unknown_logged.add(kind)
+                        log.warning("polygon: ignoring event type %r (first seen in %.120s)", kind, msg.data)
+                if records:
+                    yield records
+        finally:
+            await ws.close()
+
+    async def _login(self, ws: aiohttp.ClientWebSocketResponse, symbols: list[str]) -> None:
+        await self._expect(ws, {"connected"}, "greeting")
+        await ws.send_str(json.dumps({"action": "auth", "params": self.key}))
+        status = await self._expect(ws, {"auth_success", "auth_failed"}, "auth reply")
+        if status == "auth_failed":
+            raise AuthError("polygon: authentication failed (check the key in $" + str(self.cfg.key_env) + ")")
+        params = ",".join(f"{ch}.{self.cfg.symbols.to_provider(s)}" for s in symbols for ch in self.channels)
+        await ws.send_str(json.dumps({"action": "subscribe", "params": params}))
+
+    async def _expect(self, ws: aiohttp.ClientWebSocketResponse, wanted: set[str], what: str) -> str:
+        try:
+            msg = await ws.receive(timeout=10)
+        except asyncio.TimeoutError:
+            raise ProviderError(f"polygon: no {what} within 10s") from None
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise ProviderError(f"polygon: connection closed before the {what}")
+        _, status, _ = parse_frame(msg.data, self.cfg.symbols, 0, None)
+        for ev in status:
+            if ev.get("status") in wanted:
+                return str(ev["status"])
+        raise ProviderError(f"polygon: unexpected {what}: {msg.data[:200]}")
+
+    async def backfill(self, symbol: str, since_ns: int) -> AsyncIterator[list[Record]]:
+        ticker = self.cfg.symbols.to_provider(symbol)
+        url = f"{self.rest_url}/v3/trades/{ticker}"
+        params: dict[str, Any] | None = {"timestamp.gte": since_ns // MS * MS, "order": "asc", "sort": "timestamp",
+                                         "limit": self.page_limit, "apiKey": self.key}
+        while url:
+            doc, body = await self.rest.get_json(url, params)
+            if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
+                raise ProviderError(f"polygon: unexpected trades response: {body[:200]!r}")
+            recv = time.time_ns()
+            batch: list[Record] = []
+            for row in doc.get("results", []):
+                try:
+                    batch.append(trade_from_rest(row, symbol, recv, self.venue))
+                except (KeyError, TypeError, ValueError) as exc:
+                    batch.append(Malformed(f"polygon REST trade cannot be normalised: {exc}",
+                                           json.dumps(row, default=str).encode(), symbol))
+            if batch:
+                yield batch
+            next_url = doc.get("next_url")
+            url, params = (next_url, {"apiKey": self.key}) if next_url else ("", None)
+
+    async def close(self) -> None:
+        await self.rest.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+
+def create(cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -> PolygonProvider:
+    return PolygonProvider(cfg, metrics, secret)

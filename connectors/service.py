@@ -1,0 +1,313 @@
+"""The connector service: keeps a provider's feed flowing into the raw topics whatever the network does.
+
+For each provider (the primary and an optional backup) a *link* runs a loop: connect and subscribe
+(through a circuit breaker, with exponential backoff and jitter between attempts), join, then pass live
+records on. *Joining* is the same after a reconnect and on a failover:
+
+1. read the joining feed until its first live trade of each symbol arrives (``first_trade_wait_s`` at
+   most); that instant is the cut, and live records from it on are held back;
+2. make the feed the active one (an outgoing feed's records are ignored from now on);
+3. backfill over the provider's REST API every trade from the last published position up to the cut;
+4. release the held-back live records.
+
+Every trade passes the ``TradeGate`` (position boundaries, see ``trade_gate.py``) and, where the provider
+gives ids, a ``(source, trade_id)`` guard, so the topic holds each trade once.
+
+Failover: when the primary's circuit opens (consecutive failed connects, or refused credentials) the
+backup link starts and joins. The primary keeps probing (half-open circuit); when it connects again it
+joins, becomes active, and the backup link is stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.backoff import Backoff
+from connectors.circuit_breaker import OPEN, CircuitBreaker
+from connectors.metrics import ConnectorMetrics
+from connectors.outlet import Outlet
+from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
+from connectors.raw_contract import RawBar, RawQuote, RawTrade
+from connectors.trade_gate import RecentIds, TradeGate
+
+log = logging.getLogger("tickflow.connectors.service")
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    failure_threshold: int = 3        # consecutive failed connects that open a provider's circuit
+    reset_timeout_s: float = 10.0     # how long an open circuit waits before probing the provider again
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 10.0
+    first_trade_wait_s: float = 2.0   # how long a joining feed is read for its first live trade
+    id_horizon_s: float = 600.0       # event-time memory of (source, trade_id) keys
+
+
+class Link:
+    """One provider's connection loop and its state."""
+
+    def __init__(self, provider: Provider, role: str, opts: ServiceOptions) -> None:
+        self.provider = provider
+        self.name = provider.name
+        self.role = role
+        self.breaker = CircuitBreaker(opts.failure_threshold, opts.reset_timeout_s)
+        self.backoff = Backoff(opts.backoff_base_s, opts.backoff_cap_s)
+        self.task: asyncio.Task | None = None
+        self.connected = False
+        self.sessions = 0
+        self.ended = False
+        self.last_error = ""
+        self.last_record_at = 0.0
+
+    def state(self) -> dict[str, Any]:
+        return {"role": self.role, "connected": self.connected, "circuit": self.breaker.state,
+                "sessions": self.sessions, "ended": self.ended, "last_error": self.last_error,
+                "seconds_since_last_record": round(time.time() - self.last_record_at, 3) if self.last_record_at else None}
+
+
+class ConnectorService:
+    def __init__(self, primary: Provider, symbols: list[str], outlet: Outlet, metrics: ConnectorMetrics,
+                 backup: Provider | None = None, options: ServiceOptions | None = None) -> None:
+        if backup is not None and backup.name == primary.name:
+            raise ValueError("the backup must be a different provider from the primary")
+        self.symbols = symbols
+        self.outlet = outlet
+        self.metrics = metrics
+        self.opts = options or ServiceOptions()
+        self.primary = Link(primary, "primary", self.opts)
+        self.backup = Link(backup, "backup", self.opts) if backup is not None else None
+        self.gate = TradeGate()
+        self.ids = RecentIds(int(self.opts.id_horizon_s * 1e9))
+        self.active: str | None = None
+        self.stopping = asyncio.Event()
+        self._logged: set[tuple[str, str]] = set()
+        for link in self.links:
+            metrics.active.labels(link.name).set(0)
+            metrics.connected.labels(link.name).set(0)
+            metrics.circuit_open.labels(link.name).set(0)
+
+    @property
+    def links(self) -> list[Link]:
+        return [self.primary] + ([self.backup] if self.backup else [])
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until ``stop()`` or until the primary is a finite source that has ended."""
+        self.primary.task = asyncio.create_task(self._link_loop(self.primary))
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait({self.primary.task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            for link in self.links:
+                if link.task is not None and not link.task.done():
+                    link.task.cancel()
+            await asyncio.gather(*(l.task for l in self.links if l.task), return_exceptions=True)
+            for link in self.links:
+                await link.provider.close()
+            self.outlet.flush()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def health(self) -> dict[str, Any]:
+        ok = any(l.connected for l in self.links) or self.primary.ended
+        return {"status": "ok" if ok else "degraded", "active": self.active, "symbols": self.symbols,
+                "providers": {l.name: l.state() for l in self.links}}
+
+    # --- a provider's loop ----------------------------------------------------------------------
+    async def _link_loop(self, link: Link) -> None:
+        while not self.stopping.is_set():
+            if not link.breaker.allow():
+                self.metrics.circuit_open.labels(link.name).set(1)
+                await asyncio.sleep(min(0.5, max(0.05, link.breaker.seconds_until_probe())))
+                continue
+            queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
+            pump = asyncio.create_task(self._pump(link, queue))
+            try:
+                await self._session(link, queue)
+                link.ended = True
+                log.info("%s: source ended", link.name)
+                return
+            except AuthError as exc:
+                self._error(link, "auth", exc)
+                for _ in range(link.breaker.failure_threshold):
+                    link.breaker.record_failure()
+            except ProviderError as exc:
+                self._error(link, "connection", exc)
+                link.breaker.record_failure()
+            except Exception as exc:  # a defect in an adapter must not stop the service: log it, reconnect
+                log.exception("%s: unexpected error", link.name)
+                self._error(link, "internal", exc)
+                link.breaker.record_failure()
+            finally:
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+                link.connected = False
+                self.metrics.connected.labels(link.name).set(0)
+            self.metrics.circuit_open.labels(link.name).set(1 if link.breaker.state == OPEN else 0)
+            self._maybe_fail_over()
+            await asyncio.sleep(link.backoff.next_delay())
+
+    async def _pump(self, link: Link, queue: asyncio.Queue) -> None:
+        """Moves the provider's batches into ``queue``; its end or error is queued too."""
+        stream = link.provider.stream(self.symbols)
+        try:
+            async for batch in stream:
+                await queue.put(batch)
+            await queue.put(_DONE)
+        except StreamEnded:
+            await queue.put(_DONE)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # delivered to the session, which decides
+            await queue.put(exc)
+        finally:
+            await stream.aclose()
+
+    @staticmethod
+    def _next(item: Any) -> list[Record] | None:
+        if item is _DONE:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def _session(self, link: Link, queue: asyncio.Queue) -> None:
+        first = self._next(await queue.get())
+        if first is None:
+            return
+        link.connected = True
+        link.breaker.record_success()
+        link.backoff.reset()
+        self.metrics.connected.labels(link.name).set(1)
+        self.metrics.circuit_open.labels(link.name).set(0)
+        if link.sessions:
+            self.metrics.reconnects.labels(link.name).inc()
+            log.info("%s: reconnected", link.name)
+        link.sessions += 1
+        held = list(first)
+        if self._should_join(link):
+            held += await self._read_until_cut(link, queue)
+            await self._join(link, held)
+        for record in held:
+            self._accept(link, record)
+        while True:
+            batch = self._next(await queue.get())
+            if batch is None:
+                return
+            for record in batch:
+                self._accept(link, record)
+
+    def _should_join(self, link: Link) -> bool:
+        """The primary always takes (back) the feed; the backup only when the primary is not connected."""
+        return link is self.primary or not self.primary.connected
+
+    async def _read_until_cut(self, link: Link, queue: asyncio.Queue) -> list[Record]:
+        """Live records read while waiting for the first live trade of every symbol (or the time limit)."""
+        held: list[Record] = []
+        seen: set[str] = set()
+        deadline = time.monotonic() + self.opts.first_trade_wait_s
+        while len(seen) < len(self.symbols):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                item = await asyncio.wait_for(queue.get(), remaining)
+            except asyncio.TimeoutError:
+                break
+            batch = self._next(item)
+            if batch is None:
+                break
+            held.extend(batch)
+            seen.update(r.symbol for r in batch if isinstance(r, RawTrade))
+        return held
+
+    async def _join(self, link: Link, held: list[Record]) -> None:
+        previous = self.active
+        self.active = link.name
+        for other in self.links:
+            self.metrics.active.labels(other.name).set(1 if other is link else 0)
+        if previous is not None and previous != link.name:
+            self.metrics.failovers.labels(previous, link.name).inc()
+            log.warning("failover: %s → %s", previous, link.name)
+        cut = {}
+        for r in held:
+            if isinstance(r, RawTrade) and r.symbol not in cut:
+                cut[r.symbol] = r.ts_event
+        for symbol in self.symbols:
+            self.gate.set_boundary(link.name, symbol)
+            position = self.gate.position(symbol)
+            if position is not None and link.provider.can_backfill:
+                until = cut.get(symbol)
+                async for batch in link.provider.backfill(symbol, position.ts):
+                    for record in batch:
+                        if isinstance(record, RawTrade) and until is not None and record.ts_event >= until:
+                            continue
+                        if self._accept(link, record, backfill=True):
+                            self.metrics.backfilled.labels(link.name).inc()
+            self.gate.set_boundary(link.name, symbol)
+        if link is self.primary and self.backup is not None and self.backup.task is not None:
+            self.backup.task.cancel()
+            self.backup.task = None
+            log.info("%s is back; backup %s stopped", link.name, self.backup.name)
+
+    def _maybe_fail_over(self) -> None:
+        backup = self.backup
+        if backup is None or self.stopping.is_set() or self.primary.breaker.state != OPEN:
+            return
+        if backup.task is None or backup.task.done():
+            log.warning("%s unavailable (%s); starting backup %s", self.primary.name, self.primary.last_error,
+                        backup.name)
+            backup.task = asyncio.create_task(self._link_loop(backup))
+
+    # --- records --------------------------------------------------------------------------------
+    def _accept(self, link: Link, record: Record, backfill: bool = False) -> bool:
+        """Publish ``record`` if it should be; True if it was."""
+        name = link.name
+        link.last_record_at = time.time()
+        kind = type(record).__name__
+        self.metrics.messages_in.labels(name, kind).inc()
+        self.metrics.last_message.labels(name).set(link.last_record_at)
+        if isinstance(record, Malformed):
+            self.outlet.publish(name, record)
+            return True
+        if self.active != name:
+            return False
+        if isinstance(record, RawTrade):
+            content = (record.price, record.size)
+            key = (record.source, record.trade_id) if record.trade_id is not None else None
+            if key is not None and key in self.ids:
+                self.gate.behind_boundary(name, record.symbol, record.ts_event, content)  # uses up its place
+                self.metrics.duplicates.labels(name).inc()
+                return False
+            if not self.gate.admit(name, record.symbol, record.ts_event, content):
+                self.metrics.duplicates.labels(name).inc()
+                return False
+            if key is not None:
+                self.ids.add(key, record.ts_event)
+            if getattr(link.provider, "seq_from_position", False):
+                k = self.gate.positions[record.symbol].published_at_ts() - 1
+                record = dataclasses.replace(record, seq=record.ts_event // 1_000_000 * 100_000 + k)
+        if isinstance(record, (RawTrade, RawQuote)) and not backfill:
+            self.metrics.lag.labels(name).set(max(0.0, (record.ts_recv - record.ts_event) / 1e9))
+        self.outlet.publish(name, record)
+        return True
+
+    def _error(self, link: Link, kind: str, exc: Exception) -> None:
+        link.last_error = str(exc)
+        self.metrics.errors.labels(link.name, kind).inc()
+        key = (link.name, str(exc)[:80])
+        if key in self._logged:
+            log.debug("%s", exc)
+        else:
+            self._logged.add(key)
+            log.warning("%s (%s): %s", link.name, link.role, exc)
+
+
+__all__ = ["ConnectorService", "ServiceOptions", "RawBar"]

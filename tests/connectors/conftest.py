@@ -1,0 +1,11 @@
+import pytest
+
+from connectors.es_sample import es_sample_csv
+from connectors.simulators.market import load_es_trades
+from tickflow import config
+
+
+@pytest.fixture(scope="session")
+def es_trades():
+    """The first 20,000 real ES trades (the simulators' recorded data)."""
+    return load_es_trades(es_sample_csv(config.load().cache_dir), limit=20_000)
