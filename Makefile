@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/tickflow demo
 
 test: setup
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q tests/unit tests/connectors tests/integration
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -27,6 +27,7 @@ setup(
         "aiohttp==3.14.5",
         "prometheus-client==0.26.0",
         "databento-dbn==0.72.0",
+        "zstandard==0.25.0",  # .dbn.zst files (databento-dbn cannot hand back raw decompressed bytes)
         "pytest==9.2.0",
         # indicator references for the tests: TA-Lib (binary wheel, C library bundled) and real daily bars
         "TA-Lib==0.8.2",

@@ -7,7 +7,8 @@ body says what happened:
 - ``"Time Series (1min)"`` → bars. Each becomes a ``RawBar`` (timeframe ``1m``; ``ts_start`` = the bar's
   US/Eastern wall time converted to ns UTC with the IANA rules, so EST/EDT are honoured; decimal text
   through ``decimal_text``; ``vwap``/``trade_count`` null, Alpha Vantage gives neither). A bar that is not
-  numeric, or whose high/low do not contain its open and close, is ``Malformed`` with its own JSON.
+  numeric, or whose high/low do not contain its open and close, is ``Malformed`` with its own JSON, once
+  (later answers repeating the same bad bar are not reported again).
 - ``"Note"`` or ``"Information"`` about call frequency / rate limits → the quota is spent: the provider
   counts ``rate_limit_waits``, waits (``rate_limit_wait_s``, doubling up to ``rate_limit_max_wait_s``) and
   asks again. Nothing is raised: a spent quota is not an outage.
@@ -244,6 +245,7 @@ class AlphaVantageProvider(Provider):
                                        timeout_s=float(o.get("timeout_s", 30)))
         # (symbol, ts_start) → (open, high, low, close, volume) last yielded
         self._seen: dict[tuple[str, int], tuple[str, str, str, str, str]] = {}
+        self._bad_seen: set[tuple[str, bytes]] = set()
         self._wait = self.wait_base
 
     async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
@@ -306,6 +308,7 @@ class AlphaVantageProvider(Provider):
             except ShapeError as exc:
                 return self._bad_body(symbol, body, str(exc))
             fresh = self._fresh(symbol, bars)
+            bad = [m for m in bad if self._first_report(m)]
             return _Poll([*fresh, *bad], ok=True, changed=bool(fresh))
 
     def _classify(self, doc: dict[str, Any], symbol: str) -> str:
@@ -356,6 +359,16 @@ class AlphaVantageProvider(Provider):
             for key in [k for k in self._seen if k[0] == symbol and k[1] < horizon]:
                 del self._seen[key]
         return out
+
+    def _first_report(self, bad: Malformed) -> bool:
+        """True the first time a malformed bar is seen: every answer repeats it, md.dlq needs it once."""
+        key = (bad.symbol, bad.original)
+        if key in self._bad_seen:
+            return False
+        if len(self._bad_seen) >= 10_000:
+            self._bad_seen.clear()
+        self._bad_seen.add(key)
+        return True
 
     async def close(self) -> None:
         await self.rest.close()

@@ -7,10 +7,12 @@ or ``success=0|error=…``. The client sends one ``schema=…|stype_in=raw_symbo
 per schema and ``start_session=0``; the gateway then streams DBN: metadata, ``SymbolMappingMsg`` records
 (instrument id → symbol), data records, ``SystemMsg`` heartbeats and replay markers, ``ErrorMsg``.
 
-Identity: ``seq`` is the record's ``sequence`` (the venue's packet sequence number, so trades from one
-packet share it); ``trade_id`` is ``"<instrument_id>:<sequence>:<k>"`` where ``k`` counts the trades of that
-instrument already seen with the same sequence (0 for the first). Live and replayed (``start=``) records
-give the same ids. A record with ``sequence == 0`` gets no trade_id (the position guard covers it).
+Identity: a record's ``sequence`` is the venue's packet sequence number, so the trades (and book updates)
+of one CME packet share it *and* their ts_event. ``k`` counts the records of that instrument and schema
+already seen with the same sequence (0 for the first); ``seq = sequence * 1000 + k`` (unique and increasing
+per symbol, as the raw contract and the storage key ``(symbol, source, seq, time)`` need) and ``trade_id =
+"<instrument_id>:<sequence>:<k>"``. Live and replayed (``start=``) records get the same values. Records
+without a sequence (0) get ``seq = k`` in arrival order and no trade_id.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ SOURCE = "databento"
 SCHEMAS = ("trades", "mbp-1", "ohlcv-1m")
 DEFAULT_VENUE = "XCME"
 READ_SIZE = 1 << 16
+SEQ_SLOTS = 1000  # records of one instrument and schema that may share a packet sequence number
 
 
 # --- mapping: pure functions -------------------------------------------------------------------------
@@ -54,24 +57,35 @@ def _ts(raw: int, what: str) -> int:
     return raw
 
 
+def seq_for(sequence: int, ordinal: int) -> int:
+    """``sequence * 1000 + ordinal`` (``ordinal`` alone without a sequence); ValueError past 999 in one packet."""
+    if not sequence:
+        return ordinal
+    if ordinal >= SEQ_SLOTS:
+        raise ValueError(f"more than {SEQ_SLOTS} records of one instrument share sequence {sequence}")
+    return sequence * SEQ_SLOTS + ordinal
+
+
 def trade_id_for(rec: dbn.TradeMsg, ordinal: int) -> str | None:
     """``"<instrument_id>:<sequence>:<ordinal>"``; None when the publisher gives no sequence."""
     return f"{rec.instrument_id}:{rec.sequence}:{ordinal}" if rec.sequence else None
 
 
-def trade_from_dbn(rec: dbn.TradeMsg, symbol: str, venue: str | None, trade_id: str | None) -> RawTrade:
+def trade_from_dbn(rec: dbn.TradeMsg, symbol: str, venue: str | None, ordinal: int = 0) -> RawTrade:
+    """``ordinal``: how many trades of this instrument came before this one with the same sequence."""
     ts_event = _ts(rec.ts_event, "ts_event")
     ts_recv = ts_event if rec.ts_recv == dbn.UNDEF_TIMESTAMP else rec.ts_recv
-    return RawTrade(SOURCE, symbol, venue, ts_event, ts_recv, rec.sequence, _price(rec.price, "price"),
-                    str(rec.size), trade_id)
+    return RawTrade(SOURCE, symbol, venue, ts_event, ts_recv, seq_for(rec.sequence, ordinal),
+                    _price(rec.price, "price"), str(rec.size), trade_id_for(rec, ordinal))
 
 
-def quote_from_dbn(rec: dbn.MBP1Msg, symbol: str, venue: str | None) -> RawQuote:
+def quote_from_dbn(rec: dbn.MBP1Msg, symbol: str, venue: str | None, ordinal: int = 0) -> RawQuote:
     level = rec.levels[0]
     ts_event = _ts(rec.ts_event, "ts_event")
     ts_recv = ts_event if rec.ts_recv == dbn.UNDEF_TIMESTAMP else rec.ts_recv
-    return RawQuote(SOURCE, symbol, venue, ts_event, ts_recv, rec.sequence, _price(level.bid_px, "bid_px"),
-                    str(level.bid_sz), _price(level.ask_px, "ask_px"), str(level.ask_sz))
+    return RawQuote(SOURCE, symbol, venue, ts_event, ts_recv, seq_for(rec.sequence, ordinal),
+                    _price(level.bid_px, "bid_px"), str(level.bid_sz), _price(level.ask_px, "ask_px"),
+                    str(level.ask_sz))
 
 
 def bar_from_dbn(rec: dbn.OHLCVMsg, symbol: str, recv_ns: int | None) -> RawBar:
@@ -102,18 +116,16 @@ class Normalizer:
         self.metadata: dbn.Metadata | None = None
         self.replays_completed = 0
         self.errors: list[str] = []
-        self._last_trade: dict[int, tuple[int, int]] = {}
+        self._last: dict[tuple[str, int], tuple[int, int]] = {}  # (schema, instrument) -> (sequence, ordinal)
 
     def apply(self, raw: bytes, item: Item, recv_ns: int | None) -> Record | None:
         """The canonical record of one item, a ``Malformed``, or None (control records)."""
         if isinstance(item, dbn.TradeMsg):
-            previous = self._last_trade.get(item.instrument_id)
-            ordinal = previous[1] + 1 if previous and previous[0] == item.sequence else 0
-            self._last_trade[item.instrument_id] = (item.sequence, ordinal)
-            return self._map(raw, item, "trade", lambda s: trade_from_dbn(item, s, self.venue,
-                                                                          trade_id_for(item, ordinal)))
+            ordinal = self._ordinal("trades", item)
+            return self._map(raw, item, "trade", lambda s: trade_from_dbn(item, s, self.venue, ordinal))
         if isinstance(item, dbn.MBP1Msg):
-            return self._map(raw, item, "mbp-1", lambda s: quote_from_dbn(item, s, self.venue))
+            ordinal = self._ordinal("mbp-1", item)
+            return self._map(raw, item, "mbp-1", lambda s: quote_from_dbn(item, s, self.venue, ordinal))
         if isinstance(item, dbn.OHLCVMsg):
             return self._map(raw, item, "ohlcv", lambda s: bar_from_dbn(item, s, recv_ns))
         if isinstance(item, dbn.SymbolMappingMsg):
@@ -134,6 +146,15 @@ class Normalizer:
         else:
             self.on_event("unknown_message", type(item).__name__)
         return None
+
+    def _ordinal(self, schema: str, rec: Any) -> int:
+        """Records of this instrument and schema seen just before with the same sequence (counts every
+        record, normalisable or not, so that a replay gives each the same ordinal)."""
+        key = (schema, rec.instrument_id)
+        previous = self._last.get(key)
+        ordinal = previous[1] + 1 if previous and previous[0] == rec.sequence else 0
+        self._last[key] = (rec.sequence, ordinal)
+        return ordinal
 
     def _map(self, raw: bytes, rec: Any, kind: str, build: Callable[[str], Record]) -> Record:
         symbol = self.instruments.get(rec.instrument_id)
@@ -375,3 +396,21 @@ def create(cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -
     if not cfg.options.get("files"):
         raise ValueError("databento: set options 'gateway' (host:port) or 'files' (.dbn paths)")
     return DatabentoFiles(cfg)
+
+
+def read_dbn_trades(path: Path, meta, result, on_skip) -> Iterator[tuple[int, bytes, bytes]]:
+    """The replay's reader of DBN files (``tickflow replay --file x.dbn``): trades only, as raw-trade JSON.
+
+    Records that do not normalise are skipped and reported with their position in the file; quotes and
+    bars in the file are not trades and are passed over.
+    """
+    from connectors.replay import skip_row
+
+    n = 0
+    for batch in read_dbn_file(path, SymbolMap(SOURCE), meta.venue):
+        for rec in batch:
+            n += 1
+            if isinstance(rec, Malformed):
+                skip_row(result, on_skip, n, rec.detail)
+            elif isinstance(rec, RawTrade):
+                yield rec.ts_event, rec.symbol.encode(), rec.to_json()

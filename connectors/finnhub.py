@@ -90,7 +90,7 @@ class FinnhubProvider(Provider):
         self.rest_url: str = cfg.options.get("rest_url", "http://127.0.0.1:8766/api/v1").rstrip("/")
         self.venue: str | None = cfg.options.get("venue")
         self.heartbeat_s = float(cfg.options.get("heartbeat_s", 5.0))
-        self.idle_timeout_s = float(cfg.options.get("idle_timeout_s", 30.0))
+        self.idle_timeout_s = float(cfg.options.get("idle_timeout_s", 120.0))
         self.page_limit = int(cfg.options.get("page_limit", 25_000))
         self.backfill_days = int(cfg.options.get("backfill_days", 3))
         self.rest = RestClient(SOURCE, metrics, cfg.limiter())

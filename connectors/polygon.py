@@ -113,7 +113,7 @@ class PolygonProvider(Provider):
         self.channels: list[str] = list(cfg.options.get("channels", ["T", "Q", "AM"]))
         self.venue: str | None = cfg.options.get("venue")
         self.heartbeat_s: float = float(cfg.options.get("heartbeat_s", 5.0))
-        self.idle_timeout_s: float = float(cfg.options.get("idle_timeout_s", 30.0))
+        self.idle_timeout_s: float = float(cfg.options.get("idle_timeout_s", 120.0))
         self.page_limit: int = int(cfg.options.get("page_limit", 50_000))
         self.rest = RestClient(SOURCE, metrics, cfg.limiter())
         self._http: aiohttp.ClientSession | None = None

@@ -299,8 +299,8 @@ CSV_SUFFIX = ".csv"  # read by the fast path in replay_file, not through READERS
 READERS: dict[str, RecordReader | str] = {
     ".jsonl": read_jsonl_trades,
     ".parquet": read_parquet_trades,
-    ".dbn": "connectors.dbn_records:read_dbn_trades",
-    ".dbn.zst": "connectors.dbn_records:read_dbn_trades",
+    ".dbn": "connectors.databento_feed:read_dbn_trades",
+    ".dbn.zst": "connectors.databento_feed:read_dbn_trades",
 }
 
 

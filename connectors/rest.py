@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,12 @@ from connectors.provider import AuthError, ProviderError
 from connectors.rate_limit import TokenBucket
 
 log = logging.getLogger("tickflow.connectors.rest")
+_SECRET_PARAM = re.compile(r"(?i)\b(api_?key|token)=[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of key-carrying query parameters replaced (errors quote URLs)."""
+    return _SECRET_PARAM.sub(r"\1=***", text)
 
 
 class RestClient:
@@ -56,7 +63,7 @@ class RestClient:
                     body = await resp.read()
                     if resp.status == 200:
                         return body
-                    last = f"HTTP {resp.status} from {url}: {body[:200]!r}"
+                    last = redact(f"HTTP {resp.status} from {url}: {body[:200]!r}")
                     if resp.status in (401, 403):
                         raise AuthError(f"{self.provider}: credentials refused ({last})")
                     if resp.status == 429:
@@ -68,7 +75,7 @@ class RestClient:
                     else:
                         raise ProviderError(f"{self.provider}: {last}")
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                last = f"{type(exc).__name__} on {url}: {exc}"
+                last = redact(f"{type(exc).__name__} on {url}: {exc}")
                 pause = self.backoff.next_delay()
             if attempt < self.retries:
                 self.metrics.retries.labels(self.provider).inc()

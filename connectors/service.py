@@ -84,6 +84,7 @@ class ConnectorService:
         self.gate = TradeGate()
         self.ids = RecentIds(int(self.opts.id_horizon_s * 1e9))
         self.active: str | None = None
+        self.last_published_at = 0.0   # wall time of the latest record published (idle detection)
         self.stopping = asyncio.Event()
         self._logged: set[tuple[str, str]] = set()
         for link in self.links:
@@ -297,6 +298,7 @@ class ConnectorService:
         if isinstance(record, (RawTrade, RawQuote)) and not backfill:
             self.metrics.lag.labels(name).set(max(0.0, (record.ts_recv - record.ts_event) / 1e9))
         self.outlet.publish(name, record)
+        self.last_published_at = time.time()
         return True
 
     def _error(self, link: Link, kind: str, exc: Exception) -> None:

@@ -101,11 +101,12 @@ def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
     from connectors.csv_trades import CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from connectors.kafka_publisher import RawPublisher
-    from connectors.replay import replay_file
+    from connectors.replay import reader_for, replay_file
 
     path = Path(args.file) if args.file else es_sample_csv(s.cache_dir)
     if not path.is_file():
         return _fail(f"replay: {path}: no such file")
+    reader_for(path)  # an unknown or unavailable format fails here, before Kafka is dialled
     meta = CsvTradeSource(source=args.source, symbol=args.symbol, venue=args.venue, tz=args.tz)
     publisher = RawPublisher(args.bootstrap or s.kafka_bootstrap, client_id="tickflow-replay")
     try:
@@ -116,6 +117,45 @@ def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
           f"{result.seconds:.1f}s ({result.rate:,.0f}/s); skipped {result.skipped} malformed rows")
     if result.failed:
         return _fail(f"replay: {result.failed} records were not acknowledged by Kafka: {publisher.stats.errors[0]}")
+    return 0
+
+
+def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
+    import logging
+
+    from connectors.connect import ConnectRequest, run
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    symbols = [x.strip() for x in args.symbols.split(",") if x.strip()]
+    if not symbols:
+        return _fail("connect: --symbols needs at least one symbol", 2)
+    if args.backup == args.provider:
+        return _fail("connect: --backup must be a different provider from the primary", 2)
+    return run(ConnectRequest(args.provider, symbols, args.backup, Path(args.config) if args.config else None,
+                              args.bootstrap or s.kafka_bootstrap, s.host, args.health_port, args.stop_when_idle))
+
+
+def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
+    import os
+    import threading
+
+    from connectors import provider_config
+    from connectors.es_sample import es_sample_csv
+    from connectors.simulators.launch import build
+    from connectors.simulators.market import Market, load_es_trades
+
+    key_env = provider_config.load().get(args.provider, provider_config.ProviderConfig(args.provider)).key_env
+    api_key = args.api_key or (os.environ.get(key_env) if key_env else None) or "test-key"
+    trades = load_es_trades(es_sample_csv(s.cache_dir), limit=args.limit)
+    sim = build(args.provider, Market(trades, args.rate), api_key, args.port).start()
+    print(f"simulate: {args.provider} on {sim.host}:{sim.port}: {len(trades):,} real ES trades at "
+          f"{args.rate:,.0f}/s; clients must present the key in ${key_env} (here: {'set' if key_env and os.environ.get(key_env) else 'test-key'}); Ctrl-C stops",
+          flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        sim.stop()
     return 0
 
 
@@ -210,17 +250,43 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_upgrade)
 
     rp = sub.add_parser("replay", help="publish recorded trades (default: the real ES sample) to md.raw.trades")
-    rp.add_argument("--file", help="a DateTime,Price,Volume CSV (default: the ES futures sample)")
-    rp.add_argument("--symbol", default="ES")
-    rp.add_argument("--venue", default="XCME")
-    rp.add_argument("--source", default="replay")
-    rp.add_argument("--tz", default="America/Chicago", help="time zone of the file's clock")
+    rp.add_argument("--file", help="trades to publish, format by extension: .csv (DateTime,Price,Volume), .jsonl "
+                                   "(raw trade JSON per line), .parquet (ts_event,price,size[,symbol,trade_id]) "
+                                   "(default: the ES futures sample CSV)")
+    rp.add_argument("--symbol", default="ES", help="symbol of CSV rows and of Parquet rows without one")
+    rp.add_argument("--venue", default="XCME", help="venue of CSV and Parquet trades")
+    rp.add_argument("--source", default="replay", help="source of CSV and Parquet trades (.jsonl keeps its own)")
+    rp.add_argument("--tz", default="America/Chicago", help="time zone of a CSV file's clock")
     pace = rp.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
     pace.add_argument("--speed", type=float, help="multiple of the recorded pace (1 = real time)")
     rp.add_argument("--limit", type=int, help="stop after this many records")
     rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     rp.set_defaults(func=cmd_replay)
+
+    from connectors.registry import PROVIDERS
+
+    co = sub.add_parser("connect", help="run a provider connector: provider feed → md.raw.* topics (md.dlq for bad "
+                                        "records), with reconnects, backfill and failover")
+    co.add_argument("provider", choices=sorted(PROVIDERS))
+    co.add_argument("--symbols", required=True, help="comma-separated tickflow symbols, e.g. ES,NQ")
+    co.add_argument("--backup", choices=sorted(PROVIDERS), help="provider to fail over to for the same symbols")
+    co.add_argument("--config", help="provider config file (default: connectors/providers.yaml or "
+                                     "$TICKFLOW_CONNECT_CONFIG); keys come from the variables it names")
+    co.add_argument("--health-port", type=int, default=9464, help="port of /health and /metrics (default 9464)")
+    co.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
+    co.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
+                    help="stop after no record has arrived for this long (finite runs: demo, benchmarks)")
+    co.add_argument("-v", "--verbose", action="store_true", help="log reconnects and failovers as they happen")
+    co.set_defaults(func=cmd_connect)
+
+    si = sub.add_parser("simulate", help="serve a provider's wire protocol on loopback, fed with the real ES trades")
+    si.add_argument("provider", choices=sorted(PROVIDERS))
+    si.add_argument("--port", type=int, help="default: the port connectors/providers.yaml expects")
+    si.add_argument("--rate", type=float, default=20_000, help="trades per second (default 20,000)")
+    si.add_argument("--limit", type=int, help="serve only the first N trades")
+    si.add_argument("--api-key", help="key clients must present (default: the provider's key variable, else test-key)")
+    si.set_defaults(func=cmd_simulate)
 
     db = sub.add_parser("db", help="the database schema: apply migrations (sql/migrations), show what is applied")
     db.add_argument("action", choices=["migrate", "status"])
@@ -254,13 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(str(exc), 2)
     from connectors.kafka_publisher import BrokerUnavailable
+    from connectors.provider_config import ConfigError
     from connectors.replay import ReplayError
     from tickflow.migrations import MigrationError
     from tickflow.processes import StackError
 
     try:
         return args.func(args, settings)
-    except (StackError, BrokerUnavailable, ReplayError, MigrationError, RuntimeError, OSError) as exc:
+    except (StackError, BrokerUnavailable, ReplayError, MigrationError, ConfigError, RuntimeError, OSError) as exc:
         return _fail(f"{args.command}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

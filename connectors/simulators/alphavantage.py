@@ -26,6 +26,7 @@ import asyncio
 import bisect
 import collections
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from aiohttp import web
 
 from connectors.simulators.market import Market, Trade
 from connectors.simulators.server import SimulatorServer
+
+log = logging.getLogger("tickflow.simulators.alphavantage")
 
 FUNCTION = "TIME_SERIES_INTRADAY"
 INTERVAL = "1min"
@@ -83,16 +86,28 @@ class _TradeBar:
 def bars_from_trades(trades: list[Trade]) -> list[_TradeBar]:
     """One Alpha Vantage 1min bar per minute that has trades, oldest first (prices to four decimals)."""
     out: list[_TradeBar] = []
+    numbers: dict[str, Decimal] = {}  # prices and sizes repeat: parse each text once
+
+    def num(text: str) -> Decimal:
+        d = numbers.get(text)
+        if d is None:
+            d = numbers[text] = Decimal(text)
+        return d
+
     i = 0
     while i < len(trades):
         minute = trades[i].ts_ns // NS_PER_MIN
-        o = h = l = c = Decimal(trades[i].price)
+        o = h = l = c = num(trades[i].price)
         vol = Decimal(0)
         j = i
         while j < len(trades) and trades[j].ts_ns // NS_PER_MIN == minute:
-            p = Decimal(trades[j].price)
-            h, l, c = max(h, p), min(l, p), p
-            vol += Decimal(trades[j].size)
+            p = num(trades[j].price)
+            if p > h:
+                h = p
+            elif p < l:
+                l = p
+            c = p
+            vol += num(trades[j].size)
             j += 1
         out.append(_TradeBar(minute * NS_PER_MIN, i, {
             "1. open": _four(o), "2. high": _four(h), "3. low": _four(l), "4. close": _four(c),
@@ -117,34 +132,49 @@ class _RecordedSeries:
         return str(self.meta.get("2. Symbol", ""))
 
 
-class AlphaVantageServer(SimulatorServer):
-    """Serves ``GET /query`` for the recorded responses and for bars of ``market`` under ``market_symbol``.
+def _default_recorded() -> list[dict[str, Any]]:
+    from connectors.simulators.alphavantage_data import intraday_sample
 
-    ``api_keys``: keys the simulator accepts (``None`` accepts any non-empty key, as Alpha Vantage in
-    practice does for made-up keys). ``per_minute`` / ``per_day``: the quota per key (``None``: unlimited);
-    past it a request gets the rate-limit body. ``rate_limit_next``: answer the next n requests with it
-    regardless (set by tests while running, like ``faults``).
+    try:
+        return [intraday_sample()]
+    except RuntimeError as exc:
+        log.warning("Alpha Vantage simulator without the recorded MSFT response: %s", exc)
+        return []
+
+
+class AlphaVantageServer(SimulatorServer):
+    """Serves ``GET /query`` for bars of ``market`` under ``symbol`` and for the recorded responses.
+
+    ``recorded``: parsed ``TIME_SERIES_INTRADAY`` responses, each served under its "2. Symbol"; ``None``
+    (the default) serves the recorded MSFT sample (``alphavantage_data.intraday_sample``, fetched once with
+    npm and cached; if it cannot be had the simulator logs why and serves the market only). ``api_key``: the
+    key accepted (``None`` accepts any non-empty key, as Alpha Vantage in practice does for made-up keys).
+    ``per_minute`` / ``per_day``: the quota per key (``None``: unlimited); past it a request gets the
+    rate-limit body. ``rate_limit_next``: answer the next n requests with it regardless (set by tests while
+    running, like ``faults``).
     """
 
-    def __init__(self, recorded: Iterable[dict[str, Any]] = (), market: Market | None = None,
-                 market_symbol: str = "ES", api_keys: Iterable[str] | None = ("test-key",),
-                 per_minute: int | None = None, per_day: int | None = None, limit_style: str = "information",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, market: Market | None = None, symbol: str = "ES", api_key: str | None = "test-key",
+                 recorded: Iterable[dict[str, Any]] | None = None, per_minute: int | None = None,
+                 per_day: int | None = None, limit_style: str = "information", host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         super().__init__(host, port)
         if limit_style not in ("information", "note"):
             raise ValueError("limit_style must be 'information' or 'note'")
+        if recorded is None:
+            recorded = _default_recorded()
         self._lock = threading.Lock()
         self.recorded: dict[str, _RecordedSeries] = {}
         for doc in recorded:
             series = _RecordedSeries(doc)
             self.recorded[series.symbol.upper()] = series
         self.market = market
-        self.market_symbol = market_symbol
+        self.market_symbol = symbol
         self.market_bars = bars_from_trades(market.trades) if market is not None else []
         # bar k is complete once trade market_bars[k + 1].first_index has happened
         self._next_first = [b.first_index for b in self.market_bars[1:]]
         self._stamps: dict[int, str] = {}
-        self.api_keys = None if api_keys is None else set(api_keys)
+        self.api_key = api_key
         self.per_minute = per_minute
         self.per_day = per_day
         self.limit_style = limit_style
@@ -258,7 +288,7 @@ class AlphaVantageServer(SimulatorServer):
                 await asyncio.sleep(0.05)
         q = request.query
         key = q.get("apikey", "")
-        if self.faults.refuse_auth or not key or (self.api_keys is not None and key not in self.api_keys):
+        if self.faults.refuse_auth or not key or (self.api_key is not None and key != self.api_key):
             return self._json({"Error Message": BAD_KEY})
         if self._over_quota(key):
             self.rate_limited += 1
