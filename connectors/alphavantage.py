@@ -253,17 +253,22 @@ class AlphaVantageProvider(Provider):
             raise AuthError(f"{NAME}: no API key (set the environment variable named by key_env)")
         active = list(dict.fromkeys(symbols))
         stable = 0
+        announced = False  # the service counts the feed as connected at its first batch, empty or not
         while True:
             started = time.monotonic()
             all_ok, any_change = True, False
             for symbol in list(active):
                 poll = await self._poll(symbol)
                 if poll.records:
+                    announced = True
                     yield poll.records
                 if poll.drop:
                     active.remove(symbol)
                 all_ok &= poll.ok
                 any_change |= poll.changed
+            if not announced and all_ok:
+                announced = True
+                yield []
             if not active:
                 raise ProviderError(f"{NAME}: none of the symbols {', '.join(symbols)} is known to Alpha Vantage")
             if self.until_complete:

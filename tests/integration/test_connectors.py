@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,11 @@ def config_file(tmp_path: Path, sims: dict) -> Path:
         elif name == "finnhub":
             sections[name] = {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "venue": "XCME",
                               "heartbeat_s": 1.0, "idle_timeout_s": 3.0}
+        elif name == "databento":
+            sections[name] = {"gateway": sim.gateway, "dataset": "GLBX.MDP3", "venue": "XCME",
+                              "idle_timeout_s": 3.0}
+        elif name == "alphavantage":
+            sections[name] = {"base_url": sim.url, "poll_seconds": 0.3}
         sections[name]["key_env"] = f"SIM_{name.upper()}_KEY"
     path = tmp_path / "providers.yaml"
     path.write_text(yaml.safe_dump({"providers": sections}))
@@ -51,7 +57,7 @@ def config_file(tmp_path: Path, sims: dict) -> Path:
 
 
 def start_connect(settings, cfg: Path, provider: str, *extra: str, health_port: int) -> subprocess.Popen:
-    env = {**os.environ, "SIM_POLYGON_KEY": KEY, "SIM_FINNHUB_KEY": KEY}
+    env = {**os.environ, **{f"SIM_{p.upper()}_KEY": KEY for p in ("polygon", "finnhub", "databento", "alphavantage")}}
     return subprocess.Popen(
         [sys.executable, "-m", "tickflow.cli", "connect", provider, "--symbols", "ES", "--config", str(cfg),
          "--bootstrap", settings.kafka_bootstrap, "--health-port", str(health_port), *extra],
@@ -76,7 +82,7 @@ def published(settings, start) -> list[dict]:
     return [json.loads(r.value) for r in read_to_end(settings.kafka_bootstrap, "md.raw.trades", start)]
 
 
-@pytest.mark.parametrize("provider", ["polygon", "finnhub"])
+@pytest.mark.parametrize("provider", ["polygon", "finnhub", "databento"])
 def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(running_stack, tmp_path, trades,
                                                                               provider):
     settings = running_stack
@@ -106,15 +112,42 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
     assert KEY not in out, "the key is never printed"
 
 
+def test_alphavantage_bars_reach_the_raw_bars_topic_once_each(running_stack, tmp_path, trades):
+    settings = running_stack
+    sim = build("alphavantage", Market(trades, RATE, opened=False), KEY, port=free_port()).start()
+    health_port = free_port()
+    start = end_offsets(settings.kafka_bootstrap, "md.raw.bars")
+    proc = start_connect(settings, config_file(tmp_path, {"alphavantage": sim}), "alphavantage",
+                         "--stop-when-idle", "4", health_port=health_port)
+    try:
+        wait_until(lambda: get(f"http://127.0.0.1:{health_port}/health")[0] == 200, 30, "the connector's health")
+        sim.market.open()
+        wait_until(lambda: sim.market.finished, 60, "the market to finish")
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim.stop()
+    assert proc.returncode == 0, out
+    got = [json.loads(r.value) for r in read_to_end(settings.kafka_bootstrap, "md.raw.bars", start)]
+    want = {(b.start_ns, *(Decimal(b.fields[k]) for k in ("1. open", "2. high", "3. low", "4. close", "5. volume")))
+            for b in sim.market_bars}
+    assert len(got) == len(want)
+    assert {(r["ts_start"], *(Decimal(r[k]) for k in ("open", "high", "low", "close", "volume"))) for r in got} == want
+    assert {(r["source"], r["symbol"], r["timeframe"]) for r in got} == {("alphavantage", "ES", "1m")}
+
+
 def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack, tmp_path, trades):
     settings = running_stack
-    market = Market(trades, RATE, opened=False)
+    rate = 400  # slow enough that the outage, the takeover and the primary's return (its circuit probes
+    #            every 10 s) all happen while the market is open
+    market = Market(trades, rate, opened=False)
     primary = build("polygon", market, KEY, port=free_port()).start()
-    backup = build("finnhub", Market(trades, RATE, opened=False), KEY, port=free_port()).start()
+    backup = build("finnhub", Market(trades, rate, opened=False), KEY, port=free_port()).start()
     health_port = free_port()
     start = end_offsets(settings.kafka_bootstrap, "md.raw.trades")
     proc = start_connect(settings, config_file(tmp_path, {"polygon": primary, "finnhub": backup}), "polygon",
-                         "--backup", "finnhub", "--stop-when-idle", "6", health_port=health_port)
+                         "--backup", "finnhub", "--stop-when-idle", "6", "-v", health_port=health_port)
 
     def active() -> str | None:
         status, body = get(f"http://127.0.0.1:{health_port}/health")
@@ -141,3 +174,4 @@ def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack
     got = published(settings, start)
     assert Counter((r["ts_event"], r["price"], r["size"]) for r in got) == expected(trades)
     assert {r["source"] for r in got} == {"polygon", "finnhub"}
+    assert "failover: polygon → finnhub" in out and "failover: finnhub → polygon" in out
