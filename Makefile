@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := .tickflow/.setup-stamp
+# make demo SOURCE=polygon (or finnhub, databento): the trades come from that provider's simulator
+SOURCE ?= replay
 
 .PHONY: setup demo test test-unit stack-up stack-down clean
 
@@ -25,7 +27,7 @@ $(STAMP): setup.py pom.xml tests/timescaledb-wasm/package-lock.json $(shell find
 	@mkdir -p .tickflow && touch $(STAMP)
 
 demo: setup
-	$(BIN)/tickflow demo
+	$(BIN)/tickflow demo --source $(SOURCE)
 
 test: setup
 	$(BIN)/pytest -q tests/unit tests/connectors tests/integration

@@ -32,9 +32,13 @@ class ConnectRequest:
     stop_when_idle_s: float | None = None   # stop once no record has arrived for this long (demo, bench)
 
 
-def run(req: ConnectRequest, out: TextIO = sys.stdout) -> int:
-    """Connect, publish until SIGINT/SIGTERM (or idle), flush; returns the exit code."""
-    configs = provider_config.load(req.config_file)
+def run(req: ConnectRequest, out: TextIO = sys.stdout,
+        configs: dict[str, provider_config.ProviderConfig] | None = None) -> int:
+    """Connect, publish until SIGINT/SIGTERM (or idle), flush; returns the exit code.
+
+    ``configs`` replaces the provider config file (the demo points a provider at its simulator).
+    """
+    configs = configs if configs is not None else provider_config.load(req.config_file)
     for name in filter(None, (req.provider, req.backup)):
         if name not in configs:
             raise provider_config.ConfigError(f"provider {name!r} has no section in the provider config")

@@ -1,18 +1,30 @@
 """Provider numbers → the exact decimal text of the raw contracts, never through a float."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
-from connectors.raw_contract import is_decimal_text
+from connectors.raw_contract import DECIMAL_TEXT, is_decimal_text
+
+_CANONICAL_SHAPE = re.compile(r"-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,9})?")
 
 
 def decimal_text(value: object) -> str:
     """Canonical decimal text of a JSON number's text, a ``Decimal``, an int or a numeric string.
 
-    JSON numbers must be parsed with ``json.loads(..., parse_float=Decimal)`` so that ``1640.25`` never
-    becomes a binary float. Exponents are expanded, trailing fractional zeros dropped (``"189.70"`` →
+    JSON numbers must be parsed with ``json.loads(..., parse_float=str)`` (or ``Decimal``) so that
+    ``1640.25`` never becomes a binary float; the text of a plain decimal is used as it is. Exponents are expanded, trailing fractional zeros dropped (``"189.70"`` →
     ``"189.7"``). Raises ValueError when the value is not a finite decimal the contract can carry.
     """
+    if type(value) is str and _CANONICAL_SHAPE.fullmatch(value):  # the common case, without a Decimal
+        if "." in value and value.endswith("0"):
+            value = value.rstrip("0").rstrip(".")
+        return "0" if value in ("-0", "") else value
+    if type(value) is int:
+        text = str(value)
+        if not DECIMAL_TEXT.fullmatch(text):
+            raise ValueError(f"{value!r} does not fit DECIMAL(18,9)")
+        return text
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
     if isinstance(value, float):

@@ -17,7 +17,6 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -44,7 +43,7 @@ def trade_from_ws(item: dict[str, Any], symbols: SymbolMap, recv_ns: int, venue:
 def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None) -> tuple[list[Record], str, str]:
     """(records, message type, error text) of one frame; bad frames or trades become ``Malformed``."""
     try:
-        doc = json.loads(frame, parse_float=Decimal)
+        doc = json.loads(frame, parse_float=str)  # number text kept exact
     except ValueError as exc:
         return [Malformed(f"finnhub frame is not JSON: {exc}", frame.encode())], "", ""
     if not isinstance(doc, dict):

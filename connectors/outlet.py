@@ -23,17 +23,24 @@ class Outlet:
         self.sender = sender
         self.metrics = metrics
         self.component = component
+        self._out: dict[tuple[str, str], object] = {}  # labelled counters, looked up once
+
+    def _count(self, provider: str, topic: str) -> None:
+        child = self._out.get((provider, topic))
+        if child is None:
+            child = self._out[(provider, topic)] = self.metrics.messages_out.labels(provider, topic)
+        child.inc()
 
     def publish(self, provider: str, record: Record) -> None:
         if isinstance(record, Malformed):
             value = dlq_json("MALFORMED", record.detail, provider, record.original, self.component)
             self.sender.send(DLQ_TOPIC, record.symbol.encode(), value)
             self.metrics.malformed.labels(provider).inc()
-            self.metrics.messages_out.labels(provider, DLQ_TOPIC).inc()
+            self._count(provider, DLQ_TOPIC)
             return
         topic = TOPICS[type(record)]
         self.sender.send(topic, record.symbol.encode(), record.to_json())
-        self.metrics.messages_out.labels(provider, topic).inc()
+        self._count(provider, topic)
 
     def flush(self) -> None:
         self.sender.flush()

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import time
-from decimal import Decimal
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -70,7 +69,7 @@ def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
     ``Malformed`` carrying that event's JSON; the rest of the frame is still used.
     """
     try:
-        events = json.loads(frame, parse_float=Decimal)
+        events = json.loads(frame, parse_float=str)  # number text kept exact
     except ValueError as exc:
         return [Malformed(f"polygon frame is not JSON: {exc}", frame.encode())], [], []
     if isinstance(events, dict):

@@ -10,6 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONTRACT_VERSION = 1
 # DECIMAL(18,9): at most 9 integer and 9 fractional digits, optional sign.
@@ -19,6 +20,16 @@ DECIMAL_TEXT = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")
 def is_decimal_text(text: str) -> bool:
     """True when ``text`` is a decimal the contract can carry exactly (no exponent, no float noise)."""
     return DECIMAL_TEXT.fullmatch(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def _js(text: str | None) -> str:
+    """JSON text of a short string (source, symbol, venue, id, condition), cached: they repeat."""
+    return json.dumps(text)
+
+
+def _js_list(items: tuple[str, ...]) -> str:
+    return "[" + ",".join(_js(i) for i in items) + "]"
 
 
 @dataclass(frozen=True)
@@ -37,12 +48,13 @@ class RawTrade:
     conditions: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
-        return json.dumps({
-            "v": CONTRACT_VERSION, "source": self.source, "symbol": self.symbol, "venue": self.venue,
-            "ts_event": self.ts_event, "ts_recv": self.ts_recv, "seq": self.seq,
-            "price": self.price, "size": self.size, "trade_id": self.trade_id,
-            "conditions": list(self.conditions),
-        }, separators=(",", ":")).encode()
+        # Written by hand (the same bytes json.dumps gives): this runs once per trade on the hot path.
+        # Decimal texts need no escaping: they match DECIMAL_TEXT before they get here.
+        return (f'{{"v":{CONTRACT_VERSION},"source":{_js(self.source)},"symbol":{_js(self.symbol)},'
+                f'"venue":{_js(self.venue)},"ts_event":{self.ts_event},"ts_recv":{self.ts_recv},"seq":{self.seq},'
+                f'"price":"{self.price}","size":"{self.size}","trade_id":'
+                f'{"null" if self.trade_id is None else json.dumps(self.trade_id)},'
+                f'"conditions":{_js_list(self.conditions)}}}').encode()
 
 
 @dataclass(frozen=True)
@@ -61,11 +73,10 @@ class RawQuote:
     ask_size: str
 
     def to_json(self) -> bytes:
-        return json.dumps({
-            "v": CONTRACT_VERSION, "source": self.source, "symbol": self.symbol, "venue": self.venue,
-            "ts_event": self.ts_event, "ts_recv": self.ts_recv, "seq": self.seq, "bid": self.bid,
-            "bid_size": self.bid_size, "ask": self.ask, "ask_size": self.ask_size,
-        }, separators=(",", ":")).encode()
+        return (f'{{"v":{CONTRACT_VERSION},"source":{_js(self.source)},"symbol":{_js(self.symbol)},'
+                f'"venue":{_js(self.venue)},"ts_event":{self.ts_event},"ts_recv":{self.ts_recv},"seq":{self.seq},'
+                f'"bid":"{self.bid}","bid_size":"{self.bid_size}","ask":"{self.ask}",'
+                f'"ask_size":"{self.ask_size}"}}').encode()
 
 
 @dataclass(frozen=True)

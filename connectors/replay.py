@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO, Union
 
+from connectors.csv_vectorised import normalise_clean_csv
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
 from connectors.decimals import decimal_text
 from connectors.kafka_publisher import RawPublisher
@@ -351,7 +352,14 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
         if result.skipped <= 10:
             print(f"{path.name}:{line_no}: skipped: {reason}", file=err)
 
-    if reader is None:
+    fast = None
+    if reader is None and rate is None and speed is None:
+        fast = normalise_clean_csv(path, meta)  # None unless every row is clean
+    if fast is not None:
+        values = fast if limit is None else fast[:limit]
+        publisher.send_many(topic, key, values)
+        result.published = len(values)
+    elif reader is None:
         with open(path, encoding="utf-8", errors="replace", newline="") as lines:
             for ts, value in read_trades(lines, meta, result, report):
                 if limit is not None and result.published >= limit:

@@ -196,14 +196,12 @@ class ConnectorService:
         if self._should_join(link):
             held += await self._read_until_cut(link, queue)
             await self._join(link, held)
-        for record in held:
-            self._accept(link, record)
+        self._accept(link, held)
         while True:
             batch = self._next(await queue.get())
             if batch is None:
                 return
-            for record in batch:
-                self._accept(link, record)
+            self._accept(link, batch)
 
     def _should_join(self, link: Link) -> bool:
         """The primary always takes (back) the feed; the backup only when the primary is not connected."""
@@ -247,11 +245,9 @@ class ConnectorService:
             if position is not None and link.provider.can_backfill:
                 until = cut.get(symbol)
                 async for batch in link.provider.backfill(symbol, position.ts):
-                    for record in batch:
-                        if isinstance(record, RawTrade) and until is not None and record.ts_event >= until:
-                            continue
-                        if self._accept(link, record, backfill=True):
-                            self.metrics.backfilled.labels(link.name).inc()
+                    if until is not None:
+                        batch = [r for r in batch if not (isinstance(r, RawTrade) and r.ts_event >= until)]
+                    self._accept(link, batch, backfill=True)
             self.gate.set_boundary(link.name, symbol)
         if link is self.primary and self.backup is not None and self.backup.task is not None:
             self.backup.task.cancel()
@@ -268,38 +264,60 @@ class ConnectorService:
             backup.task = asyncio.create_task(self._link_loop(backup))
 
     # --- records --------------------------------------------------------------------------------
-    def _accept(self, link: Link, record: Record, backfill: bool = False) -> bool:
-        """Publish ``record`` if it should be; True if it was."""
+    def _accept(self, link: Link, records: list[Record], backfill: bool = False) -> int:
+        """Publish those of ``records`` that should be; returns how many were. Metrics move once per batch."""
+        if not records:
+            return 0
         name = link.name
-        link.last_record_at = time.time()
-        kind = type(record).__name__
-        self.metrics.messages_in.labels(name, kind).inc()
-        self.metrics.last_message.labels(name).set(link.last_record_at)
-        if isinstance(record, Malformed):
-            self.outlet.publish(name, record)
-            return True
-        if self.active != name:
-            return False
-        if isinstance(record, RawTrade):
-            content = (record.price, record.size)
-            key = (record.source, record.trade_id) if record.trade_id is not None else None
-            if key is not None and key in self.ids:
-                self.gate.behind_boundary(name, record.symbol, record.ts_event, content)  # uses up its place
-                self.metrics.duplicates.labels(name).inc()
-                return False
-            if not self.gate.admit(name, record.symbol, record.ts_event, content):
-                self.metrics.duplicates.labels(name).inc()
-                return False
-            if key is not None:
-                self.ids.add(key, record.ts_event)
-            if getattr(link.provider, "seq_from_position", False):
-                k = self.gate.positions[record.symbol].published_at_ts() - 1
-                record = dataclasses.replace(record, seq=record.ts_event // 1_000_000 * 100_000 + k)
-        if isinstance(record, (RawTrade, RawQuote)) and not backfill:
-            self.metrics.lag.labels(name).set(max(0.0, (record.ts_recv - record.ts_event) / 1e9))
-        self.outlet.publish(name, record)
-        self.last_published_at = time.time()
-        return True
+        now = time.time()
+        link.last_record_at = now
+        kinds: dict[str, int] = {}
+        published = duplicates = 0
+        lag_record: RawTrade | RawQuote | None = None
+        active = self.active == name
+        renumber = getattr(link.provider, "seq_from_position", False)
+        gate, ids, publish = self.gate, self.ids, self.outlet.publish
+        for record in records:
+            kind = type(record).__name__
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if isinstance(record, Malformed):
+                publish(name, record)
+                continue
+            if not active:
+                continue
+            if kind == "RawTrade":
+                content = (record.price, record.size)
+                key = (record.source, record.trade_id) if record.trade_id is not None else None
+                if key is not None and key in ids:
+                    gate.behind_boundary(name, record.symbol, record.ts_event, content)  # uses up its place
+                    duplicates += 1
+                    continue
+                if not gate.admit(name, record.symbol, record.ts_event, content):
+                    duplicates += 1
+                    continue
+                if key is not None:
+                    ids.add(key, record.ts_event)
+                if renumber:
+                    k = gate.positions[record.symbol].published_at_ts() - 1
+                    record = dataclasses.replace(record, seq=record.ts_event // 1_000_000 * 100_000 + k)
+                lag_record = record
+            elif kind == "RawQuote":
+                lag_record = record
+            publish(name, record)
+            published += 1
+        m = self.metrics
+        for kind, n in kinds.items():
+            m.messages_in.labels(name, kind).inc(n)
+        m.last_message.labels(name).set(now)
+        if duplicates:
+            m.duplicates.labels(name).inc(duplicates)
+        if published:
+            self.last_published_at = now
+            if backfill:
+                m.backfilled.labels(name).inc(published)
+            elif lag_record is not None:
+                m.lag.labels(name).set(max(0.0, (lag_record.ts_recv - lag_record.ts_event) / 1e9))
+        return published
 
     def _error(self, link: Link, kind: str, exc: Exception) -> None:
         link.last_error = str(exc)

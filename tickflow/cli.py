@@ -217,7 +217,7 @@ def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
 def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import demo
 
-    return demo.run(s)
+    return demo.run(s, args.source)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_query)
 
     de = sub.add_parser("demo", help="stack + cluster up, replay the ES trades, run the first job, summarise")
+    de.add_argument("--source", default="replay", choices=["replay", "polygon", "finnhub", "databento"],
+                    help="where the ES trades come from: the file replay (default) or a provider simulator "
+                         "through `tickflow connect`")
     de.set_defaults(func=cmd_demo)
 
     se = sub.add_parser("setup", help="install what runs need: Maven jars, the ES sample")

@@ -34,28 +34,95 @@ def _run_bounded(s: Settings, job: str, *args: str) -> tuple[str, float]:
     return job_id, cluster.rest(s, f"/jobs/{job_id}").get("duration", 0) / 1000
 
 
-def run(s: Settings) -> int:
+def _replay(s: Settings) -> tuple[int, float]:
+    """Replay the ES sample CSV; (trades published, seconds)."""
     from connectors.csv_trades import CsvTradeSource
     from connectors.es_sample import es_sample_csv
     from connectors.kafka_publisher import RawPublisher
     from connectors.replay import replay_file
 
+    t = time.monotonic()
+    publisher = RawPublisher(s.kafka_bootstrap, client_id="tickflow-demo")
+    try:
+        replayed = replay_file(es_sample_csv(s.cache_dir), publisher, CsvTradeSource())
+    finally:
+        publisher.close()
+    print(f"skipped {replayed.skipped} malformed rows")
+    return replayed.published, time.monotonic() - t
+
+
+def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
+    """Serve the ES sample from ``provider``'s simulator and run `tickflow connect` against it in-process.
+
+    The simulated market opens once the connector reports healthy (subscribed) and then releases every
+    trade as fast as the simulator can send; the connector stops 5 s after the last record.
+    """
+    import io
+    import os
+    import threading
+    import urllib.request
+
+    from connectors import provider_config
+    from connectors.connect import ConnectRequest
+    from connectors.connect import run as connect
+    from connectors.es_sample import es_sample_csv
+    from connectors.simulators.launch import build
+    from connectors.simulators.market import Market, load_es_trades
+    from connectors.simulators.server import free_port
+
+    cfg = provider_config.load()[provider]
+    key = (os.environ.get(cfg.key_env) if cfg.key_env else None) or "demo-key"
+    if cfg.key_env:
+        os.environ.setdefault(cfg.key_env, key)
+    trades = load_es_trades(es_sample_csv(s.cache_dir))
+    sim = build(provider, Market(trades, 1e9, opened=False), key, port=free_port()).start()
+    urls = {"polygon": {"ws_url": getattr(sim, "ws_url", ""), "rest_url": getattr(sim, "rest_url", "")},
+            "finnhub": {"ws_url": getattr(sim, "ws_url", ""), "rest_url": getattr(sim, "rest_url", "")},
+            "databento": {"gateway": getattr(sim, "gateway", "")}}[provider]
+    health_port = free_port()
+
+    def open_market_when_subscribed() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://{s.host}:{health_port}/health", timeout=2).status == 200:
+                    sim.market.open()
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    opener = threading.Thread(target=open_market_when_subscribed, daemon=True)
+    opener.start()
+    t = time.monotonic()
+    out = io.StringIO()
+    try:
+        code = connect(ConnectRequest(provider, ["ES"], bootstrap=s.kafka_bootstrap, health_host=s.host,
+                                      health_port=health_port, stop_when_idle_s=5.0),
+                       out=out, configs={provider: cfg.with_options(**urls)})
+    finally:
+        sim.stop()
+    print(out.getvalue().strip())
+    if code != 0:
+        raise StackError(f"connect {provider} exited {code}")
+    return len(trades), time.monotonic() - t - 5.0
+
+
+def run(s: Settings, source: str = "replay") -> int:
     started = time.monotonic()
     _step("local stack (Kafka, PostgreSQL, S3)")
     stack.up(s)
     _step("Flink session cluster")
     print(cluster.up(s))
 
-    t = _step("replay: real ES futures trades → md.raw.trades")
-    csv = es_sample_csv(s.cache_dir)
     before = {topic: end_offsets(s.kafka_bootstrap, topic) for topic in ("md.bars", "md.dlq", "md.indicators")}
-    publisher = RawPublisher(s.kafka_bootstrap, client_id="tickflow-demo")
-    try:
-        replayed = replay_file(csv, publisher, CsvTradeSource())
-    finally:
-        publisher.close()
-    print(f"published {replayed.published:,} trades in {time.monotonic() - t:.1f}s "
-          f"({replayed.rate:,.0f}/s), skipped {replayed.skipped} malformed rows")
+    if source == "replay":
+        _step("replay: real ES futures trades → md.raw.trades")
+        published, seconds = _replay(s)
+    else:
+        _step(f"{source} simulator (the real ES trades in its wire format) → tickflow connect {source} → md.raw.*")
+        published, seconds = _from_provider(s, source)
+    print(f"published {published:,} trades in {seconds:.1f}s ({published / max(seconds, 1e-9):,.0f}/s)")
 
     _step("market_data_processor on the session cluster: md.raw.trades → md.bars, md.dlq (bounded)")
     mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
@@ -84,11 +151,11 @@ def run(s: Settings) -> int:
 
     by_tf = {tf: sum(1 for b in bars if b["timeframe"] == tf) for tf in ("1m", "5m", "15m", "1h", "1d")}
     print("\n== summary")
-    print(f"trades replayed to md.raw.trades:      {replayed.published:,}")
+    print(f"trades published to md.raw.trades:     {published:,} (from {source})")
     print(f"bars on md.bars:                       {len(bars):,} ({', '.join(f'{n} {tf}' for tf, n in by_tf.items())})")
     print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}")
     print(f"indicator records on md.indicators:    {indicators:,}")
-    print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({replayed.published / max(mdp_s, 1e-9):,.0f} trades/s)")
+    print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({published / max(mdp_s, 1e-9):,.0f} trades/s)")
     print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, {table_indicators:,} indicators")
     print(f"Parquet lake:                          {lake_files} files under {lake}")
     print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
@@ -101,8 +168,8 @@ def run(s: Settings) -> int:
     print(f"  logs                {s.log_dir}")
     print("  query the tables    tickflow query bars --symbol ES --timeframe 1h --from 2013-09-02 --to 2013-09-03")
     print("  stop everything     tickflow cluster down && tickflow stack down")
-    if in_bars + rejected != replayed.published:
-        raise StackError(f"{replayed.published} trades in, but {in_bars} in bars + {rejected} in md.dlq")
+    if in_bars + rejected != published:
+        raise StackError(f"{published} trades in, but {in_bars} in bars + {rejected} in md.dlq")
     if indicators < len(bars):
         raise StackError(f"{len(bars)} bars but only {indicators} indicator records")
     return 0

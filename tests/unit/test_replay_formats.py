@@ -31,6 +31,9 @@ class FakePublisher:
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value))
 
+    def send_many(self, topic: str, key: bytes, values: list[bytes]) -> None:
+        self.sent.extend((topic, key, v) for v in values)
+
     def flush(self) -> None:
         self.flushes += 1
 
@@ -51,7 +54,7 @@ def trade(**changes):
 
 # --- CSV: the existing fast path -------------------------------------------------------------------------
 
-def test_csv_is_still_read_by_the_fast_path_with_the_meta_symbol_as_key(tmp_path):
+def test_csv_with_a_bad_row_is_read_row_by_row_and_the_row_reported(tmp_path):
     f = tmp_path / "t.CSV"
     f.write_text("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\nbad row\n2013-09-01 17:00:01,1640.5,2\n")
     assert reader_for(f) is None
