@@ -42,4 +42,4 @@ stack-down:
 	$(BIN)/tickflow cluster down; $(BIN)/tickflow stack down
 
 clean: stack-down
-	rm -rf .tickflow/data .tickflow/logs .tickflow/run
+	rm -rf .tickflow/data .tickflow/logs .tickflow/run .tickflow/checkpoints

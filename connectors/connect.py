@@ -81,8 +81,10 @@ async def _serve(req: ConnectRequest, configs: dict, publisher: RawPublisher, me
         await runner.cleanup()
     seconds = time.monotonic() - started
     published = sum(s.value for m in metrics.messages_out.collect() for s in m.samples if s.name.endswith("_total"))
-    print(f"connect: published {published:,.0f} records in {seconds:.1f}s; health at stop: "
-          f"{service.health()['status']}", file=out, flush=True)
+    reconnects = sum(metrics.value("tickflow_connector_reconnects_total", provider=l.name) for l in service.links)
+    dead = sum(metrics.value("tickflow_connector_malformed_total", provider=l.name) for l in service.links)
+    print(f"connect: published {published:,.0f} records in {seconds:.1f}s ({dead:,.0f} to md.dlq); "
+          f"{reconnects:,.0f} reconnects", file=out, flush=True)
     return 0
 
 

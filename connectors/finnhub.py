@@ -12,7 +12,6 @@ same ``seq`` whether it came live or from a backfill.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -21,9 +20,10 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 
+from connectors import websocket_feed
 from connectors.decimals import decimal_text
 from connectors.metrics import ConnectorMetrics
-from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record
+from connectors.provider import Malformed, Provider, ProviderError, Record
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawTrade
 from connectors.rest import RestClient
@@ -94,38 +94,21 @@ class FinnhubProvider(Provider):
         self.backfill_days = int(cfg.options.get("backfill_days", 3))
         self.rest = RestClient(SOURCE, metrics, cfg.limiter())
         self._http: aiohttp.ClientSession | None = None
-        self._logged: set[str] = set()
+        self._log_once = websocket_feed.LogOnce(log)
 
     async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
         self._http = self._http or aiohttp.ClientSession()
-        try:
-            ws = await self._http.ws_connect(self.ws_url, params={"token": self.key}, heartbeat=self.heartbeat_s,
-                                             max_msg_size=0)
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status in (401, 403):
-                raise AuthError(f"finnhub: token refused (HTTP {exc.status}; check ${self.cfg.key_env})") from None
-            raise ProviderError(f"finnhub: handshake failed: HTTP {exc.status}") from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise ProviderError(f"finnhub: cannot connect to {self.ws_url}: {exc}") from None
+        ws = await websocket_feed.connect(self._http, SOURCE, self.ws_url, self.heartbeat_s,
+                                          params={"token": self.key}, key_env=self.cfg.key_env)
         try:
             for s in symbols:
                 await ws.send_str(json.dumps({"type": "subscribe", "symbol": self.cfg.symbols.to_provider(s)}))
             yield []
-            last_frame = time.monotonic()
-            while True:
-                try:  # pongs do not count: a server that answers pings but sends nothing is stalled
-                    msg = await asyncio.wait_for(ws.receive(), max(0.01, last_frame + self.idle_timeout_s
-                                                                   - time.monotonic()))
-                except asyncio.TimeoutError:
-                    raise ProviderError(f"finnhub: no frame for {self.idle_timeout_s:.0f}s") from None
-                last_frame = time.monotonic()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING,
-                                    aiohttp.WSMsgType.ERROR):
-                        raise ProviderError(f"finnhub: connection lost ({msg.type.name})")
-                    yield [Malformed(f"finnhub sent a {msg.type.name} frame", bytes(msg.data or b""))]
+            async for frame in websocket_feed.frames(ws, SOURCE, self.idle_timeout_s):
+                if isinstance(frame, Malformed):
+                    yield [frame]
                     continue
-                records, kind, error = parse_frame(msg.data, self.cfg.symbols, time.time_ns(), self.venue)
+                records, kind, error = parse_frame(frame, self.cfg.symbols, time.time_ns(), self.venue)
                 if kind == "error":
                     self.metrics.errors.labels(SOURCE, "server_error").inc()
                     self._log_once(f"error:{error}", "finnhub: server error: %s", error)
@@ -136,11 +119,6 @@ class FinnhubProvider(Provider):
                     yield records
         finally:
             await ws.close()
-
-    def _log_once(self, key: str, fmt: str, *args: Any) -> None:
-        if key not in self._logged:
-            self._logged.add(key)
-            log.warning(fmt, *args)
 
     async def _ticks(self, ticker: str, day: str, skip: int, limit: int) -> dict[str, Any]:
         doc, body = await self.rest.get_json(f"{self.rest_url}/stock/tick", {

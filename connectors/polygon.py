@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 
+from connectors import websocket_feed
 from connectors.decimals import decimal_text
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record
@@ -116,37 +117,22 @@ class PolygonProvider(Provider):
         self.page_limit: int = int(cfg.options.get("page_limit", 50_000))
         self.rest = RestClient(SOURCE, metrics, cfg.limiter())
         self._http: aiohttp.ClientSession | None = None
-        self._unknown_logged: set[str] = set()
+        self._log_once = websocket_feed.LogOnce(log)
 
     async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
         self._http = self._http or aiohttp.ClientSession()
-        try:
-            ws = await self._http.ws_connect(self.ws_url, heartbeat=self.heartbeat_s, max_msg_size=0)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise ProviderError(f"polygon: cannot connect to {self.ws_url}: {exc}") from None
+        ws = await websocket_feed.connect(self._http, SOURCE, self.ws_url, self.heartbeat_s)
         try:
             await self._login(ws, symbols)
             yield []  # subscribed: the service may backfill now
-            last_frame = time.monotonic()
-            while True:
-                try:  # pongs do not count: a server that answers pings but sends nothing is stalled
-                    msg = await asyncio.wait_for(ws.receive(), max(0.01, last_frame + self.idle_timeout_s
-                                                                   - time.monotonic()))
-                except asyncio.TimeoutError:
-                    raise ProviderError(f"polygon: no frame for {self.idle_timeout_s:.0f}s") from None
-                last_frame = time.monotonic()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING,
-                                    aiohttp.WSMsgType.ERROR):
-                        raise ProviderError(f"polygon: connection lost ({msg.type.name}: {ws.exception() or msg.extra})")
-                    yield [Malformed(f"polygon sent a {msg.type.name} frame", bytes(msg.data or b""))]
+            async for frame in websocket_feed.frames(ws, SOURCE, self.idle_timeout_s):
+                if isinstance(frame, Malformed):
+                    yield [frame]
                     continue
-                records, _, unknown = parse_frame(msg.data, self.cfg.symbols, time.time_ns(), self.venue)
+                records, _, unknown = parse_frame(frame, self.cfg.symbols, time.time_ns(), self.venue)
                 for kind in unknown:
                     self.metrics.errors.labels(SOURCE, "unknown_message").inc()
-                    if kind not in self._unknown_logged:
-                        self._unknown_logged.add(kind)
-                        log.warning("polygon: ignoring event type %r (first seen in %.120s)", kind, msg.data)
+                    self._log_once(kind, "polygon: ignoring event type %r (first seen in %.120s)", kind, frame)
                 if records:
                     yield records
         finally:

@@ -169,6 +169,9 @@ def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
         from connectors.es_sample import es_sample_csv
 
         print(f"ES sample: {es_sample_csv(s.cache_dir)}")
+        from connectors.simulators.alphavantage_data import intraday_sample_path
+
+        print(f"Alpha Vantage recorded intraday response: {intraday_sample_path(s.cache_dir)}")
     return 0
 
 
@@ -310,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "through `tickflow connect`")
     de.set_defaults(func=cmd_demo)
 
-    se = sub.add_parser("setup", help="install what runs need: Maven jars, the ES sample")
+    se = sub.add_parser("setup", help="install what runs need: Maven jars, the ES sample, Alpha Vantage's recording")
     se.add_argument("what", choices=["jars", "data", "all"], nargs="?", default="all")
     se.set_defaults(func=cmd_setup)
     return p

@@ -89,6 +89,7 @@ class DatabentoGateway(SimulatorServer):
         self._sessions: dict[asyncio.StreamWriter, asyncio.Task] = {}
         self._ids = itertools.count(1)
         self.logins = 0  # successful authentications (tests count reconnects with it)
+        self.garbage_sent = 0  # records of an unknown type sent (faults.garbage_every)
 
     @property
     def gateway(self) -> str:
@@ -231,6 +232,7 @@ class _Sender:
             every = g.faults.garbage_every
             if every and self.trades_sent % every == 0:
                 out.append(GARBAGE_RECORD)
+                g.garbage_sent += 1
         return out
 
 

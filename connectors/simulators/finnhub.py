@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.simulators.market import Market, Trade
-from connectors.simulators.server import SimulatorServer, hold_still
+from connectors.simulators.server import WebSimulator, hold_still
 
 EXCHANGE = "CME"
 
@@ -28,7 +28,7 @@ def utc_day(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).date().isoformat()
 
 
-class FinnhubSimulator(SimulatorServer):
+class FinnhubSimulator(WebSimulator):
     """Serves the WebSocket at ``/`` and tick history at ``/api/v1/stock/tick`` (days are UTC dates)."""
 
     def __init__(self, market: Market, symbol: str = "ES", api_key: str = "test-key", host: str = "127.0.0.1",
@@ -39,7 +39,6 @@ class FinnhubSimulator(SimulatorServer):
         self.api_key = api_key
         self.ping_every_s = ping_every_s
         self.max_trades = max_trades_per_frame
-        self.sockets: set[web.WebSocketResponse] = set()
         self.frames_sent = 0
         self.garbage_sent = 0
         self.rest_requests = 0
@@ -48,7 +47,6 @@ class FinnhubSimulator(SimulatorServer):
             day = utc_day(t.ts_ns)
             lo, _ = self._days.get(day, (t.index, t.index))
             self._days[day] = (lo, t.index + 1)
-        self._runner: web.AppRunner | None = None
 
     @property
     def ws_url(self) -> str:
@@ -58,24 +56,9 @@ class FinnhubSimulator(SimulatorServer):
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.port}/api/v1"
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._websocket)
         app.router.add_get("/api/v1/stock/tick", self._ticks)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-
-    async def _shutdown(self) -> None:
-        await self._drop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _drop(self) -> None:
-        for ws in list(self.sockets):
-            if ws._req is not None and ws._req.transport is not None:
-                ws._req.transport.abort()
-        self.sockets.clear()
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         if self.faults.refuse_auth or request.query.get("token") != self.api_key:

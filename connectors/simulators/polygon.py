@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.simulators.market import Market, Trade, quote_around
-from connectors.simulators.server import SimulatorServer, hold_still
+from connectors.simulators.server import WebSimulator, hold_still
 
 EXCHANGE = 4  # the exchange id the simulated trades carry (any fixed id will do)
 
@@ -71,7 +71,7 @@ def encode_events(events: list[dict[str, Any]]) -> str:
     return json.dumps(_prepare(events), separators=(",", ":"))
 
 
-class PolygonSimulator(SimulatorServer):
+class PolygonSimulator(WebSimulator):
     """Serves ``/stocks`` (WebSocket) and ``/v3/trades/{ticker}`` for one symbol's recorded trades."""
 
     def __init__(self, market: Market, symbol: str = "ES", api_key: str = "test-key", host: str = "127.0.0.1",
@@ -82,11 +82,9 @@ class PolygonSimulator(SimulatorServer):
         self.api_key = api_key
         self.max_events = max_events_per_frame
         self.aggregates = minute_aggregates(market.trades, symbol)
-        self.sockets: set[web.WebSocketResponse] = set()
         self.frames_sent = 0
         self.garbage_sent = 0
         self.rest_requests = 0
-        self._runner: web.AppRunner | None = None
 
     @property
     def ws_url(self) -> str:
@@ -96,25 +94,9 @@ class PolygonSimulator(SimulatorServer):
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/stocks", self._websocket)
         app.router.add_get("/v3/trades/{ticker}", self._trades)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-
-    async def _shutdown(self) -> None:
-        await self._drop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _drop(self) -> None:
-        for ws in list(self.sockets):
-            transport = ws._req.transport if ws._req is not None else None  # a network failure, not a close
-            if transport is not None:
-                transport.abort()
-        self.sockets.clear()
 
     # --- WebSocket ----------------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:

@@ -129,3 +129,36 @@ class SimulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class WebSimulator(SimulatorServer):
+    """A simulator served by aiohttp: subclasses add their routes; open WebSockets are tracked so that
+    ``drop_connections`` can cut them as a network failure would (the socket aborted, no close frame)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.sockets: set = set()
+        self._runner = None
+
+    def _routes(self, app) -> None:
+        raise NotImplementedError
+
+    async def _serve(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        self._routes(app)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+
+    async def _shutdown(self) -> None:
+        await self._drop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _drop(self) -> None:
+        for ws in list(self.sockets):
+            if ws._req is not None and ws._req.transport is not None:
+                ws._req.transport.abort()
+        self.sockets.clear()

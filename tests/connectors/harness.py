@@ -51,6 +51,12 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
         await asyncio.sleep(0.02)
 
 
+async def open_when_connected(service: ConnectorService, market) -> None:
+    """Open the simulated market once the primary is subscribed, so that every trade is sent live."""
+    await wait_for(lambda: service.primary.connected, 10, "the connector to subscribe")
+    market.open()
+
+
 def run_service(primary: Provider, symbols: list[str],
                 scenario: Callable[[ConnectorService, RecordingSender], Awaitable[None]],
                 backup: Provider | None = None, options: ServiceOptions | None = None,

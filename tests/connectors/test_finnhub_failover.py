@@ -11,7 +11,8 @@ from connectors.provider_config import parse_section
 from connectors.simulators.finnhub import FinnhubSimulator
 from connectors.simulators.market import Market
 from connectors.simulators.polygon import PolygonSimulator
-from tests.connectors.harness import published_identity, run_service, trade_identity, wait_for
+from tests.connectors.harness import (open_when_connected, published_identity, run_service, trade_identity,
+                                      wait_for)
 
 RATE = 5_000
 
@@ -35,8 +36,7 @@ def test_finnhub_trades_arrive_once_across_drops_and_get_stable_sequence_numbers
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await wait_for(lambda: service.primary.connected, 10, "connected")
-            sim.market.open()
+            await open_when_connected(service, sim.market)
             for n in (2000, 5000):
                 await wait_for(lambda: sender.count("md.raw.trades") > n, 30, "trades flowing")
                 sessions = service.primary.sessions

@@ -87,8 +87,10 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
                                                                               provider):
     settings = running_stack
     sim = build(provider, Market(trades, RATE, opened=False), KEY, port=free_port()).start()
+    sim.faults.garbage_every = 25  # a frame (a record, for DBN) the protocol does not allow, now and then
     health_port = free_port()
     start = end_offsets(settings.kafka_bootstrap, "md.raw.trades")
+    dlq_start = end_offsets(settings.kafka_bootstrap, "md.dlq")
     proc = start_connect(settings, config_file(tmp_path, {provider: sim}), provider, "--stop-when-idle", "4",
                          health_port=health_port)
     try:
@@ -110,6 +112,12 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
     assert f'tickflow_connector_messages_out_total{{provider="{provider}",topic="md.raw.trades"}}' in metrics
     assert f'tickflow_connector_reconnects_total{{provider="{provider}"}} 1.0' in metrics
     assert KEY not in out, "the key is never printed"
+    dead = [json.loads(r.value) for r in read_to_end(settings.kafka_bootstrap, "md.dlq", dlq_start)]
+    # every garbage frame that reached the connector is a dead letter (one sent just before the dropped
+    # connection may never arrive)
+    assert 0 < len(dead) <= sim.garbage_sent and len(dead) >= sim.garbage_sent - 2
+    assert {(d["reason"], d["topic"], d["component"]) for d in dead} == {("MALFORMED", provider,
+                                                                         f"connector:{provider}")}
 
 
 def test_alphavantage_bars_reach_the_raw_bars_topic_once_each(running_stack, tmp_path, trades):
