@@ -133,7 +133,8 @@ def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
     if args.backup == args.provider:
         return _fail("connect: --backup must be a different provider from the primary", 2)
     return run(ConnectRequest(args.provider, symbols, args.backup, Path(args.config) if args.config else None,
-                              args.bootstrap or s.kafka_bootstrap, s.host, args.health_port, args.stop_when_idle))
+                              args.bootstrap or s.kafka_bootstrap, args.health_host or s.host, args.health_port,
+                              args.stop_when_idle))
 
 
 def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
@@ -277,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--config", help="provider config file (default: connectors/providers.yaml or "
                                      "$TICKFLOW_CONNECT_CONFIG); keys come from the variables it names")
     co.add_argument("--health-port", type=int, default=9464, help="port of /health and /metrics (default 9464)")
+    co.add_argument("--health-host", help="address to serve them on (default: the stack host; 0.0.0.0 in a pod)")
     co.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     co.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
-                    help="stop after no record has arrived for this long (finite runs: demo, benchmarks)")
+                    help="stop once nothing has been published for this long (finite runs: demo, benchmarks)")
     co.add_argument("-v", "--verbose", action="store_true", help="log reconnects and failovers as they happen")
     co.set_defaults(func=cmd_connect)
 

@@ -246,3 +246,22 @@ def test_an_unavailable_dbn_reader_is_a_one_line_replay_error(tmp_path, monkeypa
 def test_csv_cannot_be_taken_over_by_a_registered_reader():
     with pytest.raises(ValueError):
         register_reader(".csv", lambda *a: iter(()))
+
+
+def test_a_dbn_file_replays_its_trades_in_canonical_form(tmp_path):
+    from connectors.dbn_records import write_dbn_file
+    from connectors.simulators.market import Trade
+
+    trades = [Trade(0, T0, "1640.25", "8"), Trade(1, T0 + NS, "1640.5", "2"), Trade(2, T0 + NS, "1640.5", "1")]
+    for name in ("t.dbn", "t.dbn.zst"):
+        f = tmp_path / name
+        write_dbn_file(trades, f)
+        result, pub, err = replay(f)
+        assert (result.published, result.skipped, err) == (3, 0, "")
+        got = [json.loads(v) for _, _, v in pub.sent]
+        assert [(r["ts_event"], r["price"], r["size"], r["source"], r["symbol"]) for r in got] == [
+            (T0, "1640.25", "8", "databento", "ES"), (T0 + NS, "1640.5", "2", "databento", "ES"),
+            (T0 + NS, "1640.5", "1", "databento", "ES")]
+        assert [k for _, k, _ in pub.sent] == [b"ES"] * 3
+        for r in got:
+            jsonschema.validate(r, SCHEMA)
