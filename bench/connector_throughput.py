@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -61,7 +60,8 @@ def bench_provider(s, name: str, trades: list, port: int) -> dict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
+            healthy = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200
+            if healthy and getattr(sim, "subscriptions", 1) > 0:
                 break
         except OSError:
             time.sleep(0.2)

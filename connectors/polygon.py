@@ -146,6 +146,7 @@ class PolygonProvider(Provider):
             raise AuthError("polygon: authentication failed (check the key in $" + str(self.cfg.key_env) + ")")
         params = ",".join(f"{ch}.{self.cfg.symbols.to_provider(s)}" for s in symbols for ch in self.channels)
         await ws.send_str(json.dumps({"action": "subscribe", "params": params}))
+        await self._expect(ws, {"success"}, "subscription acknowledgement")
 
     async def _expect(self, ws: aiohttp.ClientWebSocketResponse, wanted: set[str], what: str) -> str:
         try:

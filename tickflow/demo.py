@@ -85,7 +85,8 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if urllib.request.urlopen(f"http://{s.host}:{health_port}/health", timeout=2).status == 200:
+                healthy = urllib.request.urlopen(f"http://{s.host}:{health_port}/health", timeout=2).status == 200
+                if healthy and getattr(sim, "subscriptions", 1) > 0:  # the simulator has the subscription too
                     sim.market.open()
                     return
             except OSError:

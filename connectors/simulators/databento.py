@@ -175,9 +175,10 @@ class DatabentoGateway(SimulatorServer):
         for s in subs:
             if s.schema not in SCHEMAS:
                 head.append(bytes(dbn.ErrorMsg(now_ns, f"Unsupported schema {s.schema!r} in this simulator")))
+        # the live cursor is fixed before the client can see the metadata (its cue that the session started)
+        cursor = self.market.happened()
         writer.write(b"".join(head))
         session = _Sender(self, schemas)
-        cursor = self.market.happened()
         if starts:
             lo = bisect.bisect_left(self._times, min(starts), 0, cursor)
             await session.send(writer, self.market.trades[lo:cursor])

@@ -42,6 +42,7 @@ class FinnhubSimulator(WebSimulator):
         self.frames_sent = 0
         self.garbage_sent = 0
         self.rest_requests = 0
+        self.subscriptions = 0  # subscribe messages processed (tests open the market after the first)
         self._days: dict[str, tuple[int, int]] = {}
         for t in market.trades:
             day = utc_day(t.ts_ns)
@@ -115,6 +116,7 @@ class FinnhubSimulator(WebSimulator):
                     continue
                 if doc.get("type") == "subscribe":
                     subscribed.add(str(doc.get("symbol")))
+                    self.subscriptions += 1
                 elif doc.get("type") == "unsubscribe":
                     subscribed.discard(str(doc.get("symbol")))
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR):

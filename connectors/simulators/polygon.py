@@ -85,6 +85,7 @@ class PolygonSimulator(WebSimulator):
         self.frames_sent = 0
         self.garbage_sent = 0
         self.rest_requests = 0
+        self.subscriptions = 0  # subscribe requests acknowledged (tests open the market after the first)
 
     @property
     def ws_url(self) -> str:
@@ -115,12 +116,14 @@ class PolygonSimulator(WebSimulator):
             await ws.send_str(encode_events([{"ev": "status", "status": "auth_success", "message": "authenticated"}]))
             sub = await ws.receive_json(timeout=30)
             params = [p for p in str(sub.get("params", "")).split(",") if p]
+            channels = {p.split(".", 1)[0] for p in params if p.split(".", 1)[-1] in (self.symbol, "*")}
+            cursor = self.market.happened()  # live from here: fixed before the client sees the ack
             await ws.send_str(encode_events([{"ev": "status", "status": "success", "message": f"subscribed to: {p}"}
                                              for p in params]))
-            channels = {p.split(".", 1)[0] for p in params if p.split(".", 1)[-1] in (self.symbol, "*")}
+            self.subscriptions += 1
             reader = asyncio.ensure_future(self._read_until_closed(ws))
             try:
-                await self._send_market(ws, channels)
+                await self._send_market(ws, channels, cursor)
             finally:
                 reader.cancel()
         except (ConnectionResetError, asyncio.TimeoutError, TypeError, ValueError, RuntimeError):
@@ -138,8 +141,7 @@ class PolygonSimulator(WebSimulator):
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR):
                 return
 
-    async def _send_market(self, ws: web.WebSocketResponse, channels: set[str]) -> None:
-        cursor = self.market.happened()
+    async def _send_market(self, ws: web.WebSocketResponse, channels: set[str], cursor: int) -> None:
         paused = False
         while not ws.closed:
             paused = hold_still(ws._req.transport if ws._req else None, self.faults.stalled, paused)

@@ -51,10 +51,11 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
         await asyncio.sleep(0.02)
 
 
-async def open_when_connected(service: ConnectorService, market) -> None:
-    """Open the simulated market once the primary is subscribed, so that every trade is sent live."""
-    await wait_for(lambda: service.primary.connected, 10, "the connector to subscribe")
-    market.open()
+async def open_when_connected(service: ConnectorService, sim) -> None:
+    """Open the simulated market once the connector and the simulator both count the subscription, so
+    that every trade is sent live."""
+    await wait_for(lambda: service.primary.connected and sim.subscriptions > 0, 10, "the subscription")
+    sim.market.open()
 
 
 def run_service(primary: Provider, symbols: list[str],

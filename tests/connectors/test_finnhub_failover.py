@@ -36,7 +36,7 @@ def test_finnhub_trades_arrive_once_across_drops_and_get_stable_sequence_numbers
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim.market)
+            await open_when_connected(service, sim)
             for n in (2000, 5000):
                 await wait_for(lambda: sender.count("md.raw.trades") > n, 30, "trades flowing")
                 sessions = service.primary.sessions
@@ -62,8 +62,7 @@ def test_failover_to_the_backup_and_back_keeps_each_trade_once(es_trades):
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await wait_for(lambda: service.primary.connected, 10, "connected")
-            primary_sim.market.open()
+            await open_when_connected(service, primary_sim)
             backup_sim.market.open(primary_sim.market.start)  # one market, two providers
             await wait_for(lambda: sender.count("md.raw.trades") > 3000, 30, "trades from the primary")
             await asyncio.to_thread(primary_sim.stop)  # the primary's outage

@@ -34,7 +34,7 @@ def test_every_trade_quote_and_minute_bar_arrives_once_in_canonical_form(es_trad
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim.market)
+            await open_when_connected(service, sim)
             await wait_for(lambda: sender.count("md.raw.trades") >= len(trades), 30, "all trades")
         sender, _ = run_service(provider(sim, metrics), ["ES"], scenario, metrics=metrics)
     finally:
@@ -58,7 +58,7 @@ def test_connection_faults_lose_nothing_and_duplicate_nothing(es_trades, fault):
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim.market)
+            await open_when_connected(service, sim)
             for _ in range(2):
                 await wait_for(lambda: sender.count("md.raw.trades") > 2000 * (1 + service.primary.sessions),
                                30, "trades flowing")
@@ -92,7 +92,7 @@ def test_garbage_frames_go_to_the_dead_letter_topic_and_the_stream_goes_on(es_tr
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim.market)
+            await open_when_connected(service, sim)
             await wait_for(lambda: sender.count("md.raw.trades") >= len(trades), 30, "all trades")
             await wait_for(lambda: sender.count("md.dlq") >= sim.garbage_sent > 0, 10, "dead letters")
         sender, _ = run_service(provider(sim, metrics), ["ES"], scenario, metrics=metrics)

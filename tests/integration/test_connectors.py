@@ -74,6 +74,14 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+def wait_subscribed(sim, health_port: int) -> None:
+    """Until the connector is subscribed as the simulator sees it (so that no trade is sent before)."""
+    if hasattr(sim, "subscriptions"):
+        wait_until(lambda: sim.subscriptions > 0, 30, "the subscription")
+    else:  # the Databento gateway fixes its live cursor before the client can report itself healthy
+        wait_until(lambda: get(f"http://127.0.0.1:{health_port}/health")[0] == 200, 30, "the connector's health")
+
+
 def expected(trades) -> Counter:
     return Counter((t.ts_ns // 1_000_000 * 1_000_000, decimal_text(t.price), decimal_text(t.size)) for t in trades)
 
@@ -94,6 +102,7 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
     proc = start_connect(settings, config_file(tmp_path, {provider: sim}), provider, "--stop-when-idle", "4",
                          health_port=health_port)
     try:
+        wait_subscribed(sim, health_port)
         wait_until(lambda: get(f"http://127.0.0.1:{health_port}/health")[0] == 200, 30, "the connector's health")
         sim.market.open()
         wait_until(lambda: sim.market.happened() > TRADES // 3, 30, "the market to run")
@@ -163,6 +172,7 @@ def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack
 
     try:
         wait_until(lambda: active() == "polygon", 30, "the primary to be active")
+        wait_subscribed(primary, health_port)
         market.open()
         backup.market.open(market.start)
         wait_until(lambda: market.happened() > TRADES // 4, 30, "the market to run")
