@@ -232,10 +232,8 @@ def running_job(s: Settings, name: str) -> str:
     return jobs[0]["jid"]
 
 
-def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
-    """Stop a job with a savepoint (into the cluster's ``execution.checkpointing.savepoint-dir``); returns
-    the savepoint's location once it is complete and the job has finished."""
-    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": False})["request-id"]
+def _await_savepoint(s: Settings, job_id: str, trigger: str, timeout_s: float) -> str:
+    """Wait for the savepoint operation ``trigger`` of a job; its location, or StackError with the cause."""
     result: dict = {}
 
     def done() -> bool:
@@ -248,8 +246,37 @@ def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str
     if "location" not in operation:
         cause = operation.get("failure-cause", {}).get("stack-trace", "unknown failure").splitlines()[0]
         raise StackError(f"savepoint of job {job_id} failed: {cause[:300]}")
-    wait_until(lambda: job_state(s, job_id) in ("FINISHED", "CANCELED", "FAILED"), 60, f"job {job_id} to stop")
     return operation["location"]
+
+
+def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
+    """Stop a job with a savepoint (into the cluster's ``execution.checkpointing.savepoint-dir``); returns
+    the savepoint's location once it is complete and the job has finished."""
+    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": False})["request-id"]
+    location = _await_savepoint(s, job_id, trigger, timeout_s)
+    wait_until(lambda: job_state(s, job_id) in ("FINISHED", "CANCELED", "FAILED"), 60, f"job {job_id} to stop")
+    return location
+
+
+def savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
+    """Take a savepoint of a running job and leave it running; returns the savepoint's location."""
+    trigger = rest(s, f"/jobs/{job_id}/savepoints", method="POST", body={"cancel-job": False})["request-id"]
+    return _await_savepoint(s, job_id, trigger, timeout_s)
+
+
+def cancel(s: Settings, job_id: str, timeout_s: float = 60) -> None:
+    """Cancel a job (no savepoint) and wait until the cluster reports it CANCELED."""
+    rest(s, f"/jobs/{job_id}", method="PATCH")
+    wait_until(lambda: job_state(s, job_id) in ("CANCELED", "FINISHED", "FAILED"), timeout_s,
+               f"job {job_id} to cancel")
+
+
+def jobs(s: Settings) -> list[dict]:
+    """Every job the cluster knows, newest first: id, name, state, start time (ms) and duration (ms)."""
+    out = [{"id": j["jid"], "name": j.get("name", ""), "state": j.get("state", ""),
+            "start_time": j.get("start-time", 0), "duration": j.get("duration", 0)}
+           for j in rest(s, "/jobs/overview").get("jobs", [])]
+    return sorted(out, key=lambda j: j["start_time"], reverse=True)
 
 
 def job_state(s: Settings, job_id: str) -> str:
