@@ -43,6 +43,13 @@ class Settings:
     checkpoint_interval_ms: int = 2000
     # Where the jobs' connectors, the S3 plugin and the local services' jars are gathered by Maven.
     jars_dir: Path | None = None
+    # The Kubernetes image puts the connector jars in Flink's lib/: jobs then do not ship them again.
+    jars_in_flink_lib: bool = False
+    # Production endpoints, where each service has its own host (Kubernetes services); empty = the local
+    # stack's host and ports above.
+    kafka_servers: str = ""
+    postgres_host: str = ""
+    s3_url: str = ""
 
     # --- derived paths -------------------------------------------------------------------------------
     @property
@@ -69,20 +76,24 @@ class Settings:
     # --- endpoints -----------------------------------------------------------------------------------
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
+        return self.kafka_servers or f"{self.host}:{self.kafka_port}"
 
     @property
     def s3_endpoint(self) -> str:
-        return f"http://{self.host}:{self.s3_port}"
+        return self.s3_url or f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def _pg_host(self) -> str:
+        return self.postgres_host or self.host
 
     @property
     def postgres_dsn(self) -> str:
-        return (f"host={self.host} port={self.postgres_port} dbname={self.postgres_db} "
+        return (f"host={self._pg_host} port={self.postgres_port} dbname={self.postgres_db} "
                 f"user={self.postgres_user} password={self.postgres_password}")
 
     @property
     def jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.host}:{self.postgres_port}/{self.postgres_db}"
+        return f"jdbc:postgresql://{self._pg_host}:{self.postgres_port}/{self.postgres_db}"
 
     @property
     def flink_rest(self) -> str:

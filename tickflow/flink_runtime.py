@@ -38,8 +38,8 @@ def connector_jars(s: Settings) -> list[Path]:
 def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> dict[str, str]:
     """Settings every tickflow job carries, wherever it runs.
 
-    On a cluster (``on_cluster``) checkpoint storage is the cluster's (``flink-conf/``); in a local
-    MiniCluster checkpoints go under the stack's home directory.
+    On a cluster (``on_cluster``) checkpointing (interval, mode, storage) is the cluster's (``flink-conf/``);
+    in a local MiniCluster checkpoints go every ``checkpoint_interval_ms`` under the stack's home directory.
 
     Operators get uids from the planner in the form ``<job>-<node id>_<transformation>``
     (``table.exec.uid.generation=ALWAYS``): deterministic for the same query, so savepoints map state back.
@@ -48,11 +48,6 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
 
     conf = {
         "pipeline.name": job_name,
-        "pipeline.jars": ";".join(p.as_uri() for p in connector_jars(s)),
-        "execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
-        "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.min-pause": "500 ms",
-        "execution.checkpointing.timeout": "2 min",
         "table.exec.uid.generation": "ALWAYS",
         "table.exec.uid.format": f"{job_name}-<id>_<transformation>",
         "table.exec.source.idle-timeout": "5 s",
@@ -61,7 +56,14 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
     }
+    if not s.jars_in_flink_lib:  # the Kubernetes image has the connectors in Flink's lib/ instead
+        conf["pipeline.jars"] = ";".join(p.as_uri() for p in connector_jars(s))
     if not on_cluster:
+        # a cluster checkpoints as its own configuration says (flink-conf/local, flink-conf/production)
+        conf.update({"execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
+                     "execution.checkpointing.mode": "EXACTLY_ONCE",
+                     "execution.checkpointing.min-pause": "500 ms",
+                     "execution.checkpointing.timeout": "2 min"})
         conf["execution.checkpointing.dir"] = (s.home / "checkpoints" / job_name).as_uri()
         # s3:// paths (the lake) reach the stack's S3 endpoint; a cluster has these in its own config
         conf.update({"s3.endpoint": s.s3_endpoint, "s3.path.style.access": "true",

@@ -23,3 +23,23 @@ def test_environment_overrides_ports_and_home(tmp_path):
 def test_non_numeric_port_is_a_clear_error():
     with pytest.raises(ValueError, match="TICKFLOW_KAFKA_PORT='x' is not valid"):
         config.load({"TICKFLOW_KAFKA_PORT": "x"})
+
+
+def test_production_endpoints_override_the_local_host_per_service():
+    s = config.load({"TICKFLOW_KAFKA_SERVERS": "tickflow-kafka-bootstrap:9092", "TICKFLOW_POSTGRES_HOST": "db",
+                     "TICKFLOW_POSTGRES_PORT": "5432", "TICKFLOW_S3_URL": "https://s3.internal"})
+    assert s.kafka_bootstrap == "tickflow-kafka-bootstrap:9092"
+    assert s.jdbc_url == "jdbc:postgresql://db:5432/tickflow" and "host=db port=5432" in s.postgres_dsn
+    assert s.s3_endpoint == "https://s3.internal"
+    local = config.load({})
+    assert local.kafka_bootstrap == "127.0.0.1:9092" and local.jdbc_url.startswith("jdbc:postgresql://127.0.0.1:5433/")
+
+
+def test_a_job_on_a_cluster_takes_checkpointing_from_the_cluster_and_jars_from_lib_in_the_image():
+    from tickflow.flink_runtime import job_configuration
+
+    local = job_configuration(config.load({}), "j")
+    assert local["execution.checkpointing.interval"] == "2000 ms" and "pipeline.jars" in local
+    on_cluster = job_configuration(config.load({"TICKFLOW_JARS_IN_FLINK_LIB": "true"}), "j", on_cluster=True)
+    assert not any(k.startswith("execution.checkpointing.") for k in on_cluster)
+    assert "pipeline.jars" not in on_cluster
