@@ -12,7 +12,7 @@ SOURCE ?= replay
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pom.xml tests/timescaledb-wasm/package-lock.json $(shell find jobs/jvm -type f -not -path "*/target/*")
+$(STAMP): setup.py pom.xml tests/timescaledb-wasm/package-lock.json tests/k8s-validate/package-lock.json $(shell find jobs/jvm -type f -not -path "*/target/*")
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/pip install --quiet -e .
@@ -23,6 +23,10 @@ $(STAMP): setup.py pom.xml tests/timescaledb-wasm/package-lock.json $(shell find
 	  echo "installing Node.js and npm (Debian packages: the TimescaleDB WASM server of the storage tests)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
 	cd tests/timescaledb-wasm && npm ci --no-audit --no-fund --silent
+	cd tests/k8s-validate && npm ci --no-audit --no-fund --silent
+	@if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1 && [ ! -x .tickflow/bin/kustomize ]; then \
+	  echo "installing kustomize (Go module) for the Kubernetes manifest checks"; \
+	  GOBIN=$(CURDIR)/.tickflow/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0; fi
 	$(BIN)/tickflow setup all
 	@mkdir -p .tickflow && touch $(STAMP)
 

@@ -95,6 +95,73 @@ def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
+def _job_id(s: config.Settings, job: str) -> str:
+    """A job given by its tickflow name (the one running job of that name) or by its Flink job id."""
+    from tickflow import cluster
+
+    if job in JOBS:
+        return cluster.running_job(s, _job_module(job).JOB_NAME)
+    if len(job) == 32 and all(c in "0123456789abcdef" for c in job):
+        return job
+    raise cluster.StackError(f"{job!r} is neither a job ({', '.join(JOBS)}) nor a 32-hex-digit Flink job id")
+
+
+def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
+    """The session cluster's jobs, newest first, as the web UI's REST API reports them."""
+    import datetime
+
+    from tickflow import cluster
+
+    rows = cluster.jobs(s)
+    if not rows:
+        print(f"no jobs on {s.flink_rest}")
+        return 0
+    print(f"{'JOB ID':32}  {'STATE':10}  {'STARTED (UTC)':19}  {'RUNNING FOR':>11}  NAME")
+    for j in rows:
+        started = datetime.datetime.fromtimestamp(j["start_time"] / 1000, datetime.timezone.utc)
+        print(f"{j['id']:32}  {j['state']:10}  {started:%Y-%m-%d %H:%M:%S}  {j['duration'] / 1000:>10.0f}s  {j['name']}")
+    return 0
+
+
+def cmd_savepoint(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import cluster
+
+    job_id = _job_id(s, args.job)
+    print(cluster.savepoint(s, job_id))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import cluster
+
+    job_id = _job_id(s, args.job)
+    cluster.cancel(s, job_id)
+    print(f"cancelled {job_id}")
+    return 0
+
+
+def cmd_k8s(args: argparse.Namespace, s: config.Settings) -> int:
+    from tickflow import k8s_manifests, k8s_validation
+
+    if args.action == "generate":
+        stale = k8s_manifests.generate(check=args.check)
+        for path in stale:
+            print(f"{'out of date' if args.check else 'wrote'}: {path.relative_to(config.PROJECT_ROOT)}")
+        if args.check and stale:
+            return _fail("k8s: generated resources differ from their sources; run `tickflow k8s generate`")
+        if not stale:
+            print("k8s/base is up to date with its sources")
+        return 0
+    overlays = [Path(o).resolve() for o in args.overlay] or k8s_validation.overlays()
+    problems = k8s_validation.validate_overlays(s, overlays)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return _fail(f"k8s: {len(problems)} problem(s) in {', '.join(o.name for o in overlays)}")
+    print(f"k8s: {', '.join(o.name for o in overlays)}: every resource valid")
+    return 0
+
+
 # --- data ----------------------------------------------------------------------------------------------
 
 def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
@@ -253,6 +320,21 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments of the new version")
     up.set_defaults(func=cmd_upgrade)
 
+    jb = sub.add_parser("jobs", help="list the session cluster's jobs with their state (its REST API)")
+    jb.set_defaults(func=cmd_jobs)
+    sp = sub.add_parser("savepoint", help="take a savepoint of a running job, which keeps running; prints its path")
+    sp.add_argument("job", help=f"one of: {', '.join(JOBS)}, or a Flink job id")
+    sp.set_defaults(func=cmd_savepoint)
+    ca = sub.add_parser("cancel", help="cancel a running job (no savepoint; use `upgrade` or `savepoint` first)")
+    ca.add_argument("job", help=f"one of: {', '.join(JOBS)}, or a Flink job id")
+    ca.set_defaults(func=cmd_cancel)
+
+    k8 = sub.add_parser("k8s", help="Kubernetes resources: generate k8s/base from the sources, validate the overlays")
+    k8.add_argument("action", choices=["generate", "validate"])
+    k8.add_argument("--check", action="store_true", help="generate: only report files that are out of date (exit 1)")
+    k8.add_argument("--overlay", action="append", default=[], help="validate: overlay directory (default: all)")
+    k8.set_defaults(func=cmd_k8s)
+
     rp = sub.add_parser("replay", help="publish recorded trades (default: the real ES sample) to md.raw.trades")
     rp.add_argument("--file", help="trades to publish, format by extension: .csv (DateTime,Price,Volume), .jsonl "
                                    "(raw trade JSON per line), .parquet (ts_event,price,size[,symbol,trade_id]) "
@@ -330,12 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     from connectors.kafka_publisher import BrokerUnavailable
     from connectors.provider_config import ConfigError
     from connectors.replay import ReplayError
+    from tickflow.k8s_validation import ValidationError
     from tickflow.migrations import MigrationError
     from tickflow.processes import StackError
 
     try:
         return args.func(args, settings)
-    except (StackError, BrokerUnavailable, ReplayError, MigrationError, ConfigError, RuntimeError, OSError) as exc:
+    except (StackError, BrokerUnavailable, ReplayError, MigrationError, ConfigError, ValidationError, RuntimeError,
+            OSError) as exc:
         return _fail(f"{args.command}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
