@@ -89,3 +89,19 @@ def test_storage_writer_with_nothing_to_write():
     r = tickflow("run", "storage_writer", "--no-db", "--no-lake")
     assert r.returncode == 2
     assert "--no-db and --no-lake leave nothing to write" in one_line(r.stderr)
+
+
+def test_jobs_savepoint_and_cancel_without_cluster(tmp_path):
+    import os
+
+    env = {**os.environ, "TICKFLOW_FLINK_REST_PORT": "1", "TICKFLOW_HOME": str(tmp_path)}
+    for args in (("jobs",), ("savepoint", "indicators"), ("cancel", "indicators")):
+        r = tickflow(*args, env=env)
+        assert r.returncode == 1
+        assert "no Flink cluster at http://127.0.0.1:1 (start it with `tickflow cluster up`)" in one_line(r.stderr)
+
+
+def test_cancel_of_something_that_is_not_a_job():
+    r = tickflow("cancel", "nope")
+    assert r.returncode == 1
+    assert "'nope' is neither a job" in one_line(r.stderr)

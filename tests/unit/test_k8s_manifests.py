@@ -128,3 +128,23 @@ def test_overlays_set_their_environment(overlay, parallelism, replicas):
     images = {c["image"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
     images |= {d["spec"]["image"] for d in docs if d["kind"] == "FlinkDeployment"}
     assert len(images) == 1 and images.pop().endswith(":dev" if overlay == "dev" else ":0.1.0")
+
+
+def test_the_dashboard_and_alerts_query_only_metrics_the_connectors_export():
+    import json
+
+    from connectors.metrics import ConnectorMetrics
+
+    exported = set()
+    for family in ConnectorMetrics().registry.collect():
+        exported.add(family.name)
+        if family.type == "counter":
+            exported.add(family.name + "_total")
+    dashboard = json.loads((k8s_manifests.BASE / "dashboards" / "tickflow.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [r["expr"] for d in base_docs("monitoring.yaml") if d["kind"] == "PrometheusRule"
+              for g in d["spec"]["groups"] for r in g["rules"]]
+    used = {m for e in exprs for m in re.findall(r"tickflow_connector_\w+", e)}
+    assert used and used <= exported, used - exported
+    assert all(re.fullmatch(r"flink_(jobmanager|taskmanager)_\w+", m)
+               for e in exprs for m in re.findall(r"\bflink_\w+", e))
