@@ -31,7 +31,7 @@ from connectors.circuit_breaker import OPEN, CircuitBreaker
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import Outlet
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
-from connectors.raw_contract import RawBar, RawQuote, RawTrade
+from connectors.raw_contract import RawQuote, RawTrade
 from connectors.trade_gate import RecentIds, TradeGate
 
 log = logging.getLogger("tickflow.connectors.service")
@@ -329,5 +329,3 @@ class ConnectorService:
             self._logged.add(key)
             log.warning("%s (%s): %s", link.name, link.role, exc)
 
-
-__all__ = ["ConnectorService", "ServiceOptions", "RawBar"]
