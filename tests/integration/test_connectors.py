@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 import urllib.request
 from collections import Counter
 from decimal import Decimal
@@ -72,6 +73,18 @@ def start_connect(settings, cfg: Path, provider: str, *extra: str, health_port: 
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@contextmanager
+def cleaned_up(proc: subprocess.Popen, *sims):
+    """Whatever the test's outcome: the connector process killed if still running, the simulators stopped."""
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for sim in sims:
+            sim.stop()
+
+
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -109,7 +122,7 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
     dlq_start = end_offsets(settings.kafka_bootstrap, "md.dlq")
     proc = start_connect(settings, config_file(tmp_path, {provider: sim}), provider, "--stop-when-idle", "4",
                          health_port=health_port)
-    try:
+    with cleaned_up(proc, sim):
         wait_subscribed(sim, health_port)
         wait_until(lambda: get(f"http://127.0.0.1:{health_port}/health")[0] == 200, 30, "the connector's health")
         sim.market.open()
@@ -118,10 +131,6 @@ def test_connect_publishes_every_simulated_trade_once_with_health_and_metrics(ru
         wait_until(lambda: sim.market.finished, 60, "the market to finish")
         _, metrics = get(f"http://127.0.0.1:{health_port}/metrics")
         out, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        sim.stop()
     assert proc.returncode == 0, out
     got = published(settings, start)
     assert Counter((r["ts_event"], r["price"], r["size"]) for r in got) == expected(trades)
@@ -144,15 +153,11 @@ def test_alphavantage_bars_reach_the_raw_bars_topic_once_each(running_stack, tmp
     start = end_offsets(settings.kafka_bootstrap, "md.raw.bars")
     proc = start_connect(settings, config_file(tmp_path, {"alphavantage": sim}), "alphavantage",
                          "--stop-when-idle", "4", health_port=health_port)
-    try:
+    with cleaned_up(proc, sim):
         wait_until(lambda: get(f"http://127.0.0.1:{health_port}/health")[0] == 200, 30, "the connector's health")
         sim.market.open()
         wait_until(lambda: sim.market.finished, 60, "the market to finish")
         out, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        sim.stop()
     assert proc.returncode == 0, out
     got = [json.loads(r.value) for r in read_to_end(settings.kafka_bootstrap, "md.raw.bars", start)]
     want = {(b.start_ns, *(Decimal(b.fields[k]) for k in ("1. open", "2. high", "3. low", "4. close", "5. volume")))
@@ -178,7 +183,7 @@ def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack
         status, body = get(f"http://127.0.0.1:{health_port}/health")
         return json.loads(body).get("active") if status in (200, 503) and body else None
 
-    try:
+    with cleaned_up(proc, primary, backup):
         wait_until(lambda: active() == "polygon", 30, "the primary to be active")
         wait_subscribed(primary, health_port)
         market.open()
@@ -191,11 +196,6 @@ def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack
         wait_until(lambda: active() == "polygon", 30, "the primary to take the feed back")
         wait_until(lambda: market.finished, 60, "the market to finish")
         out, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        primary.stop()
-        backup.stop()
     assert proc.returncode == 0, out
     got = published(settings, start)
     assert Counter((r["ts_event"], r["price"], r["size"]) for r in got) == expected(trades)
