@@ -28,12 +28,10 @@ KEY = "test-key"
 
 @pytest.fixture(scope="module")
 def recorded():
+    """The recorded response (`make setup` fetches it; a failure to fetch fails the tests, never skips them)."""
     from connectors.simulators.alphavantage_data import intraday_sample
 
-    try:
-        return intraday_sample()
-    except RuntimeError as exc:
-        pytest.skip(f"recorded Alpha Vantage response unavailable: {exc}")
+    return intraday_sample()
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +39,7 @@ def es_trades():
     from connectors.es_sample import es_sample_csv
     from tickflow.config import PROJECT_ROOT
 
-    try:
-        path = es_sample_csv(PROJECT_ROOT / ".tickflow" / "cache")
-    except RuntimeError as exc:
-        pytest.skip(f"ES sample unavailable: {exc}")
-    return load_es_trades(path, limit=3000)
+    return load_es_trades(es_sample_csv(PROJECT_ROOT / ".tickflow" / "cache"), limit=3000)
 
 
 def series(*bars):
