@@ -43,6 +43,8 @@ class Provider(ABC):
     name: str = "provider"
     #: whether ``backfill`` can recover trades missed while disconnected
     can_backfill: bool = False
+    #: the feed has no sequence numbers: the service numbers its trades from their millisecond and place
+    seq_from_position: bool = False
 
     @abstractmethod
     def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:

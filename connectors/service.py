@@ -275,7 +275,7 @@ class ConnectorService:
         published = duplicates = 0
         lag_record: RawTrade | RawQuote | None = None
         active = self.active == name
-        renumber = getattr(link.provider, "seq_from_position", False)
+        renumber = link.provider.seq_from_position
         gate, ids, publish = self.gate, self.ids, self.outlet.publish
         for record in records:
             kind = type(record).__name__
