@@ -34,11 +34,9 @@ def total_offsets(bootstrap: str) -> int:
 
 
 def section(name: str, sim) -> dict:
-    if name == "polygon":
-        return {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "channels": ["T", "Q"], "venue": "XCME"}
-    if name == "finnhub":
-        return {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "venue": "XCME"}
-    return {"gateway": sim.gateway, "schemas": ["trades", "mbp-1"], "venue": "XCME"}
+    """The simulator's address, and the channels benchmarked (trades and quotes, not minute bars)."""
+    extra = {"polygon": {"channels": ["T", "Q"]}, "databento": {"schemas": ["trades", "mbp-1"]}}.get(name, {})
+    return {**sim.client_options(), **extra, "venue": "XCME"}
 
 
 def bench_provider(s, name: str, trades: list, port: int) -> dict:

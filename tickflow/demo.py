@@ -76,9 +76,6 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
         os.environ.setdefault(cfg.key_env, key)
     trades = load_es_trades(es_sample_csv(s.cache_dir))
     sim = build(provider, Market(trades, 1e9, opened=False), key, port=free_port()).start()
-    urls = {"polygon": {"ws_url": getattr(sim, "ws_url", ""), "rest_url": getattr(sim, "rest_url", "")},
-            "finnhub": {"ws_url": getattr(sim, "ws_url", ""), "rest_url": getattr(sim, "rest_url", "")},
-            "databento": {"gateway": getattr(sim, "gateway", "")}}[provider]
     health_port = free_port()
 
     def open_market_when_subscribed() -> None:
@@ -100,7 +97,7 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
     try:
         code = connect(ConnectRequest(provider, ["ES"], bootstrap=s.kafka_bootstrap, health_host=s.host,
                                       health_port=health_port, stop_when_idle_s=5.0),
-                       out=out, configs={provider: cfg.with_options(**urls)})
+                       out=out, configs={provider: cfg.with_options(**sim.client_options())})
     finally:
         sim.stop()
     print(out.getvalue().strip())

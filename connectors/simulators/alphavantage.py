@@ -193,6 +193,10 @@ class AlphaVantageServer(SimulatorServer):
         """The ``/query`` URL (the provider's ``base_url``)."""
         return f"http://{self.host}:{self.port}/query"
 
+    def client_options(self) -> dict[str, str]:
+        """The provider-config options that point a connector at this simulator."""
+        return {"base_url": self.url}
+
     # --- data -----------------------------------------------------------------------------------------
     def put_bar(self, symbol: str, stamp: str, fields: dict[str, str]) -> None:
         """Add or replace one bar of a recorded series (a revision, or a malformed bar), thread-safe."""

@@ -96,6 +96,10 @@ class DatabentoGateway(SimulatorServer):
         """``host:port`` for the feed's ``gateway`` option."""
         return f"{self.host}:{self.port}"
 
+    def client_options(self) -> dict[str, str]:
+        """The provider-config options that point a connector at this simulator."""
+        return {"gateway": self.gateway}
+
     # --- SimulatorServer hooks ------------------------------------------------------------------
     async def _serve(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port)

@@ -57,6 +57,10 @@ class FinnhubSimulator(WebSimulator):
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.port}/api/v1"
 
+    def client_options(self) -> dict[str, str]:
+        """The provider-config options that point a connector at this simulator."""
+        return {"ws_url": self.ws_url, "rest_url": self.rest_url}
+
     def _routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._websocket)
         app.router.add_get("/api/v1/stock/tick", self._ticks)

@@ -95,6 +95,10 @@ class PolygonSimulator(WebSimulator):
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def client_options(self) -> dict[str, str]:
+        """The provider-config options that point a connector at this simulator."""
+        return {"ws_url": self.ws_url, "rest_url": self.rest_url}
+
     def _routes(self, app: web.Application) -> None:
         app.router.add_get("/stocks", self._websocket)
         app.router.add_get("/v3/trades/{ticker}", self._trades)

@@ -46,19 +46,13 @@ def trades(settings):
 
 def config_file(tmp_path: Path, sims: dict) -> Path:
     """A provider config that points each provider at its simulator and names the key variable."""
+    extra = {"polygon": {"channels": ["T", "Q", "AM"], "venue": "XCME", "heartbeat_s": 1.0, "idle_timeout_s": 3.0},
+             "finnhub": {"venue": "XCME", "heartbeat_s": 1.0, "idle_timeout_s": 3.0},
+             "databento": {"dataset": "GLBX.MDP3", "venue": "XCME", "idle_timeout_s": 3.0},
+             "alphavantage": {"poll_seconds": 0.3}}
     sections = {}
     for name, sim in sims.items():
-        if name == "polygon":
-            sections[name] = {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "channels": ["T", "Q", "AM"],
-                              "venue": "XCME", "heartbeat_s": 1.0, "idle_timeout_s": 3.0}
-        elif name == "finnhub":
-            sections[name] = {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "venue": "XCME",
-                              "heartbeat_s": 1.0, "idle_timeout_s": 3.0}
-        elif name == "databento":
-            sections[name] = {"gateway": sim.gateway, "dataset": "GLBX.MDP3", "venue": "XCME",
-                              "idle_timeout_s": 3.0}
-        elif name == "alphavantage":
-            sections[name] = {"base_url": sim.url, "poll_seconds": 0.3}
+        sections[name] = {**sim.client_options(), **extra[name]}
         sections[name]["key_env"] = f"SIM_{name.upper()}_KEY"
     path = tmp_path / "providers.yaml"
     path.write_text(yaml.safe_dump({"providers": sections}))
