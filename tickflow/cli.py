@@ -285,6 +285,18 @@ def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, s: config.Settings) -> int:
+    """Great Expectations suites over one date of a dataset, in the lake and in PostgreSQL."""
+    from tickflow import audit
+
+    try:
+        date = audit.parse_date(args.date)
+    except ValueError as exc:
+        return _fail(f"audit: {exc}", 2)
+    request = audit.AuditRequest(args.dataset, date, args.lake, Path(args.docs) if args.docs else None, args.dsn)
+    return audit.run(request, s)
+
+
 def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import demo
 
@@ -390,6 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", default="table", choices=["table", "csv", "json"])
     q.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
     q.set_defaults(func=cmd_query)
+
+    au = sub.add_parser("audit", help="validate one date of a dataset, lake and PostgreSQL, with the Great "
+                                      "Expectations suites of expectations/; Data Docs; exit 1 when a suite fails")
+    au.add_argument("--dataset", required=True, choices=["bars", "trades", "indicators"])
+    au.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the UTC date (the lake's date= partition)")
+    au.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix (default: <stack home>/data/lake, "
+                                   "as the storage writer)")
+    au.add_argument("--docs", metavar="DIR", help="where Data Docs are built (default: <stack home>/data-docs)")
+    au.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
+    au.set_defaults(func=cmd_audit)
 
     de = sub.add_parser("demo", help="stack + cluster up, replay the ES trades, run the first job, summarise")
     de.add_argument("--source", default="replay", choices=["replay", "polygon", "finnhub", "databento"],
