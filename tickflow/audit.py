@@ -345,7 +345,8 @@ def run(request: AuditRequest, s: config.Settings, out: Callable[[str], None] = 
             both = ac.reconcile(prepared["lake"], prepared["table"], ac.KEYS[dataset], ac.COMPARED[dataset])
             outcomes.append(_validate(validator, audit_suites.suite_document(f"{dataset}.lake_vs_table", []),
                                       "lake_vs_table", f"{lake_location} vs {table_location}", both,
-                                      list(ac.KEYS[dataset]) + ["in_lake", "in_table"]))
+                                      list(ac.KEYS[dataset]) + ["in_lake", "in_table"]
+                                      + [f"{c}_{side}" for c in ac.COMPARED[dataset] for side in ("lake", "table")]))
         index = validator.build_docs()
         record(conn, dataset, date, outcomes, index)
     finally:

@@ -136,17 +136,6 @@ def completeness(calendar: pd.DataFrame) -> dict[str, float]:
     return {sym: float(g.mean()) for sym, g in calendar.groupby("symbol")["present"]}
 
 
-def _same(a: object, b: object) -> bool:
-    if pd.isna(a) and pd.isna(b):
-        return True
-    if pd.isna(a) or pd.isna(b):
-        return False
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return a == b
-
-
 def reconcile(lake: pd.DataFrame, table: pd.DataFrame, keys: Sequence[str],
               compared: Sequence[str]) -> pd.DataFrame:
     """The keys of both sides with ``in_lake``, ``in_table``, ``same_values`` (True where a key is on one
@@ -157,9 +146,10 @@ def reconcile(lake: pd.DataFrame, table: pd.DataFrame, keys: Sequence[str],
     both = left.merge(right, on=keys, how="outer", suffixes=("_lake", "_table"))
     both["in_lake"] = both["in_lake"].astype("boolean").fillna(False).astype(bool)
     both["in_table"] = both["in_table"].astype("boolean").fillna(False).astype(bool)
-    same = pd.Series(True, index=both.index)
+    same = ~(both["in_lake"] & both["in_table"])
+    agree = pd.Series(True, index=both.index)
     for c in compared:
-        same &= [(not (x and y)) or _same(a, b)
-                 for x, y, a, b in zip(both["in_lake"], both["in_table"], both[f"{c}_lake"], both[f"{c}_table"])]
-    both["same_values"] = same.astype(bool)
+        a, b = both[f"{c}_lake"], both[f"{c}_table"]
+        agree &= (a == b) | (a.isna() & b.isna())
+    both["same_values"] = (same | agree).astype(bool)
     return both.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -3,7 +3,7 @@
 ``expectations/<name>.json`` holds a suite in Great Expectations' own JSON form (name, expectations with
 ``type``/``kwargs``/``meta``) for what holds for every symbol; ``expectations/symbols.yaml`` holds the
 per-symbol ranges and completeness thresholds, expanded here into expectations with a row condition
-(``symbol=="ES"``). Which suites validate a dataset:
+(``symbol == "ES"``). Which suites validate a dataset:
 
 - ``<dataset>`` (bars, trades, indicators): the rows of the date, in the lake and in the table;
 - ``<dataset>.calendar`` (bars: 1m only; trades): trading minutes with data against the venue's calendar;
@@ -90,15 +90,33 @@ def _expectation(type_: str, notes: str, **kwargs) -> dict:
     return {"type": type_, "kwargs": kwargs, "meta": {"notes": notes}}
 
 
-def _where(symbol: str, extra: str = "") -> dict:
-    condition = f"symbol=={json.dumps(symbol)}" + (f" and {extra}" if extra else "")
-    return {"row_condition": condition, "condition_parser": "pandas"}
+def _equals(column: str, value: str) -> dict:
+    return {"type": "comparison", "column": {"name": column}, "operator": "==", "parameter": value}
 
 
-def _between(column: str, bounds: tuple[float, float], symbol: str, what: str, extra: str = "") -> dict:
+def _where(symbol: str, timeframe: str | None = None) -> dict:
+    """A row condition in Great Expectations' serialized Condition form (symbol == …[and timeframe == …])."""
+    condition = _equals("symbol", symbol)
+    if timeframe:
+        condition = {"type": "and", "conditions": [condition, _equals("timeframe", timeframe)]}
+    return {"row_condition": condition}
+
+
+def condition_text(condition: object) -> str:
+    """``symbol=="ES" and timeframe=="1m"``: a serialized condition as people read it."""
+    if not isinstance(condition, Mapping):
+        return str(condition)
+    if condition.get("type") == "comparison":
+        return f"{condition['column']['name']}{condition['operator']}{json.dumps(condition['parameter'])}"
+    if condition.get("type") in ("and", "or"):
+        return f" {condition['type']} ".join(condition_text(c) for c in condition["conditions"])
+    return str(condition.get("pass_through_filter", condition))
+
+
+def _between(column: str, bounds: tuple[float, float], symbol: str, what: str, timeframe: str | None = None) -> dict:
     return _expectation("expect_column_values_to_be_between", f"{symbol}: {what} in [{bounds[0]:g}, {bounds[1]:g}] "
                         "(expectations/symbols.yaml)", column=column, min_value=bounds[0], max_value=bounds[1],
-                        **_where(symbol, extra))
+                        **_where(symbol, timeframe))
 
 
 def symbol_expectations(suite: str, symbols: Iterable[str], config: AuditConfig) -> list[dict]:
@@ -110,7 +128,7 @@ def symbol_expectations(suite: str, symbols: Iterable[str], config: AuditConfig)
             if lim.price:
                 out += [_between(c, lim.price, symbol, f"bar {c}") for c in BAR_PRICES]
             if lim.volume_1m:
-                out.append(_between("volume", lim.volume_1m, symbol, "1m bar volume", 'timeframe=="1m"'))
+                out.append(_between("volume", lim.volume_1m, symbol, "1m bar volume", "1m"))
         elif suite == "trades":
             if lim.price:
                 out.append(_between("price", lim.price, symbol, "trade price"))
@@ -161,7 +179,9 @@ def build_suite(document: Mapping):
 def describe(expectation_type: str, kwargs: Mapping) -> str:
     """``expect_x(column=a, …)``: how the report names an expectation (no row condition noise)."""
     shown = {k: v for k, v in kwargs.items() if k not in ("batch_id", "condition_parser", "result_format")}
-    if isinstance(shown.get("row_condition"), Mapping):
-        shown["row_condition"] = shown["row_condition"].get("pass_through_filter", shown["row_condition"])
+    if "row_condition" in shown:
+        condition = shown["row_condition"]
+        shown["row_condition"] = condition_text(condition.to_json_dict() if hasattr(condition, "to_json_dict")
+                                                else condition)
     args = ", ".join(f"{k}={v}" for k, v in shown.items())
     return f"{expectation_type}({args})"
