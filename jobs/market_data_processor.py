@@ -52,23 +52,25 @@ def _kafka_sink(topic: str, bootstrap: str, o: ProcessorOptions, name: str) -> s
     return exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{name}", partitioner=partitioner)
 
 
-def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -> list[str]:
-    """The DDL and views of the SQL part, in order."""
-    lateness_ms = o.allowed_lateness_ms
+def trade_statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet,
+                     carry: tuple[str, ...] = ()) -> list[str]:
+    """The trades' side up to lateness: functions, the raw source, parse, rules, duplicates and the
+    watermark (views ``trades_checked``, ``trades_counted``, ``trades_timed``). The quality job
+    (jobs/data_quality.py) declares the same views so that it classifies every record as this job does;
+    ``carry`` names extra fields of the parse it needs (e.g. ``ts_recv``)."""
     trade_reason, trade_detail = validation.compile_sql(rules, "trades")
-    quote_reason, quote_detail = validation.compile_sql(rules, "quotes")
     # A computed column cannot use another, so the parse is repeated here: the function's per-thread
     # cache makes every call after the first on the same bytes an array comparison.
     ts = "PARSE_TRADE(payload).ts_event"
     sane_time = (f"PARSE_TRADE(payload).reason IS NULL AND {ts} >= {rules.min_ts_event_ns} "
                  f"AND {ts} <= UNIX_TIMESTAMP() * 1000000000 + {rules.future_tolerance_ns}")
-    dlq_cols = "k, reason, detail, topic, kafka_partition, kafka_offset, TO_BASE64(payload), 'base64', " \
-               f"UNIX_TIMESTAMP() * 1000000000, '{COMPONENT}'"
+    parsed_extra = "".join(f", p.{c} AS {c}" for c in carry)
+    counted_extra = "".join(f", {c}" for c in carry)
     return [
         "CREATE TEMPORARY FUNCTION PARSE_TRADE AS 'io.tickflow.udf.ParseTrade' LANGUAGE JAVA",
         "CREATE TEMPORARY FUNCTION PARSE_QUOTE AS 'io.tickflow.udf.ParseQuote' LANGUAGE JAVA",
         "CREATE TEMPORARY FUNCTION OHLCV AS 'io.tickflow.udf.Ohlcv' LANGUAGE JAVA",
-        # --- sources: bytes as they are, parsed once; event time only from sane, parsed timestamps
+        # --- source: bytes as they are, parsed once; event time only from sane, parsed timestamps
         f"""CREATE TEMPORARY TABLE raw_trades (
               k BYTES, payload BYTES,
               kafka_partition INT METADATA FROM 'partition' VIRTUAL,
@@ -79,6 +81,39 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
                          ELSE TO_TIMESTAMP_LTZ(0, 3) END,
               WATERMARK FOR rt AS rt - INTERVAL '{o.out_of_orderness_ms / 1000}' SECOND
             ) WITH ({_kafka_source('md.raw.trades', bootstrap, o)})""",
+        # --- trades: classify
+        f"""CREATE TEMPORARY VIEW trades_parsed AS
+            SELECT k, payload, kafka_partition, kafka_offset, pt, rt,
+                   p.reason AS parse_reason, p.detail AS parse_detail, p.source AS source, p.symbol AS symbol,
+                   p.venue AS venue, p.ts_event AS ts_event, p.seq AS seq, p.price AS price, p.size AS size,
+                   p.trade_id AS trade_id{parsed_extra}
+            FROM raw_trades""",
+        f"""CREATE TEMPORARY VIEW trades_checked AS
+            SELECT *, {trade_reason} AS reason, {trade_detail} AS detail FROM trades_parsed""",
+        # --- duplicates: a running count per identity, in arrival order; state expires after the horizon
+        f"""CREATE TEMPORARY VIEW trades_counted AS
+            SELECT k, payload, kafka_partition, kafka_offset, rt, source, symbol, venue, ts_event, seq, price, size,
+                   trade_id{counted_extra},
+                   COUNT(*) OVER (PARTITION BY source, COALESCE(trade_id, CONCAT('#', CAST(seq AS STRING)))
+                                  ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen
+            FROM trades_checked WHERE reason IS NULL""",
+        # --- lateness against this operator's watermark (never ahead of the window operator's)
+        f"""CREATE TEMPORARY VIEW trades_timed AS
+            SELECT *, CURRENT_WATERMARK(rt) AS wm,
+                   TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1, 3) AS minute_last_ms,
+                   TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1 + {o.allowed_lateness_ms}, 3)
+                     AS minute_expiry
+            FROM trades_counted WHERE seen = 1""",
+    ]
+
+
+def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -> list[str]:
+    """The DDL and views of the SQL part, in order."""
+    lateness_ms = o.allowed_lateness_ms
+    quote_reason, quote_detail = validation.compile_sql(rules, "quotes")
+    dlq_cols = "k, reason, detail, topic, kafka_partition, kafka_offset, TO_BASE64(payload), 'base64', " \
+               f"UNIX_TIMESTAMP() * 1000000000, '{COMPONENT}'"
+    return trade_statements(bootstrap, o, rules) + [
         f"""CREATE TEMPORARY TABLE raw_quotes (
               k BYTES, payload BYTES,
               kafka_partition INT METADATA FROM 'partition' VIRTUAL,
@@ -99,28 +134,6 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
               `open` STRING, high STRING, low STRING, `close` STRING, volume STRING, vwap STRING,
               trade_count BIGINT, revision INT, sources ARRAY<STRING>, pipeline_version STRING
             ) WITH ({_kafka_sink('md.bars', bootstrap, o, 'bars')})""",
-        # --- trades: classify
-        """CREATE TEMPORARY VIEW trades_parsed AS
-            SELECT k, payload, kafka_partition, kafka_offset, pt, rt,
-                   p.reason AS parse_reason, p.detail AS parse_detail, p.source AS source, p.symbol AS symbol,
-                   p.venue AS venue, p.ts_event AS ts_event, p.seq AS seq, p.price AS price, p.size AS size,
-                   p.trade_id AS trade_id
-            FROM raw_trades""",
-        f"""CREATE TEMPORARY VIEW trades_checked AS
-            SELECT *, {trade_reason} AS reason, {trade_detail} AS detail FROM trades_parsed""",
-        # --- duplicates: a running count per identity, in arrival order; state expires after the horizon
-        """CREATE TEMPORARY VIEW trades_counted AS
-            SELECT k, payload, kafka_partition, kafka_offset, rt, source, symbol, venue, ts_event, seq, price, size,
-                   trade_id,
-                   COUNT(*) OVER (PARTITION BY source, COALESCE(trade_id, CONCAT('#', CAST(seq AS STRING)))
-                                  ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen
-            FROM trades_checked WHERE reason IS NULL""",
-        # --- lateness against this operator's watermark (never ahead of the window operator's)
-        f"""CREATE TEMPORARY VIEW trades_timed AS
-            SELECT *, CURRENT_WATERMARK(rt) AS wm,
-                   TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1, 3) AS minute_last_ms,
-                   TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1 + {lateness_ms}, 3) AS minute_expiry
-            FROM trades_counted WHERE seen = 1""",
         """CREATE TEMPORARY VIEW trades_on_time AS
             SELECT rt, source, symbol, venue, ts_event, seq, price, size FROM trades_timed
             WHERE wm IS NULL OR minute_last_ms > wm""",

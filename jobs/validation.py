@@ -34,6 +34,8 @@ class RuleSet:
     venue_bands: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     venue_calendars: Mapping[str, str] = field(default_factory=dict)
     symbol_venues: Mapping[str, str] = field(default_factory=dict)
+    # daily halts the calendar's sessions do not carry: venue → (time zone, (("HH:MM", "HH:MM"), …))
+    venue_breaks: Mapping[str, tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
 
     def symbol_calendar(self, symbol: str) -> str | None:
         """The exchange calendar of a symbol's home venue, or None (UTC days)."""
@@ -70,6 +72,8 @@ def parse_rules(doc: dict) -> RuleSet:
         venue_bands=_bands(doc.get("bands", {}).get("venues")),
         venue_calendars={k: v["calendar"] for k, v in (doc.get("venues") or {}).items()},
         symbol_venues={k: v["venue"] for k, v in (doc.get("symbols") or {}).items()},
+        venue_breaks={k: (v.get("timezone", "UTC"), tuple((str(a), str(b)) for a, b in v["breaks"]))
+                      for k, v in (doc.get("venues") or {}).items() if v.get("breaks")},
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tickflow import config
 from tickflow.arguments import OneLineArgumentParser as _Parser
 
-JOBS = ("trade_passthrough", "market_data_processor", "indicators", "storage_writer")
+JOBS = ("trade_passthrough", "market_data_processor", "indicators", "storage_writer", "data_quality")
 
 
 def _fail(message: str, code: int = 1) -> int:

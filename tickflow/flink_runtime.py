@@ -70,7 +70,18 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
                      "s3.access-key": s.s3_access_key, "s3.secret-key": s.s3_secret_key})
         # as on the cluster: a failed job (e.g. its database away) restarts from its last checkpoint
         conf["restart-strategy.type"] = "exponential-delay"
+        # Prometheus metrics of a local run, beside the session cluster's ports (the first free one is taken)
+        conf.update({"metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER,
+                     "metrics.reporter.prom.port": local_metrics_ports(s)})
     return conf
+
+
+PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+
+
+def local_metrics_ports(s: Settings) -> str:
+    """The Prometheus port range of local MiniCluster runs: the ten ports after the session cluster's two."""
+    return f"{s.flink_metrics_port + 2}-{s.flink_metrics_port + 11}"
 
 
 def table_environment(s: Settings, job_name: str, parallelism: int | None = None,
@@ -89,7 +100,7 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
 
     settings = {**job_configuration(s, job_name, on_cluster), **(extra or {})}
     if not on_cluster:
-        _s3_on_gateway_classpath(s)
+        _on_gateway_classpath(s)
     conf = Configuration()
     for k, v in settings.items():
         conf.set_string(k, v)
@@ -104,15 +115,19 @@ def environments(s: Settings, job_name: str, parallelism: int | None = None,
     return env, t_env
 
 
-def _s3_on_gateway_classpath(s: Settings) -> None:
-    """A local MiniCluster runs inside PyFlink's gateway JVM and loads no plugins, so the S3 filesystem
-    (a self-contained, shaded jar) goes on that JVM's classpath (read when the gateway starts, i.e.
-    before the first environment); :func:`_configure_filesystems` then gives it the job's settings."""
+def _on_gateway_classpath(s: Settings) -> None:
+    """A local MiniCluster runs inside PyFlink's gateway JVM and loads no plugins, so the S3 filesystem (a
+    self-contained, shaded jar) and the Prometheus reporter go on that JVM's classpath (PyFlink's launcher
+    adds ``HADOOP_CLASSPATH``, read when the gateway starts, i.e. before the first environment);
+    :func:`_configure_filesystems` then gives the filesystem the job's settings."""
     import os
 
-    jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))
-    if jars and str(jars[0]) not in os.environ.get("HADOOP_CLASSPATH", ""):
-        os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(filter(None, [os.environ.get("HADOOP_CLASSPATH"), str(jars[0])]))
+    jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))[:1]
+    jars += sorted((flink_home() / "plugins" / "metrics-prometheus").glob("flink-metrics-prometheus-*.jar"))[:1]
+    present = os.environ.get("HADOOP_CLASSPATH", "").split(os.pathsep)
+    missing = [str(j) for j in jars if str(j) not in present]
+    if missing:
+        os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(filter(None, [os.environ.get("HADOOP_CLASSPATH"), *missing]))
 
 
 def _configure_filesystems(conf) -> None:

@@ -47,6 +47,7 @@ JOBS: dict[str, JobSpec] = {
     "indicators": JobSpec("indicators", parallelism=2, taskmanager_memory="3072m"),
     "storage-writer": JobSpec("storage_writer", parallelism=2, args=("--lake", "s3://tickflow-prod/lake"),
                               needs_postgres=True),
+    "data-quality": JobSpec("data_quality", parallelism=2, taskmanager_memory="3072m"),
 }
 
 

@@ -130,7 +130,7 @@ def test_overlays_set_their_environment(overlay, parallelism, replicas):
     assert len(images) == 1 and images.pop().endswith(":dev" if overlay == "dev" else ":0.1.0")
 
 
-def test_the_dashboard_and_alerts_query_only_metrics_the_connectors_export():
+def test_the_dashboard_and_alerts_query_only_metrics_the_connectors_and_jobs_export():
     import json
 
     from connectors.metrics import ConnectorMetrics
@@ -146,5 +146,10 @@ def test_the_dashboard_and_alerts_query_only_metrics_the_connectors_export():
               for g in d["spec"]["groups"] for r in g["rules"]]
     used = {m for e in exprs for m in re.findall(r"tickflow_connector_\w+", e)}
     assert used and used <= exported, used - exported
+    from jobs.data_quality import JVM_METRICS, METRICS, PROMETHEUS_OPERATOR_PREFIX
+
+    jobs_export = {PROMETHEUS_OPERATOR_PREFIX + m for m in {**METRICS, **JVM_METRICS}}
+    used_jobs = {m for e in exprs for m in re.findall(r"flink_taskmanager_job_task_operator_tickflow_\w+", e)}
+    assert used_jobs == jobs_export, used_jobs ^ jobs_export  # every job metric is shown, none is invented
     assert all(re.fullmatch(r"flink_(jobmanager|taskmanager)_\w+", m)
                for e in exprs for m in re.findall(r"\bflink_\w+", e))

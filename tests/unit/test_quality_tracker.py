@@ -89,3 +89,78 @@ def test_slow_delivery_costs_timeliness_and_a_low_score_alerts():
     records = t.on_window(window(0, p99=1000.0, rejected={"MALFORMED": 10}, valid=40))
     assert records[0]["timeliness"] == 0.0
     assert "LOW_SCORE" in {r.get("alert") for r in records}
+
+
+def test_sources_closing_together_are_compared_both_ways():
+    t = QualityTracker(always_open, QualityOptions(divergence_bps=10))
+    records = t.on_windows([window(0, source="polygon", vwap=1640.0), window(0, source="finnhub", vwap=1650.0)])
+    quality = {r["source"]: r for r in records if r["type"] == "quality"}
+    assert quality["polygon"]["divergence_bps"] == quality["finnhub"]["divergence_bps"] > 10
+    assert quality["polygon"]["consistency"] == quality["finnhub"]["consistency"] == 0.0
+
+
+def test_a_single_stray_print_is_a_price_jump_although_the_vwap_barely_moves():
+    t = QualityTracker(always_open)
+    feed(t, 40)
+    stray = WindowCounts("polygon", "ES", T0 + 40 * MINUTE_NS, T0 + 41 * MINUTE_NS, 300, {}, 1.0, 2.0,
+                         1640.1, 102.0, high=1722.0, low=1639.75)
+    [record, *_] = t.on_window(stray)
+    assert [a["kind"] for a in record["anomalies"]] == ["PRICE_JUMP"]
+    assert record["anomalies"][0]["value"] > 0.04
+
+
+def test_stragglers_revise_a_scored_window_keeping_what_scoring_found():
+    t = QualityTracker(always_open)
+    feed(t, 3)
+    t.on_window(window(4))  # minute 3 silent: a gap of this window
+    assert t.is_scored("polygon", T0 + 4 * MINUTE_NS)
+    revised = t.revise("polygon", T0 + 4 * MINUTE_NS, valid=1, rejected={"LATE": 2}, volume=10.0,
+                       notional=10.0 * 1700.0, minutes=frozenset({T0 + 4 * MINUTE_NS}))
+    assert revised["revision"] == 1 and revised["valid"] == 51
+    assert revised["rejected_by_reason"] == {"LATE": 2}
+    assert revised["gap_minutes"] == [T0 + 3 * MINUTE_NS]  # the silence found at scoring time stays
+    assert revised["vwap"] == round((1640.0 * 100 + 1700.0 * 10) / 110, 9)
+    again = t.revise("polygon", T0 + 4 * MINUTE_NS, rejected={"LATE": 1})
+    assert again["revision"] == 2 and again["rejected_by_reason"] == {"LATE": 3}
+
+
+def test_windows_older_than_the_revision_horizon_are_forgotten():
+    t = QualityTracker(always_open, QualityOptions(keep_windows_ns=3 * MINUTE_NS))
+    feed(t, 10)
+    assert not t.is_scored("polygon", T0) and t.is_scored("polygon", T0 + 9 * MINUTE_NS)
+
+
+def test_a_feed_silent_through_trading_minutes_is_stale_once():
+    t = QualityTracker(always_open, QualityOptions(stale_minutes=5))
+    feed(t, 2)
+    assert t.stale_alerts("ES", T0 + 6 * MINUTE_NS) == []  # 4 silent minutes
+    [alert] = t.stale_alerts("ES", T0 + 7 * MINUTE_NS)
+    assert alert["alert"] == "STALE_FEED" and alert["source"] == "polygon"
+    assert t.stale_alerts("ES", T0 + 20 * MINUTE_NS) == []  # said once per silence
+    t.on_window(window(21))
+    assert len(t.stale_alerts("ES", T0 + 40 * MINUTE_NS)) == 1  # a new silence
+
+
+def test_a_closed_market_is_never_stale():
+    t = QualityTracker(lambda s, a, b: [], QualityOptions(stale_minutes=5))
+    t.on_window(window(0))
+    assert t.stale_alerts("ES", T0 + 3 * 24 * 60 * MINUTE_NS) == []
+
+
+def test_state_round_trips_through_plain_data():
+    import pickle
+
+    t = QualityTracker(always_open)
+    feed(t, 35)
+    copy = QualityTracker(always_open, state=pickle.loads(pickle.dumps(t.state())))
+    nxt = window(35, vwap=1700.0)
+    assert copy.on_window(nxt) == t.on_window(nxt)
+    assert copy.state() == t.state()
+
+
+def test_a_window_with_only_rejects_has_no_latency_and_scores_validity():
+    t = QualityTracker(always_open)
+    [record, *alerts] = t.on_window(WindowCounts("?", "?", T0, T0 + MINUTE_NS, 0, {"MALFORMED": 3}, None, None,
+                                                 None, 0.0))
+    assert record["latency_p99_ms"] is None and record["timeliness"] == 1.0 and record["validity"] == 0.0
+    assert {a["alert"] for a in alerts} == {"LOW_SCORE", "DLQ_RATE"}

@@ -5,6 +5,7 @@ import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.TimerService;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.types.Row;
@@ -26,6 +27,7 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> {
     private final Map<String, TradingSessions> sessionsByVenue;
     private final long latenessMs;
     private transient MapState<String, Bar> state;
+    private transient Counter revisions;
 
     public BarBookFunction(Map<String, TradingSessions> sessionsByVenue, long latenessMs) {
         this.sessionsByVenue = new HashMap<>(sessionsByVenue);
@@ -36,6 +38,8 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> {
     public void open(OpenContext ctx) {
         state = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>(STATE_NAME, Types.STRING, TypeInformation.of(Bar.class)));
+        // bars re-emitted because late trades reached them (Prometheus: ..._operator_tickflow_bar_revisions)
+        revisions = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("bar_revisions");
     }
 
     /** A 1m part from a row of the SQL stage's minute_parts view. */
@@ -71,6 +75,7 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> {
         BarBook book = load();
         List<Bar> revised = book.add(partOf(row), days);
         save(book, ctx.timerService());
+        revisions.inc(revised.size());
         for (Bar b : revised) {
             out.collect(BarRecords.row(b));
         }

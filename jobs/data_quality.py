@@ -1,0 +1,385 @@
+"""The data-quality job: md.raw.trades → a quality record per (source, symbol, window) on md.quality, and
+alerts on md.alerts.
+
+Per-tick work is Flink SQL, as in the processor: the same views (``trade_statements`` of
+jobs/market_data_processor.py: parse, rules, duplicates, lateness against the same watermark) classify
+every record exactly as the processor does, and event-time TUMBLE windows count per feed and window —
+valid trades, rejects by reason code, ts_recv − ts_event p50/p99 (``PERCENTILE``), volume, notional and
+the minutes that traded. Records a window cannot hold (trades late for it, rejects without a usable event
+time) reach Python one by one; they are rare. Python sees only window rows and those stragglers: a keyed
+function per symbol (``jobs/quality_tracker.py``) scores each window when the watermark passes its end —
+gaps against the venue's calendar, MAD z-score price jumps and volume spikes, divergence between sources,
+stale feeds — and revises a window when stragglers reach it after it was scored.
+
+    tickflow run data_quality [--bounded]      # local MiniCluster
+    tickflow submit data_quality                # the session cluster
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+
+from jobs import validation
+from jobs.market_data_processor import ProcessorOptions, trade_statements
+from jobs.quality_tracker import MINUTE_NS, QualityOptions
+from tickflow import config
+from tickflow.flink_runtime import environments, execute, job_argument_parser
+from tickflow.kafka_tables import exactly_once_sink_options
+
+JOB_NAME = "data-quality"
+OPERATOR_UID = f"{JOB_NAME}-tracker"
+STATE_NAME = "quality-v1"
+UNKNOWN = "?"
+END_OF_INPUT_MS = 2 ** 62 // 1_000_000  # a watermark past this: a bounded input has ended
+
+# What the job's metrics are called in Prometheus (Flink's reporter joins the group names; key/value
+# groups become labels). The dashboard and alert rules in k8s/base use these; the tests check both ways.
+PROMETHEUS_OPERATOR_PREFIX = "flink_taskmanager_job_task_operator_tickflow_"
+METRICS = {
+    "records_valid": "trades counted valid (each is in a bar's trade_count)",
+    "reason_records_rejected": "records rejected, label reason (as md.dlq's reason codes)",
+    "late_records": "records that reached a window after it closed (revisions or LATE)",
+    "quality_revisions": "quality records re-emitted with a higher revision",
+    "source_symbol_quality_score": "latest score per feed, labels source and symbol (gauge, 0-100)",
+    "alert_quality_alerts": "alerts raised, label alert",
+    "kind_quality_anomalies": "anomalies flagged, label kind",
+    "quality_watermark_lag_ms": "wall clock minus the end of the last scored window (gauge)",
+}
+JVM_METRICS = {"bar_revisions": "bars re-emitted because late trades reached them (market data processor)"}
+
+
+@dataclass(frozen=True)
+class DataQualityOptions:
+    window_minutes: int = 1
+    out_of_orderness_ms: int = 2_000  # as the processor's, so records are classified as it does
+    allowed_lateness_ms: int = 60_000
+    dedup_horizon: str = "1 h"
+    state_ttl_hours: int = 48
+    bounded: bool = False
+    group_id: str = "tickflow-data-quality"
+    transactional_prefix: str = "tickflow-dq"
+
+    @property
+    def window_ns(self) -> int:
+        return self.window_minutes * MINUTE_NS
+
+    def processor_view(self) -> ProcessorOptions:
+        return ProcessorOptions(self.out_of_orderness_ms, self.allowed_lateness_ms, self.dedup_horizon,
+                                self.bounded, self.group_id)
+
+
+def statements(bootstrap: str, o: DataQualityOptions, rules: validation.RuleSet) -> list[str]:
+    """The processor's trade views, then the window counts and the stragglers as one table ``to_python``."""
+    w_ns, w_ms = o.window_ns, o.window_ns // 1_000_000
+    window = f"INTERVAL '{o.window_minutes}' MINUTE"
+    window_last = f"TO_TIMESTAMP_LTZ((ts_event / {w_ns} + 1) * {w_ms} - 1, 3)"
+    epoch = "TO_TIMESTAMP_LTZ(0, 3)"
+    columns = "kind, source, symbol, ws, reason, n, volume, notional, high, low, p50, p99, minutes, ts_event"
+    return trade_statements(bootstrap, o.processor_view(), rules, carry=("ts_recv",)) + [
+        f"""CREATE TEMPORARY VIEW q_trades AS
+            SELECT rt, source, symbol, ts_event, ts_recv, price, size, wm, minute_expiry,
+                   {window_last} AS window_last_ms,
+                   (wm IS NULL OR ({window_last} > wm AND minute_expiry > wm)) AS on_time
+            FROM trades_timed""",
+        # every rejected trade, as the processor's dead-letter union has them
+        """CREATE TEMPORARY VIEW q_rejects AS
+            SELECT rt, COALESCE(source, '?') AS source, COALESCE(symbol, '?') AS symbol, ts_event, reason
+            FROM trades_checked WHERE reason IS NOT NULL
+            UNION ALL
+            SELECT rt, source, symbol, ts_event, 'DUPLICATE' AS reason FROM trades_counted WHERE seen > 1""",
+        f"""CREATE TEMPORARY VIEW q_rejects_timed AS
+            SELECT *, (rt > {epoch} AND (CURRENT_WATERMARK(rt) IS NULL OR {window_last} > CURRENT_WATERMARK(rt)))
+                      AS windowed
+            FROM q_rejects""",
+        f"""CREATE TEMPORARY VIEW q_valid_windows AS
+            SELECT 'valid' AS kind, source, symbol, MIN(ts_event) / {w_ns} * {w_ns} AS ws,
+                   CAST(NULL AS STRING) AS reason, COUNT(*) AS n,
+                   SUM(CAST(size AS DOUBLE)) AS volume, SUM(CAST(price AS DOUBLE) * CAST(size AS DOUBLE)) AS notional,
+                   CAST(MAX(price) AS DOUBLE) AS high, CAST(MIN(price) AS DOUBLE) AS low,
+                   PERCENTILE(CAST(ts_recv - ts_event AS DOUBLE) / 1000000, 0.5) AS p50,
+                   PERCENTILE(CAST(ts_recv - ts_event AS DOUBLE) / 1000000, 0.99) AS p99,
+                   LISTAGG(DISTINCT CAST(ts_event / {MINUTE_NS} AS STRING)) AS minutes,
+                   CAST(NULL AS BIGINT) AS ts_event
+            FROM TABLE(TUMBLE((SELECT * FROM q_trades WHERE on_time), DESCRIPTOR(rt), {window}))
+            GROUP BY source, symbol, window_start, window_end""",
+        f"""CREATE TEMPORARY VIEW q_reject_windows AS
+            SELECT 'rejects' AS kind, source, symbol, MIN(ts_event) / {w_ns} * {w_ns} AS ws, reason, COUNT(*) AS n,
+                   CAST(NULL AS DOUBLE) AS volume, CAST(NULL AS DOUBLE) AS notional, CAST(NULL AS DOUBLE) AS high,
+                   CAST(NULL AS DOUBLE) AS low, CAST(NULL AS DOUBLE) AS p50,
+                   CAST(NULL AS DOUBLE) AS p99, CAST(NULL AS STRING) AS minutes, CAST(NULL AS BIGINT) AS ts_event
+            FROM TABLE(TUMBLE((SELECT * FROM q_rejects_timed WHERE windowed), DESCRIPTOR(rt), {window}))
+            GROUP BY source, symbol, window_start, window_end, reason""",
+        # one by one: trades late for their window (merged into bars as revisions, or LATE), and rejects
+        # without a usable event time or late for their window
+        f"""CREATE TEMPORARY VIEW q_stragglers AS
+            SELECT CASE WHEN minute_expiry <= wm THEN 'reject' ELSE 'late' END AS kind, source, symbol,
+                   CAST(NULL AS BIGINT) AS ws, CASE WHEN minute_expiry <= wm THEN 'LATE' END AS reason,
+                   CAST(1 AS BIGINT) AS n, CAST(size AS DOUBLE) AS volume,
+                   CAST(price AS DOUBLE) * CAST(size AS DOUBLE) AS notional, CAST(price AS DOUBLE) AS high,
+                   CAST(price AS DOUBLE) AS low, CAST(NULL AS DOUBLE) AS p50,
+                   CAST(NULL AS DOUBLE) AS p99, CAST(ts_event / {MINUTE_NS} AS STRING) AS minutes, ts_event
+            FROM q_trades WHERE NOT on_time
+            UNION ALL
+            SELECT 'reject', source, symbol, CAST(NULL AS BIGINT), reason, CAST(1 AS BIGINT), CAST(NULL AS DOUBLE),
+                   CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
+                   CAST(NULL AS DOUBLE), CAST(NULL AS STRING),
+                   CASE WHEN rt > {epoch} THEN ts_event END
+            FROM q_rejects_timed WHERE NOT windowed""",
+        f"""CREATE TEMPORARY VIEW to_python AS
+            SELECT {columns} FROM q_valid_windows
+            UNION ALL SELECT {columns} FROM q_reject_windows
+            UNION ALL SELECT {columns} FROM q_stragglers""",
+    ]
+
+
+def window_of(ts_ns: int, window_ns: int) -> int:
+    return ts_ns - ts_ns % window_ns
+
+
+def record_key(record: dict) -> bytes:
+    """md.quality: ``source|symbol|window_start``; md.alerts: ``source|symbol|alert|window_start``."""
+    if record["type"] == "alert":
+        return f"{record['source']}|{record['symbol']}|{record['alert']}|{record['window_start']}".encode()
+    return f"{record['source']}|{record['symbol']}|{record['window_start']}".encode()
+
+
+class Pending:
+    """A window's counts per source while it is open (plain data, pickled in the keyed state)."""
+
+    @staticmethod
+    def add(pending: dict, ws: int, source: str, valid: int = 0, reason: str | None = None, n: int = 0,
+            volume: float = 0.0, notional: float = 0.0, p50=None, p99=None, minutes=(), high=None,
+            low=None) -> None:
+        c = pending.setdefault(ws, {}).setdefault(source, {"valid": 0, "rejected": {}, "volume": 0.0,
+                                                             "notional": 0.0, "p50": None, "p99": None,
+                                                             "minutes": set(), "high": None, "low": None})
+        if high is not None:
+            c["high"] = high if c["high"] is None else max(c["high"], high)
+            c["low"] = low if c["low"] is None else min(c["low"], low)
+        c["valid"] += valid
+        if reason:
+            c["rejected"][reason] = c["rejected"].get(reason, 0) + n
+        c["volume"] += volume or 0.0
+        c["notional"] += notional or 0.0
+        if p50 is not None:
+            c["p50"], c["p99"] = p50, p99
+        c["minutes"].update(minutes)
+
+
+def minutes_of(text: str | None) -> set[int]:
+    """LISTAGG's comma-separated minute numbers → minute starts (ns)."""
+    return {int(m) * MINUTE_NS for m in (text or "").split(",") if m}
+
+
+def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
+    """The keyed Python operator (key: symbol): pending windows, stragglers and the tracker in ValueState."""
+    from pyflink.common import Row, Time, Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+
+    from jobs.quality_calendar import session_minutes_function
+    from jobs.quality_tracker import QualityTracker, WindowCounts
+
+    sessions = session_minutes_function(rules)
+    w_ns = o.window_ns
+
+    class QualityFunction(KeyedProcessFunction):
+        def open(self, ctx: RuntimeContext) -> None:
+            descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
+            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.hours(o.state_ttl_hours)).build())
+            self.state = ctx.get_state(descriptor)
+            self.group = ctx.get_metrics_group().add_group("tickflow")
+            self.counters: dict[tuple, object] = {}
+            self.scores: dict[tuple[str, str], float] = {}
+            self.lag_ms = 0
+            self.group.gauge("quality_watermark_lag_ms", lambda: int(self.lag_ms))
+
+        # --- metrics ------------------------------------------------------------------------------
+        def _count(self, name: str, n: int = 1, **labels: str) -> None:
+            key = (name, *sorted(labels.items()))
+            if key not in self.counters:
+                g = self.group
+                for k, v in sorted(labels.items()):
+                    g = g.add_group(k, v)
+                self.counters[key] = g.counter(name)
+            self.counters[key].inc(n)
+
+        def _score(self, source: str, symbol: str, score: float) -> None:
+            if (source, symbol) not in self.scores:
+                self.group.add_group("source", source).add_group("symbol", symbol).gauge(
+                    "quality_score", lambda k=(source, symbol): int(round(self.scores[k])))
+            self.scores[(source, symbol)] = score
+
+        # --- state --------------------------------------------------------------------------------
+        def _load(self) -> dict:
+            raw = self.state.value()
+            return pickle.loads(raw) if raw else {"tracker": None, "pending": {}, "unplaced": []}
+
+        def _save(self, st: dict) -> None:
+            self.state.update(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
+
+        def _tracker(self, st: dict) -> QualityTracker:
+            return QualityTracker(sessions, q, st["tracker"])
+
+        def _out(self, records: list[dict]):
+            for r in records:
+                if r["type"] == "quality":
+                    self._score(r["source"], r["symbol"], r["score"])
+                    if r["revision"]:
+                        self._count("quality_revisions")
+                    for a in r["anomalies"]:
+                        self._count("quality_anomalies", kind=a["kind"])
+                else:
+                    self._count("quality_alerts", alert=r["alert"])
+                yield Row(r["type"], record_key(r), json.dumps(r, separators=(",", ":")).encode())
+
+        # --- input --------------------------------------------------------------------------------
+        def process_element(self, row, ctx):
+            st = self._load()
+            timers = ctx.timer_service()
+            out: list[dict] = []
+            if row.kind in ("valid", "rejects"):
+                if row.kind == "valid":
+                    self._count("records_valid", row.n)
+                    Pending.add(st["pending"], row.ws, row.source, valid=row.n, volume=row.volume,
+                                notional=row.notional, p50=row.p50, p99=row.p99, minutes=minutes_of(row.minutes),
+                                high=row.high, low=row.low)
+                else:
+                    self._count("records_rejected", row.n, reason=row.reason)
+                    Pending.add(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
+                timers.register_event_time_timer((row.ws + w_ns) // 1_000_000 - 1)
+            elif row.ts_event is None:  # no usable event time: the window open at the watermark
+                self._count("records_rejected", 1, reason=row.reason)
+                st["unplaced"].append((row.source, row.reason))
+                timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
+            else:
+                late = row.kind == "late"
+                self._count("records_valid" if late else "records_rejected", 1,
+                            **({} if late else {"reason": row.reason}))
+                self._count("late_records", 1)
+                out += self._straggler(st, row, timers)
+            self._save(st)
+            yield from self._out(out)
+
+        def _straggler(self, st: dict, row, timers) -> list[dict]:
+            ws = window_of(row.ts_event, w_ns)
+            late = row.kind == "late"
+            fields = {"valid": 1 if late else 0, "volume": row.volume or 0.0, "notional": row.notional or 0.0,
+                      "minutes": frozenset(minutes_of(row.minutes)) if late else frozenset(),
+                      "high": row.high if late else None, "low": row.low if late else None}
+            tracker = self._tracker(st)
+            if tracker.is_scored(row.source, ws):
+                record = tracker.revise(row.source, ws, rejected={} if late else {row.reason: 1}, **fields)
+                st["tracker"] = tracker.state()
+                return [record]
+            Pending.add(st["pending"], ws, row.source, reason=None if late else row.reason, n=1, **fields)
+            timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
+            return []
+
+        # --- time ---------------------------------------------------------------------------------
+        def on_timer(self, timestamp: int, ctx):
+            st = self._load()
+            symbol = ctx.get_current_key()
+            timers = ctx.timer_service()
+            end_of_input = timers.current_watermark() >= END_OF_INPUT_MS  # a bounded input ended
+            watermark_ns = max(timers.current_watermark(), 0) * 1_000_000
+            if st["unplaced"]:
+                ws = window_of(min(watermark_ns, timestamp * 1_000_000) if end_of_input else watermark_ns + 1, w_ns)
+                for source, reason in st["unplaced"]:
+                    Pending.add(st["pending"], ws, source, reason=reason, n=1)
+                st["unplaced"] = []
+                timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
+            due = sorted(ws for ws in st["pending"] if (ws + w_ns) // 1_000_000 - 1 <= timestamp)
+            tracker = self._tracker(st)
+            out: list[dict] = []
+            for ws in due:
+                windows = [WindowCounts(source, symbol, ws, ws + w_ns, c["valid"], c["rejected"],
+                                        c["p50"], c["p99"],
+                                        c["notional"] / c["volume"] if c["volume"] else None, c["volume"],
+                                        frozenset(c["minutes"]), c["high"], c["low"])
+                           for source, c in sorted(st["pending"].pop(ws).items())]
+                out += tracker.on_windows(windows)
+                self.lag_ms = time.time() * 1000 - (ws + w_ns) / 1_000_000
+            if not end_of_input:
+                out += tracker.stale_alerts(symbol, (timestamp + 1) * 1_000_000)
+                ends = [e for e in tracker.feeds().values() if e is not None]
+                if ends:  # look again once the newest feed could have gone stale
+                    next_check = (max(ends) + q.stale_minutes * MINUTE_NS) // 1_000_000
+                    timers.register_event_time_timer(max(next_check, timestamp + q.stale_minutes * 60_000))
+            st["tracker"] = tracker.state()
+            self._save(st)
+            yield from self._out(out)
+
+    return QualityFunction()
+
+
+def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
+    """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
+    from pyflink.common import Types
+
+    t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
+    for stmt in statements(bootstrap, o, rules):
+        t_env.execute_sql(stmt)
+    for table, topic in (("quality_out", "md.quality"), ("alerts_out", "md.alerts")):
+        options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw")
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
+    rows = t_env.to_data_stream(t_env.from_path("to_python"))
+    out_type = Types.ROW_NAMED(["kind", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()),
+                                                   Types.PRIMITIVE_ARRAY(Types.BYTE())])
+    out = (rows.key_by(lambda r: r.symbol or UNKNOWN, key_type=Types.STRING())
+           .process(quality_function(o, q, rules), output_type=out_type)
+           .uid(OPERATOR_UID).name("quality tracker"))
+    t_env.create_temporary_view("tracker_out", t_env.from_data_stream(out))
+    stmt_set = t_env.create_statement_set()
+    stmt_set.add_insert_sql("INSERT INTO quality_out SELECT k, v FROM tracker_out WHERE kind = 'quality'")
+    stmt_set.add_insert_sql("INSERT INTO alerts_out SELECT k, v FROM tracker_out WHERE kind = 'alert'")
+    stmt_set.attach_as_datastream()
+    return stmt_set
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = job_argument_parser("data_quality", __doc__.splitlines()[0])
+    d, dq = DataQualityOptions(), QualityOptions()
+    p.add_argument("--window-minutes", type=int, default=d.window_minutes, help="quality window length")
+    p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
+    p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
+    p.add_argument("--group-id", default=d.group_id)
+    p.add_argument("--latency-target-ms", type=float, default=dq.latency_target_ms,
+                   help="p99 of ts_recv - ts_event within which timeliness is 1")
+    p.add_argument("--divergence-bps", type=float, default=dq.divergence_bps,
+                   help="VWAP difference between two sources above which a window is inconsistent")
+    p.add_argument("--jump-z", type=float, default=dq.jump_z, help="MAD z-score of a return that is a price jump")
+    p.add_argument("--spike-z", type=float, default=dq.spike_z, help="MAD z-score of a volume that is a spike")
+    p.add_argument("--score-alert-below", type=float, default=dq.score_alert_below)
+    p.add_argument("--stale-minutes", type=int, default=dq.stale_minutes,
+                   help="trading minutes without a record after which a feed is stale")
+    p.add_argument("--dlq-rate-alert", type=float, default=dq.dlq_rate_alert,
+                   help="rejected share of a window's records above which an alert is raised")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.window_minutes < 1 or 1440 % args.window_minutes:
+        raise SystemExit("error: --window-minutes must divide a day (1, 5, 15, 60, …)")
+    settings = config.load()
+    o = DataQualityOptions(args.window_minutes, args.out_of_orderness_ms, args.allowed_lateness_ms,
+                           bounded=args.bounded, group_id=args.group_id)
+    q = QualityOptions(args.latency_target_ms, args.divergence_bps, jump_z=args.jump_z, spike_z=args.spike_z,
+                       score_alert_below=args.score_alert_below, stale_minutes=args.stale_minutes,
+                       dlq_rate_alert=args.dlq_rate_alert,
+                       keep_windows_ns=args.allowed_lateness_ms * 1_000_000 + 2 * o.window_ns)
+    extra = {"table.exec.source.idle-timeout": "0 ms"} if args.bounded else None  # as the processor
+    stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster,
+                                     extra=extra)
+    build(t_env, args.bootstrap or settings.kafka_bootstrap, o, q, validation.load_rules())
+    execute(stream_env, JOB_NAME, args.cluster)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
