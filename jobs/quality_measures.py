@@ -12,8 +12,8 @@ is a ratio in [0, 1] (1 = perfect) so that the score is their weighted mean, tim
   times the target.
 - consistency: 1 unless another source's price for the symbol diverges by more than the threshold (bps);
   then 0 for the window.
-- calm: 1 − (anomalies flagged in the window / trades), floored at 0: a price jump or a volume spike is
-  flagged, not dropped, and costs the score in proportion.
+- calm: 1 − 0.5 × anomalies flagged in the window, floored at 0: a price jump or a volume spike is
+  flagged, not dropped, and costs the window 5 points of score (both: 10), however many trades it has.
 """
 from __future__ import annotations
 
@@ -112,8 +112,8 @@ def is_stale(last_record_ns: int | None, now_ns: int, in_session: bool, max_sile
     return in_session and (last_record_ns is None or now_ns - last_record_ns > max_silence_ns)
 
 
-def calm(anomalies: int, trades: int) -> float:
-    return 1.0 if trades == 0 else max(0.0, 1 - anomalies / trades)
+def calm(anomalies: int) -> float:
+    return max(0.0, 1 - 0.5 * anomalies)
 
 
 @dataclass(frozen=True)

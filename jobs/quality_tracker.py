@@ -53,6 +53,7 @@ class QualityOptions:
     stale_minutes: int = 5
     dlq_rate_alert: float = 0.01  # rejected share of a window's records above which an alert is raised
     keep_windows_ns: int = 10 * MINUTE_NS  # how long a scored window can still be revised
+    lookback_ns: int = 24 * 60 * MINUTE_NS  # silence before a window is judged over at most this span
 
 
 @dataclass
@@ -128,7 +129,7 @@ class QualityTracker:
         for source, feed in self._feeds.items():
             if feed.last_end is None or feed.stale_alerted or now_ns <= feed.last_end:
                 continue
-            silent = self.session_minutes(symbol, feed.last_end, now_ns)
+            silent = self.session_minutes(symbol, max(feed.last_end, now_ns - self.opts.lookback_ns), now_ns)
             if len(silent) >= self.opts.stale_minutes:
                 feed.stale_alerted = True
                 alerts.append({"type": "alert", "alert": "STALE_FEED", "source": source, "symbol": symbol,
@@ -179,13 +180,14 @@ class QualityTracker:
             timeliness=(1.0 if w.latency_p99_ms is None
                         else qm.timeliness(w.latency_p99_ms, self.opts.latency_target_ms)),
             consistency=0.0 if found.divergence is not None and found.divergence > self.opts.divergence_bps else 1.0,
-            calm=qm.calm(len(found.anomalies), max(w.valid, 1)),
+            calm=qm.calm(len(found.anomalies)),
         )
         return {
             "type": "quality", "source": w.source, "symbol": w.symbol,
             "window_start": w.window_start, "window_end": w.window_end, "revision": revision,
             "valid": w.valid, "rejected": rejected, "rejected_by_reason": dict(sorted(w.rejected.items())),
-            "gap_minutes": list(found.silent_before) + gaps_in, "completeness": round(measures.completeness, 4),
+            "gap_minutes": len(found.silent_before) + len(gaps_in), "gaps": minute_ranges(found.silent_before, gaps_in),
+            "completeness": round(measures.completeness, 4),
             "latency_p50_ms": w.latency_p50_ms, "latency_p99_ms": w.latency_p99_ms,
             "timeliness": round(measures.timeliness, 4),
             "divergence_bps": None if found.divergence is None else round(found.divergence, 2),
@@ -197,7 +199,7 @@ class QualityTracker:
     def _silent_minutes(self, symbol: str, last_end: int | None, start: int) -> list[int]:
         if last_end is None or start <= last_end:
             return []
-        return self.session_minutes(symbol, last_end, start)
+        return self.session_minutes(symbol, max(last_end, start - self.opts.lookback_ns), start)
 
     def _anomalies(self, feed: _Feed, w: WindowCounts) -> list[tuple]:
         """A price jump: the window's furthest trade from the previous window's VWAP (its high or low, so a
@@ -251,6 +253,18 @@ class QualityTracker:
             alerts.append({**base, "alert": "DLQ_RATE",
                            "detail": f"{record['rejected']} of {total} records rejected"})
         return alerts
+
+
+def minute_ranges(*minute_lists) -> list[list[int]]:
+    """Sorted minute starts → ``[[start, end), …]`` runs of consecutive minutes: a record stays small
+    however long the silence."""
+    out: list[list[int]] = []
+    for m in sorted(m for ms in minute_lists for m in ms):
+        if out and out[-1][1] == m:
+            out[-1][1] = m + MINUTE_NS
+        else:
+            out.append([m, m + MINUTE_NS])
+    return out
 
 
 def _z(z: float) -> float | str:

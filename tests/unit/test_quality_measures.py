@@ -83,5 +83,6 @@ def test_volume_spike_and_stale_feed():
 def test_the_score_is_the_documented_weighted_mean():
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
     assert Measures(1, 1, 1, 1, 1).score() == 100.0
-    assert Measures(0.9, 0.8, 1.0, 0.0, calm(2, 100)).score() == pytest.approx(
-        100 * (0.35 * 0.9 + 0.25 * 0.8 + 0.2 * 1 + 0.1 * 0 + 0.1 * 0.98), abs=0.05)
+    assert Measures(0.9, 0.8, 1.0, 0.0, calm(1)).score() == pytest.approx(
+        100 * (0.35 * 0.9 + 0.25 * 0.8 + 0.2 * 1 + 0.1 * 0 + 0.1 * 0.5), abs=0.05)
+    assert calm(0) == 1.0 and calm(2) == calm(3) == 0.0  # a flagged window costs points whatever its size

@@ -32,15 +32,23 @@ def test_a_silent_minute_mid_session_is_a_gap_of_the_next_window():
     t = QualityTracker(always_open)
     feed(t, 3)
     [record] = [r for r in t.on_window(window(4)) if r["type"] == "quality"]  # minute 3 had no window
-    assert record["gap_minutes"] == [T0 + 3 * MINUTE_NS]
+    assert record["gap_minutes"] == 1 and record["gaps"] == [[T0 + 3 * MINUTE_NS, T0 + 4 * MINUTE_NS]]
     assert record["completeness"] == 0.5 and record["score"] < 100
+
+
+def test_a_long_silence_is_judged_over_the_lookback_and_kept_small():
+    t = QualityTracker(always_open, QualityOptions(lookback_ns=60 * MINUTE_NS))
+    feed(t, 1)
+    [record, *_] = t.on_window(window(10_000_000))  # ~19 years later
+    assert record["gap_minutes"] == 60 and len(record["gaps"]) == 1
+    assert record["gaps"][0][1] - record["gaps"][0][0] == 60 * MINUTE_NS
 
 
 def test_silence_outside_the_session_is_not_a_gap():
     t = QualityTracker(lambda s, a, b: [])  # the venue is closed
     feed(t, 3)
     [record] = t.on_window(window(100))
-    assert record["gap_minutes"] == [] and record["completeness"] == 1.0
+    assert record["gap_minutes"] == 0 and record["gaps"] == [] and record["completeness"] == 1.0
 
 
 def test_a_long_silence_raises_a_stale_feed_alert():
@@ -118,7 +126,7 @@ def test_stragglers_revise_a_scored_window_keeping_what_scoring_found():
                        notional=10.0 * 1700.0, minutes=frozenset({T0 + 4 * MINUTE_NS}))
     assert revised["revision"] == 1 and revised["valid"] == 51
     assert revised["rejected_by_reason"] == {"LATE": 2}
-    assert revised["gap_minutes"] == [T0 + 3 * MINUTE_NS]  # the silence found at scoring time stays
+    assert revised["gaps"] == [[T0 + 3 * MINUTE_NS, T0 + 4 * MINUTE_NS]]  # the silence found at scoring stays
     assert revised["vwap"] == round((1640.0 * 100 + 1700.0 * 10) / 110, 9)
     again = t.revise("polygon", T0 + 4 * MINUTE_NS, rejected={"LATE": 1})
     assert again["revision"] == 2 and again["rejected_by_reason"] == {"LATE": 3}

@@ -1,0 +1,198 @@
+"""The data-quality job on the real stack, beside the processor on the same input: the real ES trades,
+shuffled within the lateness (so windows get revised), with a stray price print, a silent minute mid-session
+and the bad-input corpus. Quality counts must reconcile with md.bars and md.dlq; the injected anomalies must
+be flagged; Labor Day's early close must not count as a gap; a running job serves its metrics."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.request import urlopen
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+
+from jobs.data_quality import METRICS, PROMETHEUS_OPERATOR_PREFIX
+from tests.integration.kafka_tools import publish, reset_topics
+from tests.integration.test_market_data_processor import CORPUS, es_messages, final_bars, run_processor
+from tickflow.flink_runtime import local_metrics_ports
+from tickflow.kafka_reading import read_to_end
+from tickflow.processes import wait_until
+
+TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.quality", "md.alerts"]
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+MINUTE = 60_000_000_000
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def chicago(local: str) -> int:
+    return int(datetime.fromisoformat(local).replace(tzinfo=CHICAGO).timestamp()) * 1_000_000_000
+
+
+SPIKE_MINUTE = chicago("2013-09-03T10:30")    # one trade printed 5% above the market
+SILENT_MINUTE = chicago("2013-09-03T09:45")   # every trade of this minute withheld
+LATE_MINUTE = chicago("2013-09-03T11:00")    # its first trades arrive 45 s after the minute closed
+LABOR_DAY_CLOSED = (chicago("2013-09-02T12:00"), chicago("2013-09-02T17:00"))
+
+
+def run_quality(*args: str, timeout: float = 900) -> None:
+    r = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "data_quality", "--bounded",
+                        "--group-id", f"test-{uuid.uuid4().hex[:8]}", *args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def final_records(bootstrap: str, topic: str) -> dict[bytes, dict]:
+    """A compacted topic as a consumer keeps it: the last record per key (the highest revision)."""
+    out: dict[bytes, dict] = {}
+    for rec in read_to_end(bootstrap, topic):
+        v = json.loads(rec.value)
+        if rec.key in out:
+            assert v["revision"] > out[rec.key]["revision"], "revisions of a window must grow"
+        out[rec.key] = v
+    return out
+
+
+@pytest.fixture(scope="module")
+def scored(running_stack):
+    s = running_stack
+    reset_topics(s.kafka_bootstrap, TOPICS)
+    rnd = random.Random(20131024)
+    es = []
+    spiked = False
+    for ts, payload in es_messages(s):
+        if ts - ts % MINUTE == SILENT_MINUTE:
+            continue
+        if ts - ts % MINUTE == SPIKE_MINUTE and not spiked:
+            v = json.loads(payload)
+            v["price"] = str((Decimal(v["price"]) * Decimal("1.05") * 4).to_integral_value() / 4)
+            payload, spiked = json.dumps(v, separators=(",", ":")).encode(), True
+        es.append((ts, payload))
+    # delays up to 30 s: late for the 2 s bound, inside the 60 s lateness, so windows are revised; the
+    # spike's minute is not delayed so the stray print is there when its window is first scored
+    delay = [0 if ts - ts % MINUTE == SPIKE_MINUTE else rnd.randrange(30 * 1_000_000_000) for ts, _ in es]
+    for i in [i for i, (ts, _) in enumerate(es) if ts - ts % MINUTE == LATE_MINUTE][:3]:
+        delay[i] = 105 * 1_000_000_000  # 45 s after the minute's end: inside the 60 s lateness
+    order = sorted(range(len(es)), key=lambda i: es[i][0] + delay[i])
+    messages = [("md.raw.trades", b"ES", es[i][1]) for i in order]
+    for c in (json.loads(line) for line in CORPUS.read_text().splitlines()):
+        payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else c["payload"].encode()
+        try:
+            key = json.loads(payload)["symbol"].encode()
+        except Exception:
+            key = b"corpus"
+        messages.append((c["topic"], key, payload))
+    publish(s.kafka_bootstrap, messages)
+    run_processor()
+    run_quality()
+    dlq = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq")]
+    return {"quality": final_records(s.kafka_bootstrap, "md.quality"),
+            "alerts": [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts")],
+            "bars": final_bars(s), "dlq": dlq, "es_trades": len(es),
+            "late_minute_trades": sum(1 for ts, _ in es if ts - ts % MINUTE == LATE_MINUTE)}
+
+
+def test_every_record_is_a_valid_quality_or_alert_message(scored):
+    quality_schema = json.loads((SCHEMAS / "quality.schema.json").read_text())
+    alert_schema = json.loads((SCHEMAS / "alert.schema.json").read_text())
+    for v in scored["quality"].values():
+        jsonschema.validate(v, quality_schema)
+    for a in scored["alerts"]:
+        jsonschema.validate(a, alert_schema)
+
+
+def test_valid_counts_equal_the_trade_counts_of_the_final_1m_bars_window_by_window(scored):
+    bars = {(k[0], k[2]): v["trade_count"] for k, v in scored["bars"].items() if k[1] == "1m"}
+    valid = Counter()
+    for v in scored["quality"].values():
+        if v["valid"]:
+            valid[(v["symbol"], v["window_start"])] += v["valid"]
+    assert valid == Counter(bars)
+    assert sum(v for (symbol, _), v in valid.items() if symbol == "ES") == scored["es_trades"]
+
+
+def test_rejects_by_reason_equal_the_dead_letters_of_raw_trades(scored):
+    from_trades = Counter(d["reason"] for d in scored["dlq"] if d["topic"] == "md.raw.trades")
+    in_quality = Counter()
+    for v in scored["quality"].values():
+        in_quality.update(v["rejected_by_reason"])
+    assert in_quality == from_trades
+    assert {"DUPLICATE", "LATE", "MALFORMED"} <= set(in_quality)
+
+
+def test_trades_late_for_their_window_count_as_in_the_revised_bar(scored):
+    """Both jobs count the late trades in their minute: the processor in its bar (a revision, or merged
+    before the bar book emits it), the quality job merged before scoring when they reach it first (a
+    full-speed replay crosses 45 s of event time in milliseconds), else as a revision
+    (tests/unit/test_quality_tracker.py)."""
+    [late] = [v for v in scored["quality"].values() if v["symbol"] == "ES" and v["window_start"] == LATE_MINUTE]
+    bar = scored["bars"][("ES", "1m", LATE_MINUTE)]
+    assert late["valid"] == bar["trade_count"] == scored["late_minute_trades"]
+
+
+def test_the_stray_print_is_flagged_as_a_price_jump_and_kept(scored):
+    [spike] = [v for v in scored["quality"].values() if v["symbol"] == "ES" and v["window_start"] == SPIKE_MINUTE]
+    assert [a["kind"] for a in spike["anomalies"]] == ["PRICE_JUMP"]
+    assert spike["anomalies"][0]["value"] > 0.04 and spike["score"] < 100
+    assert scored["bars"][("ES", "1m", SPIKE_MINUTE)]["trade_count"] == spike["valid"]  # flagged, not dropped
+    jumps = [v["window_start"] for v in scored["quality"].values() for a in v["anomalies"] if a["kind"] == "PRICE_JUMP"]
+    assert len(jumps) <= 25, f"ordinary minutes must rarely look like jumps: {len(jumps)}"
+
+
+def test_the_silent_minute_is_a_gap_of_the_next_window_and_the_holiday_is_not(scored):
+    es = {v["window_start"]: v for v in scored["quality"].values() if v["symbol"] == "ES"}
+    assert SILENT_MINUTE not in es
+    after = es[SILENT_MINUTE + MINUTE]
+    assert [SILENT_MINUTE, SILENT_MINUTE + MINUTE] in after["gaps"] and after["completeness"] < 1
+    gaps = [m for v in es.values() for start, end in v["gaps"] for m in range(start, end, MINUTE)]
+    assert len(gaps) == sum(v["gap_minutes"] for v in es.values())
+    assert not [g for g in gaps if LABOR_DAY_CLOSED[0] <= g < LABOR_DAY_CLOSED[1]]
+    assert len(gaps) == len(set(gaps)), "a silent minute is a gap of one window only"
+
+
+def test_rejected_shares_above_the_threshold_raise_dlq_rate_alerts(scored):
+    dlq_alerts = [a for a in scored["alerts"] if a["alert"] == "DLQ_RATE"]
+    assert dlq_alerts and all(a["source"] != "replay" for a in dlq_alerts)  # the corpus, not the clean ES feed
+    assert all(a["alert"] in ("LOW_SCORE", "STALE_FEED", "DLQ_RATE") for a in scored["alerts"])
+
+
+def test_a_running_job_serves_its_metrics_to_prometheus(running_stack, scored):
+    """A local run (MiniCluster) has Flink's Prometheus reporter on, like the cluster; the job's own
+    metrics are there with their labels."""
+    s = running_stack
+    low, high = (int(p) for p in local_metrics_ports(s).split("-"))
+    job = subprocess.Popen([sys.executable, "-m", "tickflow.cli", "run", "data_quality", "--group-id",
+                            f"test-metrics-{uuid.uuid4().hex[:8]}"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    seen: list[str] = []
+    try:
+        def scrape() -> bool:
+            for port in range(low, high + 1):
+                try:
+                    text = urlopen(f"http://{s.host}:{port}/metrics", timeout=2).read().decode()
+                except OSError:
+                    continue
+                if f'{PROMETHEUS_OPERATOR_PREFIX}source_symbol_quality_score{{' in text and 'symbol="ES"' in text:
+                    seen.append(text)
+                    return True
+            return False
+
+        wait_until(scrape, timeout=300, interval=2, what="the quality job's metrics on its Prometheus port")
+        text = seen[-1]
+        for name in ("records_valid", "reason_records_rejected", "source_symbol_quality_score",
+                     "quality_watermark_lag_ms"):
+            assert name in METRICS and f"{PROMETHEUS_OPERATOR_PREFIX}{name}{{" in text, name
+        assert 'reason="MALFORMED"' in text
+    finally:
+        os.killpg(job.pid, signal.SIGTERM)  # the job and its PyFlink gateway JVM
+        job.wait(timeout=60)
