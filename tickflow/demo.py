@@ -2,7 +2,8 @@
 
 Stack up → Flink session cluster up → replay the real ES trades → submit the market data processor
 (bounded) → then the indicators job over its bars (bounded) → migrate the database and submit the storage
-writer (bounded: PostgreSQL tables and the Parquet lake on S3) → print what happened and where to look. A
+writer (bounded: PostgreSQL tables and the Parquet lake on S3) → the data-quality job (bounded: md.quality,
+md.alerts) → a Great Expectations audit of a stored date → print what happened and where to look. A
 second run reuses the running services and moves only the newly replayed trades (the jobs resume from
 their committed offsets; the replay is a fresh copy of the same trades, so its bars come out again).
 """
@@ -106,6 +107,29 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
     return len(trades), time.monotonic() - t - 5.0
 
 
+AUDIT_DATE = "2013-09-02"  # a whole CME session of the ES sample (Labor Day, early close)
+
+
+def quality_summary(records: list[dict]) -> str:
+    """Windows scored, and the score range of the final revision of each."""
+    final: dict[tuple, dict] = {}
+    for r in records:
+        final[(r["source"], r["symbol"], r["window_start"])] = r
+    if not final:
+        return "none"
+    scores = sorted(r["score"] for r in final.values())
+    anomalies = sum(len(r["anomalies"]) for r in final.values())
+    return (f"{len(final):,} windows, score median {scores[len(scores) // 2]}, min {scores[0]}; "
+            f"{anomalies} anomalies flagged")
+
+
+def alert_summary(alerts: list[dict]) -> str:
+    kinds: dict[str, int] = {}
+    for a in alerts:
+        kinds[a["alert"]] = kinds.get(a["alert"], 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+
+
 def run(s: Settings, source: str = "replay") -> int:
     started = time.monotonic()
     _step("local stack (Kafka, PostgreSQL, S3)")
@@ -113,7 +137,8 @@ def run(s: Settings, source: str = "replay") -> int:
     _step("Flink session cluster")
     print(cluster.up(s))
 
-    before = {topic: end_offsets(s.kafka_bootstrap, topic) for topic in ("md.bars", "md.dlq", "md.indicators")}
+    before = {topic: end_offsets(s.kafka_bootstrap, topic)
+              for topic in ("md.bars", "md.dlq", "md.indicators", "md.quality", "md.alerts")}
     if source == "replay":
         _step("replay: real ES futures trades → md.raw.trades")
         published, seconds = _replay(s)
@@ -147,6 +172,16 @@ def run(s: Settings, source: str = "replay") -> int:
     lake_files = sum(1 for page in stack.s3_client(s).get_paginator("list_objects_v2").paginate(
         Bucket=s.s3_bucket, Prefix="lake/") for o in page.get("Contents", []) if not o["Key"].endswith("_SUCCESS"))
 
+    _step("data_quality on the session cluster: md.raw.trades → md.quality, md.alerts (bounded)")
+    dq_id, dq_s = _run_bounded(s, "data_quality")
+    quality = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.quality", before["md.quality"])]
+    alerts = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts", before["md.alerts"])]
+
+    _step(f"audit: Great Expectations over the bars of {AUDIT_DATE} (lake and PostgreSQL) → Data Docs")
+    from tickflow import audit
+
+    audit_code = audit.run(audit.AuditRequest("bars", audit.parse_date(AUDIT_DATE), lake, None, None), s)
+
     by_tf = {tf: sum(1 for b in bars if b["timeframe"] == tf) for tf in ("1m", "5m", "15m", "1h", "1d")}
     print("\n== summary")
     print(f"trades published to md.raw.trades:     {published:,} (from {source})")
@@ -158,12 +193,21 @@ def run(s: Settings, source: str = "replay") -> int:
     print(f"Parquet lake:                          {lake_files} files under {lake}")
     print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
     print(f"storage_writer {st_id}: {st_s:.1f}s incl. start-up")
+    print(f"quality records on md.quality:         {quality_summary(quality)}")
+    print(f"alerts on md.alerts:                   {alert_summary(alerts)}")
+    print(f"data_quality {dq_id}: {dq_s:.1f}s incl. start-up")
+    print(f"audit of the {AUDIT_DATE} bars:          {'PASS' if audit_code == 0 else 'FAIL (see above)'}")
     print(f"whole demo: {time.monotonic() - started:.0f}s")
     print("where to look:")
     print(f"  Flink web UI        {s.flink_rest}")
     print(f"  Kafka               {s.kafka_bootstrap}  (topics: `tickflow stack status`, schemas/topics.yaml)")
     print(f"  checkpoints (S3)    s3://{s.s3_bucket}/flink/checkpoints at {s.s3_endpoint}")
     print(f"  logs                {s.log_dir}")
+    print(f"  metrics             http://{s.host}:{s.flink_metrics_port}/metrics (JobManager), "
+          f":{s.flink_metrics_port + 1} (TaskManager): grep tickflow_")
+    print("  dashboard           k8s/base/dashboards/tickflow.json (Grafana)")
+    print(f"  Data Docs           {s.home / 'data-docs' / 'index.html'}")
+    print("  quality, alerts     topics md.quality, md.alerts (docs/data_quality.md)")
     print("  query the tables    tickflow query bars --symbol ES --timeframe 1h --from 2013-09-02 --to 2013-09-03")
     print("  stop everything     tickflow cluster down && tickflow stack down")
     if in_bars + rejected != published:
