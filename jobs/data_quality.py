@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 from jobs import validation
+from jobs.keyed_python_stage import keyed_python_stage
 from jobs.market_data_processor import ProcessorOptions, trade_statements
 from jobs.quality_tracker import MINUTE_NS, QualityOptions
 from tickflow import config
@@ -319,26 +320,15 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
 
 def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
-    from pyflink.common import Types
-
     t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
     for stmt in statements(bootstrap, o, rules):
         t_env.execute_sql(stmt)
     for table, topic in (("quality_out", "md.quality"), ("alerts_out", "md.alerts")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw")
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
-    rows = t_env.to_data_stream(t_env.from_path("to_python"))
-    out_type = Types.ROW_NAMED(["kind", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()),
-                                                   Types.PRIMITIVE_ARRAY(Types.BYTE())])
-    out = (rows.key_by(lambda r: r.symbol or UNKNOWN, key_type=Types.STRING())
-           .process(quality_function(o, q, rules), output_type=out_type)
-           .uid(OPERATOR_UID).name("quality tracker"))
-    t_env.create_temporary_view("tracker_out", t_env.from_data_stream(out))
-    stmt_set = t_env.create_statement_set()
-    stmt_set.add_insert_sql("INSERT INTO quality_out SELECT k, v FROM tracker_out WHERE kind = 'quality'")
-    stmt_set.add_insert_sql("INSERT INTO alerts_out SELECT k, v FROM tracker_out WHERE kind = 'alert'")
-    stmt_set.attach_as_datastream()
-    return stmt_set
+    return keyed_python_stage(t_env, "to_python", lambda r: r.symbol or UNKNOWN, quality_function(o, q, rules),
+                              OPERATOR_UID, "quality tracker", "tracker_out",
+                              {"quality": "quality_out", "alert": "alerts_out"})
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from jobs.keyed_python_stage import keyed_python_stage
 from tickflow import config
 from tickflow.flink_runtime import environments, execute, job_argument_parser
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
@@ -125,8 +126,6 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
 
 def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str]):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
-    from pyflink.common import Types
-
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE bars_in (
           k BYTES, payload BYTES,
@@ -137,18 +136,9 @@ def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str
                                       ("dlq_out", "md.dlq", "default")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw", partitioner)
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
-    bars = t_env.to_data_stream(t_env.from_path("bars_in"))
-    out_type = Types.ROW_NAMED(["kind", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()),
-                                                   Types.PRIMITIVE_ARRAY(Types.BYTE())])
-    out = (bars.key_by(lambda r: series_key(r.k), key_type=Types.STRING())
-           .process(series_function(o, symbol_calendars), output_type=out_type)
-           .uid(OPERATOR_UID).name("indicator series"))
-    t_env.create_temporary_view("series_out", t_env.from_data_stream(out))
-    stmt_set = t_env.create_statement_set()
-    stmt_set.add_insert_sql("INSERT INTO indicators_out SELECT k, v FROM series_out WHERE kind = 'indicators'")
-    stmt_set.add_insert_sql("INSERT INTO dlq_out SELECT k, v FROM series_out WHERE kind = 'dlq'")
-    stmt_set.attach_as_datastream()
-    return stmt_set
+    return keyed_python_stage(t_env, "bars_in", lambda r: series_key(r.k), series_function(o, symbol_calendars),
+                              OPERATOR_UID, "indicator series", "series_out",
+                              {"indicators": "indicators_out", "dlq": "dlq_out"})
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -12,7 +12,6 @@ Great Expectations keeps its context (suites, results) under ``<home>/gx``, neve
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import uuid

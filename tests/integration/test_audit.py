@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.integration.job_cli import cli, run_job
 from tests.integration.kafka_tools import reset_topics
 from tickflow import migrations
 
@@ -24,14 +25,6 @@ DATE = "2013-09-01"       # UTC: 22:00-24:00 of it is the Sunday evening open, 1
 TRADES = 6110             # the sample's trades before 19:10 Chicago (00:10 UTC on the 2nd)
 
 
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tickflow.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def run_job(job: str, *args: str) -> None:
-    r = cli("run", job, "--bounded", "--group-id", f"test-{uuid.uuid4().hex[:8]}", *args)
-    assert r.returncode == 0, r.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")

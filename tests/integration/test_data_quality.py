@@ -4,7 +4,6 @@ and the bad-input corpus. Quality counts must reconcile with md.bars and md.dlq;
 be flagged; Labor Day's early close must not count as a gap; a running job serves its metrics."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -24,7 +23,8 @@ import pytest
 
 from jobs.data_quality import METRICS, PROMETHEUS_OPERATOR_PREFIX
 from tests.integration.kafka_tools import publish, reset_topics
-from tests.integration.test_market_data_processor import CORPUS, es_messages, final_bars, run_processor
+from tests.integration.job_cli import run_job
+from tests.integration.test_market_data_processor import corpus_messages, es_messages, final_bars, run_processor
 from tickflow.flink_runtime import local_metrics_ports
 from tickflow.kafka_reading import read_to_end
 from tickflow.processes import wait_until
@@ -43,13 +43,6 @@ SPIKE_MINUTE = chicago("2013-09-03T10:30")    # one trade printed 5% above the m
 SILENT_MINUTE = chicago("2013-09-03T09:45")   # every trade of this minute withheld
 LATE_MINUTE = chicago("2013-09-03T11:00")    # its first trades arrive 45 s after the minute closed
 LABOR_DAY_CLOSED = (chicago("2013-09-02T12:00"), chicago("2013-09-02T17:00"))
-
-
-def run_quality(*args: str, timeout: float = 900) -> None:
-    r = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "data_quality", "--bounded",
-                        "--group-id", f"test-{uuid.uuid4().hex[:8]}", *args],
-                       capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr[-3000:]
 
 
 def final_records(bootstrap: str, topic: str) -> dict[bytes, dict]:
@@ -84,17 +77,9 @@ def scored(running_stack):
     for i in [i for i, (ts, _) in enumerate(es) if ts - ts % MINUTE == LATE_MINUTE][:3]:
         delay[i] = 105 * 1_000_000_000  # 45 s after the minute's end: inside the 60 s lateness
     order = sorted(range(len(es)), key=lambda i: es[i][0] + delay[i])
-    messages = [("md.raw.trades", b"ES", es[i][1]) for i in order]
-    for c in (json.loads(line) for line in CORPUS.read_text().splitlines()):
-        payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else c["payload"].encode()
-        try:
-            key = json.loads(payload)["symbol"].encode()
-        except Exception:
-            key = b"corpus"
-        messages.append((c["topic"], key, payload))
-    publish(s.kafka_bootstrap, messages)
+    publish(s.kafka_bootstrap, [("md.raw.trades", b"ES", es[i][1]) for i in order] + corpus_messages()[1])
     run_processor()
-    run_quality()
+    run_job("data_quality")
     dlq = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq")]
     return {"quality": final_records(s.kafka_bootstrap, "md.quality"),
             "alerts": [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts")],

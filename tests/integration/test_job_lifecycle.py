@@ -2,17 +2,12 @@
 as the web UI's REST API reports it (the same steps the Kubernetes operator takes with savepoint upgrades)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from urllib.parse import urlparse
 
+from tests.integration.job_cli import cli
 from tickflow import cluster, stack
 from tickflow.processes import wait_until
 
-
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tickflow.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def test_submit_savepoint_cancel_round_trip_through_the_cli(running_stack):

@@ -6,9 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import subprocess
-import sys
-import uuid
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +15,7 @@ import pytest
 
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
 from connectors.es_sample import ROWS, es_sample_csv
+from tests.integration.job_cli import run_job
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow.kafka_reading import read_to_end
 
@@ -27,10 +25,21 @@ MINUTE = 60_000_000_000
 
 
 def run_processor(*args: str, timeout: float = 900) -> None:
-    r = subprocess.run([sys.executable, "-m", "tickflow.cli", "run", "market_data_processor", "--bounded",
-                        "--group-id", f"test-{uuid.uuid4().hex[:8]}", *args],
-                       capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_job("market_data_processor", *args, timeout=timeout)
+
+
+def corpus_messages() -> tuple[list[dict], list[tuple[str, bytes, bytes]]]:
+    """The bad-input corpus and its messages (topic, key, bytes), keyed by the symbol when one is readable."""
+    corpus = [json.loads(line) for line in CORPUS.read_text().splitlines()]
+    messages = []
+    for c in corpus:
+        payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else c["payload"].encode()
+        try:
+            key = json.loads(payload)["symbol"].encode()
+        except Exception:
+            key = b"corpus"
+        messages.append((c["topic"], key, payload))
+    return corpus, messages
 
 
 def es_messages(settings) -> list[tuple[int, bytes]]:
@@ -152,15 +161,8 @@ def shuffled_with_corpus(running_stack, es_in_order):
     es = es_messages(s)
     # every trade moves by at most 30 s of event time: later than the 2 s bound, inside the 60 s lateness
     order = sorted(range(len(es)), key=lambda i: es[i][0] + rnd.randrange(30_000_000_000))
-    corpus = [json.loads(line) for line in CORPUS.read_text().splitlines()]
-    messages = [("md.raw.trades", b"ES", es[i][1]) for i in order]
-    for c in corpus:
-        payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else c["payload"].encode()
-        try:
-            key = json.loads(payload)["symbol"].encode()
-        except Exception:
-            key = b"corpus"
-        messages.append((c["topic"], key, payload))
+    corpus, bad = corpus_messages()
+    messages = [("md.raw.trades", b"ES", es[i][1]) for i in order] + bad
     where = publish(s.kafka_bootstrap, messages)
     run_processor()
     return corpus, where[len(order):], final_bars(s), dlq_by_origin(s)

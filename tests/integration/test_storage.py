@@ -4,8 +4,6 @@ real TimescaleDB (the WebAssembly build) over the same bars."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 
@@ -14,6 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
+from tests.integration.job_cli import cli, run_job
 from tests.integration import timescaledb_wasm
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow import migrations
@@ -24,14 +23,6 @@ TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "m
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
 
 
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tickflow.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def run_job(job: str, *args: str) -> None:
-    r = cli("run", job, "--bounded", "--group-id", f"test-{uuid.uuid4().hex[:8]}", *args)
-    assert r.returncode == 0, r.stderr[-3000:]
 
 
 def final_bars(records: list[dict]) -> dict[tuple, dict]:
