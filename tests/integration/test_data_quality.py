@@ -81,10 +81,11 @@ def scored(running_stack):
     run_processor()
     run_job("data_quality")
     dlq = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq")]
-    return {"quality": final_records(s.kafka_bootstrap, "md.quality"),
+    yield {"quality": final_records(s.kafka_bootstrap, "md.quality"),
             "alerts": [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts")],
             "bars": final_bars(s), "dlq": dlq, "es_trades": len(es),
             "late_minute_trades": sum(1 for ts, _ in es if ts - ts % MINUTE == LATE_MINUTE)}
+    reset_topics(s.kafka_bootstrap, TOPICS)  # later modules expect only their own records
 
 
 def test_every_record_is_a_valid_quality_or_alert_message(scored):
