@@ -123,6 +123,14 @@ def quality_summary(records: list[dict]) -> str:
             f"{anomalies} anomalies flagged")
 
 
+def reasons(dead: list[dict]) -> str:
+    """`` (by reason: 3 DUPLICATE, 1 MALFORMED)`` for dead letters, or nothing when there are none."""
+    counts: dict[str, int] = {}
+    for d in dead:
+        counts[d["reason"]] = counts.get(d["reason"], 0) + 1
+    return f" (by reason: {', '.join(f'{n} {r}' for r, n in sorted(counts.items()))})" if counts else ""
+
+
 def alert_summary(alerts: list[dict]) -> str:
     kinds: dict[str, int] = {}
     for a in alerts:
@@ -151,7 +159,8 @@ def run(s: Settings, source: str = "replay") -> int:
     mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
     bars = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars", before["md.bars"])]
     in_bars = sum(b["trade_count"] for b in bars if b["timeframe"] == "1m")
-    rejected = count_committed(s.kafka_bootstrap, "md.dlq", before["md.dlq"])
+    dead = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq", before["md.dlq"])]
+    rejected = sum(1 for d in dead if d.get("topic") == "md.raw.trades")
 
     _step("indicators on the session cluster: md.bars → md.indicators (bounded)")
     ind_id, ind_s = _run_bounded(s, "indicators")
@@ -186,7 +195,7 @@ def run(s: Settings, source: str = "replay") -> int:
     print("\n== summary")
     print(f"trades published to md.raw.trades:     {published:,} (from {source})")
     print(f"bars on md.bars:                       {len(bars):,} ({', '.join(f'{n} {tf}' for tf, n in by_tf.items())})")
-    print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}")
+    print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}{reasons(dead)}")
     print(f"indicator records on md.indicators:    {indicators:,}")
     print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({published / max(mdp_s, 1e-9):,.0f} trades/s)")
     print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, {table_indicators:,} indicators")
