@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 import sys
 from pathlib import Path
 
@@ -75,3 +76,22 @@ def es_trade_copies(csv_path, copies: int) -> list[tuple]:
             next(f)
             messages += [("md.raw.trades", f"ES{copy}".encode(), n.normalize(line)[1]) for line in f]
     return messages
+
+
+@contextmanager
+def kafka_with_es_copies(copies: int):
+    """A fresh bench Kafka with md.raw.trades pre-loaded by :func:`es_trade_copies`; yields (settings, the
+    sample CSV, trades loaded) and stops the stack afterwards."""
+    from connectors.es_sample import es_sample_csv
+    from tests.integration.kafka_tools import publish
+    from tickflow import stack
+
+    s = fresh_kafka()
+    try:
+        csv = es_sample_csv(s.cache_dir)
+        messages = es_trade_copies(csv, copies)
+        publish(s.kafka_bootstrap, messages)
+        print(f"pre-loaded {len(messages):,} trades")
+        yield s, csv, len(messages)
+    finally:
+        stack.down(s, log=lambda _: None)

@@ -22,7 +22,7 @@ import json
 import sys
 import time
 
-from bench_stack import es_trade_copies, fresh_kafka, machine, record, run_bounded
+from bench_stack import kafka_with_es_copies, machine, record, run_bounded
 
 
 def pandas_ceiling(csv_path) -> tuple[float, int]:
@@ -47,19 +47,9 @@ def main() -> int:
     p.add_argument("--copies", type=int, default=2)
     args = p.parse_args()
 
-    from connectors.es_sample import es_sample_csv
-    from tests.integration.kafka_tools import publish
-    from tickflow import stack
     from tickflow.kafka_reading import read_to_end
 
-    s = fresh_kafka()
-    try:
-        csv = es_sample_csv(s.cache_dir)
-        messages = es_trade_copies(csv, args.copies)
-        publish(s.kafka_bootstrap, messages)
-        ticks = len(messages)
-        print(f"pre-loaded {ticks:,} trades")
-
+    with kafka_with_es_copies(args.copies) as (s, csv, ticks):
         wall = run_bounded("data_quality")
         if wall is None:
             return 1
@@ -80,8 +70,6 @@ def main() -> int:
             "pandas_ticks_per_s": round(ticks / args.copies / pandas_s),
         })
         return 0 if valid == ticks else 1
-    finally:
-        stack.down(s, log=lambda _: None)
 
 
 if __name__ == "__main__":

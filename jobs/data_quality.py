@@ -148,27 +148,24 @@ def record_key(record: dict) -> bytes:
     return f"{record['source']}|{record['symbol']}|{record['window_start']}".encode()
 
 
-class Pending:
-    """A window's counts per source while it is open (plain data, pickled in the keyed state)."""
-
-    @staticmethod
-    def add(pending: dict, ws: int, source: str, valid: int = 0, reason: str | None = None, n: int = 0,
-            volume: float = 0.0, notional: float = 0.0, p50=None, p99=None, minutes=(), high=None,
-            low=None) -> None:
-        c = pending.setdefault(ws, {}).setdefault(source, {"valid": 0, "rejected": {}, "volume": 0.0,
-                                                             "notional": 0.0, "p50": None, "p99": None,
-                                                             "minutes": set(), "high": None, "low": None})
-        if high is not None:
-            c["high"] = high if c["high"] is None else max(c["high"], high)
-            c["low"] = low if c["low"] is None else min(c["low"], low)
-        c["valid"] += valid
-        if reason:
-            c["rejected"][reason] = c["rejected"].get(reason, 0) + n
-        c["volume"] += volume or 0.0
-        c["notional"] += notional or 0.0
-        if p50 is not None:
-            c["p50"], c["p99"] = p50, p99
-        c["minutes"].update(minutes)
+def add_to_pending(pending: dict, ws: int, source: str, valid: int = 0, reason: str | None = None, n: int = 0,
+                   volume: float = 0.0, notional: float = 0.0, p50=None, p99=None, minutes=(), high=None,
+                   low=None) -> None:
+    """Add counts to window ``ws`` of ``source`` while it is open (plain data, pickled in the keyed state)."""
+    c = pending.setdefault(ws, {}).setdefault(source, {"valid": 0, "rejected": {}, "volume": 0.0,
+                                                     "notional": 0.0, "p50": None, "p99": None,
+                                                     "minutes": set(), "high": None, "low": None})
+    if high is not None:
+        c["high"] = high if c["high"] is None else max(c["high"], high)
+        c["low"] = low if c["low"] is None else min(c["low"], low)
+    c["valid"] += valid
+    if reason:
+        c["rejected"][reason] = c["rejected"].get(reason, 0) + n
+    c["volume"] += volume or 0.0
+    c["notional"] += notional or 0.0
+    if p50 is not None:
+        c["p50"], c["p99"] = p50, p99
+    c["minutes"].update(minutes)
 
 
 def minutes_of(text: str | None) -> set[int]:
@@ -246,12 +243,12 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             if row.kind in ("valid", "rejects"):
                 if row.kind == "valid":
                     self._count("records_valid", row.n)
-                    Pending.add(st["pending"], row.ws, row.source, valid=row.n, volume=row.volume,
+                    add_to_pending(st["pending"], row.ws, row.source, valid=row.n, volume=row.volume,
                                 notional=row.notional, p50=row.p50, p99=row.p99, minutes=minutes_of(row.minutes),
                                 high=row.high, low=row.low)
                 else:
                     self._count("records_rejected", row.n, reason=row.reason)
-                    Pending.add(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
+                    add_to_pending(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
                 timers.register_event_time_timer((row.ws + w_ns) // 1_000_000 - 1)
             elif row.ts_event is None:  # no usable event time: the window open at the watermark
                 self._count("records_rejected", 1, reason=row.reason)
@@ -277,7 +274,7 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
                 record = tracker.revise(row.source, ws, rejected={} if late else {row.reason: 1}, **fields)
                 st["tracker"] = tracker.state()
                 return [record]
-            Pending.add(st["pending"], ws, row.source, reason=None if late else row.reason, n=1, **fields)
+            add_to_pending(st["pending"], ws, row.source, reason=None if late else row.reason, n=1, **fields)
             timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
             return []
 
@@ -291,7 +288,7 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             if st["unplaced"]:
                 ws = window_of(min(watermark_ns, timestamp * 1_000_000) if end_of_input else watermark_ns + 1, w_ns)
                 for source, reason in st["unplaced"]:
-                    Pending.add(st["pending"], ws, source, reason=reason, n=1)
+                    add_to_pending(st["pending"], ws, source, reason=reason, n=1)
                 st["unplaced"] = []
                 timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
             due = sorted(ws for ws in st["pending"] if (ws + w_ns) // 1_000_000 - 1 <= timestamp)

@@ -66,12 +66,6 @@ def completeness(minutes_with_trades: set[int], session_minutes: Sequence[int]) 
     return 1 - len(gaps) / len(session_minutes), gaps
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values (q in [0, 100])."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
 
 
 def timeliness(p99_ms: float, target_ms: float) -> float:
@@ -107,9 +101,6 @@ def is_volume_spike(recent_volumes: Sequence[float], volume: float, threshold: f
     return len(recent_volumes) >= min_history and mad_zscore(recent_volumes, volume) > threshold
 
 
-def is_stale(last_record_ns: int | None, now_ns: int, in_session: bool, max_silence_ns: int) -> bool:
-    """A feed is stale when the venue is open and nothing has arrived for ``max_silence_ns``."""
-    return in_session and (last_record_ns is None or now_ns - last_record_ns > max_silence_ns)
 
 
 def calm(anomalies: int) -> float:

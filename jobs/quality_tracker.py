@@ -104,7 +104,7 @@ class QualityTracker:
                            tuple(self._anomalies(feed, w)), self._divergence(w))
             record = self._record(w, found, 0)
             self._scored[(w.source, w.window_start)] = (w, found, 0)
-            out += [record] + self._alerts(w, record, found.silent_before)
+            out += [record] + self._alerts(w, record, found.silent_before, feed.stale_alerted)
             feed.last_end = max(feed.last_end or 0, w.window_end)
             feed.stale_alerted = False
         self._forget_before(max(w.window_end for w in windows) - self.opts.keep_windows_ns)
@@ -238,14 +238,16 @@ class QualityTracker:
         for ws in [ws for ws in self._vwaps if ws < cutoff]:
             del self._vwaps[ws]
 
-    def _alerts(self, w: WindowCounts, record: dict, silent_before: tuple[int, ...]) -> list[dict]:
+    def _alerts(self, w: WindowCounts, record: dict, silent_before: tuple[int, ...],
+                stale_said: bool) -> list[dict]:
+        """``stale_said``: :meth:`stale_alerts` already reported this silence (one alert per silence)."""
         alerts = []
         base = {"type": "alert", "source": w.source, "symbol": w.symbol, "window_start": w.window_start,
                 "window_end": w.window_end}
         if record["score"] < self.opts.score_alert_below:
             alerts.append({**base, "alert": "LOW_SCORE", "detail": f"score {record['score']} < "
                                                                      f"{self.opts.score_alert_below}"})
-        if len(silent_before) >= self.opts.stale_minutes:
+        if len(silent_before) >= self.opts.stale_minutes and not stale_said:
             alerts.append({**base, "alert": "STALE_FEED",
                            "detail": f"{len(silent_before)} trading minutes without a record before this window"})
         total = record["valid"] + record["rejected"]

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jobs import validation
-from jobs.data_quality import (DataQualityOptions, Pending, minutes_of, parse_args, record_key, statements,
+from jobs.data_quality import (DataQualityOptions, add_to_pending, minutes_of, parse_args, record_key, statements,
                                window_of)
 from jobs.quality_calendar import session_minutes_function
 
@@ -46,11 +46,11 @@ def test_keys_windows_and_minutes():
 
 def test_pending_gathers_valid_rows_rejects_and_stragglers_of_a_window():
     pending: dict = {}
-    Pending.add(pending, 0, "replay", valid=10, volume=5.0, notional=500.0, p50=1.0, p99=2.0, minutes={0},
+    add_to_pending(pending, 0, "replay", valid=10, volume=5.0, notional=500.0, p50=1.0, p99=2.0, minutes={0},
                 high=101.0, low=99.0)
-    Pending.add(pending, 0, "replay", reason="DUPLICATE", n=2)
-    Pending.add(pending, 0, "replay", reason="LATE", n=1)
-    Pending.add(pending, 0, "replay", valid=1, volume=1.0, notional=103.0, minutes={MINUTE}, high=103.0,
+    add_to_pending(pending, 0, "replay", reason="DUPLICATE", n=2)
+    add_to_pending(pending, 0, "replay", reason="LATE", n=1)
+    add_to_pending(pending, 0, "replay", valid=1, volume=1.0, notional=103.0, minutes={MINUTE}, high=103.0,
                 low=103.0)
     c = pending[0]["replay"]
     assert (c["valid"], c["rejected"], c["volume"], c["notional"]) == (11, {"DUPLICATE": 2, "LATE": 1}, 6.0, 603.0)

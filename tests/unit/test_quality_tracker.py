@@ -145,7 +145,8 @@ def test_a_feed_silent_through_trading_minutes_is_stale_once():
     [alert] = t.stale_alerts("ES", T0 + 7 * MINUTE_NS)
     assert alert["alert"] == "STALE_FEED" and alert["source"] == "polygon"
     assert t.stale_alerts("ES", T0 + 20 * MINUTE_NS) == []  # said once per silence
-    t.on_window(window(21))
+    resumed = t.on_window(window(21))
+    assert "STALE_FEED" not in {r.get("alert") for r in resumed}  # not again when the feed resumes
     assert len(t.stale_alerts("ES", T0 + 40 * MINUTE_NS)) == 1  # a new silence
 
 
