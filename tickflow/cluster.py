@@ -31,7 +31,7 @@ def render_config(s: Settings) -> str:
         "S3_BUCKET": s.s3_bucket, "S3_ENDPOINT": s.s3_endpoint,
         "S3_ACCESS_KEY": s.s3_access_key, "S3_SECRET_KEY": s.s3_secret_key,
         "FLINK_METRICS_PORT": str(s.flink_metrics_port), "FLINK_METRICS_PORT_END": str(s.flink_metrics_port + 1),
-        "PYTHON": sys.executable,
+        "PYTHON": sys.executable, "FLINK_TASK_SLOTS": str(s.flink_task_slots),
         "JAVA_OPTS_ALL": _distribution_java_opts(),
     }
     text = CONF_TEMPLATE.read_text()

@@ -41,6 +41,9 @@ class Settings:
     s3_bucket: str = "tickflow"
     kafka_heap: str = "1g"
     checkpoint_interval_ms: int = 2000
+    # slots of the session cluster's TaskManager: one per core here; more when several jobs run at once
+    # (the soak and the fault suite run the whole pipeline side by side with --parallelism 1 each)
+    flink_task_slots: int = 2
     # Where the jobs' connectors, the S3 plugin and the local services' jars are gathered by Maven.
     jars_dir: Path | None = None
     # The Kubernetes image puts the connector jars in Flink's lib/: jobs then do not ship them again.
