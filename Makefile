@@ -8,7 +8,7 @@ STAMP  := .tickflow/.setup-stamp
 # make demo SOURCE=polygon (or finnhub, databento): the trades come from that provider's simulator
 SOURCE ?= replay
 
-.PHONY: setup demo test test-unit stack-up stack-down clean
+.PHONY: setup demo test test-unit bench stack-up stack-down clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ test: setup
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
+
+# the benchmark of record: every bench/ script in turn (long, CPU-heavy), then bench/README.md re-rendered
+bench: setup
+	$(BIN)/python bench/record.py
 
 stack-up: setup
 	$(BIN)/tickflow stack up
