@@ -110,13 +110,17 @@ def _taskmanagers(s: Settings) -> int:
     return len(rest(s, "/taskmanagers", timeout=2).get("taskmanagers", []))
 
 
+def taskmanager_pids(s: Settings) -> list[int]:
+    """PIDs of this cluster's live TaskManager processes (from the daemon scripts' PID file)."""
+    return [p for f in _paths(s)["pids"].glob("*taskexecutor*.pid") for p in _live_pids(f)]
+
+
+def _live_pids(pid_file: Path) -> list[int]:
+    return [int(w) for w in pid_file.read_text().split() if w.isdigit() and Path(f"/proc/{w}").exists()]
+
+
 def _daemon_pids(s: Settings) -> list[int]:
-    pids = []
-    for f in _paths(s)["pids"].glob("*.pid"):
-        for line in f.read_text().split():
-            if line.isdigit() and Path(f"/proc/{line}").exists():
-                pids.append(int(line))
-    return pids
+    return [p for f in _paths(s)["pids"].glob("*.pid") for p in _live_pids(f)]
 
 
 def status(s: Settings) -> str:
@@ -142,8 +146,10 @@ def up(s: Settings) -> str:
         if port_open(s.host, port):
             raise StackError(f"port {port} needed by Flink is taken by {port_owner(port)}")
     _prepare(s)
+    # a session of their own, so a Ctrl-C in the terminal that started them (`make demo`) stops the demo,
+    # not the cluster
     out = subprocess.run([str(flink_home() / "bin" / "start-cluster.sh")], env=_environment(s),
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, start_new_session=True)
     if out.returncode != 0:
         raise StackError(f"start-cluster.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
@@ -152,7 +158,7 @@ def up(s: Settings) -> str:
 
 def start_taskmanager(s: Settings) -> None:
     out = subprocess.run([str(flink_home() / "bin" / "taskmanager.sh"), "start"], env=_environment(s),
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, start_new_session=True)
     if out.returncode != 0:
         raise StackError(f"taskmanager.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
@@ -249,10 +255,12 @@ def _await_savepoint(s: Settings, job_id: str, trigger: str, timeout_s: float) -
     return operation["location"]
 
 
-def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
+def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300, drain: bool = False) -> str:
     """Stop a job with a savepoint (into the cluster's ``execution.checkpointing.savepoint-dir``); returns
-    the savepoint's location once it is complete and the job has finished."""
-    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": False})["request-id"]
+    the savepoint's location once it is complete and the job has finished. ``drain`` first sends the
+    maximum watermark, so every open event-time window fires and every sink commits its last records (the
+    end of a stream, not a pause in it)."""
+    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": drain})["request-id"]
     location = _await_savepoint(s, job_id, trigger, timeout_s)
     wait_until(lambda: job_state(s, job_id) in ("FINISHED", "CANCELED", "FAILED"), 60, f"job {job_id} to stop")
     return location
@@ -269,6 +277,12 @@ def cancel(s: Settings, job_id: str, timeout_s: float = 60) -> None:
     rest(s, f"/jobs/{job_id}", method="PATCH")
     wait_until(lambda: job_state(s, job_id) in ("CANCELED", "FINISHED", "FAILED"), timeout_s,
                f"job {job_id} to cancel")
+
+
+def latest_checkpoint(s: Settings, job_id: str) -> tuple[int, str] | None:
+    """(id, external path) of a job's latest completed checkpoint, or None before its first."""
+    latest = (rest(s, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed") or {}
+    return (latest["id"], latest["external_path"]) if latest.get("external_path") else None
 
 
 def jobs(s: Settings) -> list[dict]:

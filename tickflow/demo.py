@@ -27,8 +27,14 @@ def _run_bounded(s: Settings, job: str, *args: str) -> tuple[str, float]:
     """Submit ``job --bounded`` to the session cluster and wait for it; (job id, seconds it ran)."""
     job_id = cluster.submit(s, job, ["--bounded", *args])
     print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
-    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
-               f"{job} to finish", interval=1.0)
+    try:
+        wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
+                   f"{job} to finish", interval=1.0)
+    except KeyboardInterrupt:
+        cluster.cancel(s, job_id)
+        print(f"\ncancelled {job} ({job_id}); the stack and the Flink cluster keep running: `make demo` again "
+              "reuses them, `tickflow cluster down && tickflow stack down` stops them", flush=True)
+        raise
     state = cluster.job_state(s, job_id)
     if state != "FINISHED":
         raise StackError(f"job {job} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
@@ -131,6 +137,31 @@ def reasons(dead: list[dict]) -> str:
     return f" (by reason: {', '.join(f'{n} {r}' for r, n in sorted(counts.items()))})" if counts else ""
 
 
+def sustained_rate(records: list, bars: list[dict]) -> str:
+    """Trades per second between the first and the last bar record the processor wrote (start-up and
+    the wait for the first bar left out, as the throughput benchmark counts)."""
+    minute = [(r.timestamp, b["trade_count"]) for r, b in zip(records, bars) if b["timeframe"] == "1m"]
+    if len(minute) < 2:
+        return "too few bars for a sustained rate"
+    minute.sort()
+    seconds = (minute[-1][0] - minute[0][0]) / 1000
+    return f"{sum(n for _, n in minute[1:]) / max(seconds, 1e-3):,.0f} trades/s sustained (first → last bar)"
+
+
+def recorded_latency() -> str:
+    """The bar latency `make bench` last recorded (a bounded demo replays history: it has no live latency)."""
+    from tickflow.config import PROJECT_ROOT
+
+    results = PROJECT_ROOT / "bench" / "results" / "processor_latency.jsonl"
+    lines = results.read_text().splitlines() if results.exists() else []
+    if not lines:
+        return "not recorded yet (`make bench`)"
+    r = json.loads(lines[-1])
+    produced, visible = r["produced_delay_ms"], r["visible_delay_ms"]
+    return (f"p99 {produced['p99']:,} ms leaving the job, {visible['p99']:,} ms to a read_committed consumer "
+            f"({r['rate_ticks_per_s']:,} ticks/s, recorded {r['when'][:10]} by `make bench`; bench/README.md)")
+
+
 def alert_summary(alerts: list[dict]) -> str:
     kinds: dict[str, int] = {}
     for a in alerts:
@@ -157,7 +188,8 @@ def run(s: Settings, source: str = "replay") -> int:
 
     _step("market_data_processor on the session cluster: md.raw.trades → md.bars, md.dlq (bounded)")
     mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
-    bars = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars", before["md.bars"])]
+    bar_records = list(read_to_end(s.kafka_bootstrap, "md.bars", before["md.bars"]))
+    bars = [json.loads(r.value) for r in bar_records]
     in_bars = sum(b["trade_count"] for b in bars if b["timeframe"] == "1m")
     dead = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.dlq", before["md.dlq"])]
     rejected = sum(1 for d in dead if d.get("topic") == "md.raw.trades")
@@ -197,7 +229,9 @@ def run(s: Settings, source: str = "replay") -> int:
     print(f"bars on md.bars:                       {len(bars):,} ({', '.join(f'{n} {tf}' for tf, n in by_tf.items())})")
     print(f"trades counted in 1m bars:             {in_bars:,}; in md.dlq: {rejected:,}{reasons(dead)}")
     print(f"indicator records on md.indicators:    {indicators:,}")
-    print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({published / max(mdp_s, 1e-9):,.0f} trades/s)")
+    print(f"market_data_processor {mdp_id}: {mdp_s:.1f}s incl. start-up ({published / max(mdp_s, 1e-9):,.0f} trades/s); "
+          f"{sustained_rate(bar_records, bars)}")
+    print(f"bar latency on a live feed:            {recorded_latency()}")
     print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, {table_indicators:,} indicators")
     print(f"Parquet lake:                          {lake_files} files under {lake}")
     print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
