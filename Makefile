@@ -8,7 +8,7 @@ STAMP  := .tickflow/.setup-stamp
 # make demo SOURCE=polygon (or finnhub, databento): the trades come from that provider's simulator
 SOURCE ?= replay
 
-.PHONY: setup demo test test-unit bench stack-up stack-down clean
+.PHONY: setup demo test test-unit test-e2e bench stack-up stack-down clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q tests/unit tests/connectors tests/integration
+
+# the fault suite (docs/fault_tolerance.md): ~15 min, on its own stack (ports +40000), so not in `make test`
+test-e2e: setup
+	$(BIN)/pytest -q tests/e2e
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -26,7 +26,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-DOCUMENTS = (BENCH / "README.md", ROOT / "README.md")
+DOCUMENTS = (BENCH / "README.md", ROOT / "README.md", ROOT / "docs" / "fault_tolerance.md")
+# results that tests write rather than benchmarks (`make test-e2e`); rendered, never run from here
+TEST_RESULTS = ("fault_suite",)
 
 Result = dict[str, Any]
 Runs = Mapping[str, Sequence[Result]]
@@ -722,6 +724,27 @@ def block_machine(machine: Mapping[str, str], runs: Runs) -> str:
               f"also records its own summary; the latest results say: {noted}.")
 
 
+def block_fault_suite(runs: Runs) -> str:
+    """The scenarios of the latest `make test-e2e` run (tests/e2e/test_fault_tolerance.py records each
+    scenario that passed, i.e. whose outputs equal the undisturbed run's)."""
+    results = runs.get("fault_suite") or []
+    if not results:
+        return "_not yet recorded_: `bench/results/fault_suite.jsonl` is absent (run `make test-e2e`)."
+    suite = max(r["suite"] for r in results)
+    lines = [r for r in results if r["suite"] == suite]
+    rows = [[f"`{r['scenario']}`", "✔ equal" if r.get("equal_to_undisturbed") else "✘",
+             num(r.get("seconds"), " s"), num(r.get("bars_records")), num(r.get("bars_rows")),
+             num(r.get("trade_rows")), num(r.get("lake_rows")), num(r.get("dead_letters")),
+             ", ".join(f"{job} {n}" for job, n in (r.get("job_failures") or {}).items()) or DASH]
+            for r in lines]
+    first = lines[0]
+    return (table(["scenario", "outputs vs undisturbed", "took", "md.bars records", "bars rows", "trades rows",
+                   "lake rows", "dead letters", "failures recovered"], rows) + "\n\n"
+            + f"Suite started {suite.replace('T', ' ').rstrip('Z')} UTC: {num(first.get('trades'))} real ES trades "
+              f"at {num(first.get('rate'))}/s per scenario; {len(lines)} of 5 scenarios passed and recorded "
+              "(`bench/results/fault_suite.jsonl`, rendered by `bench/record.py --render-only`).")
+
+
 # --- rendering --------------------------------------------------------------------------------------
 
 MARKER = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->)\n(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
@@ -736,6 +759,7 @@ BLOCKS: dict[str, Callable[[Runs], str]] = {
     "quality_throughput": block_quality,
     "connector_throughput": block_connectors,
     "pipeline_soak": block_soak,
+    "fault_suite": block_fault_suite,
 }
 
 
@@ -828,7 +852,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures.append(failure)
     if args.dry_run:
         return 1 if failures else 0
-    runs = load_runs(RESULTS, [b.name for b in BENCHMARKS])
+    runs = load_runs(RESULTS, [*(b.name for b in BENCHMARKS), *TEST_RESULTS])
     for line in render(DOCUMENTS, runs, gather_machine()):
         print(line)
     for failure in failures:

@@ -240,3 +240,19 @@ def test_dry_run_prints_the_commands_and_runs_nothing(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out == [f"would run: {sys.executable} bench/processor_latency.py --rate 5000 --symbols 20 --minutes 5",
                    f"would run: {sys.executable} bench/storage_throughput.py --copies 2 --symbols 40 --queries 300"]
+
+
+def test_fault_suite_block_shows_only_the_latest_suite_run():
+    older = {"suite": "2026-11-23T10:00:00Z", "scenario": "undisturbed", "equal_to_undisturbed": True}
+    line = {"suite": "2026-11-24T17:00:00Z", "when": "2026-11-24T17:05:00Z", "trades": 150000, "rate": 3000.0,
+            "seconds": 240, "bars_records": 3000, "bars_rows": 2900, "trade_rows": 150001, "lake_rows": 153001,
+            "dead_letters": 0, "equal_to_undisturbed": True}
+    runs = {"fault_suite": [older, {**line, "scenario": "undisturbed", "job_failures": {"storage_writer": 0}},
+                            {**line, "scenario": "kill-taskmanager", "job_failures": {"storage_writer": 2}}]}
+    text = record.block_fault_suite(runs)
+    assert "`kill-taskmanager`" in text and "storage_writer 2" in text and "2 of 5 scenarios" in text
+    assert text.count("✔ equal") == 2 and "2026-11-24 17:00:00 UTC" in text
+
+
+def test_fault_suite_block_without_results_says_how_to_get_them():
+    assert "make test-e2e" in record.block_fault_suite({"fault_suite": []})

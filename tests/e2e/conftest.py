@@ -1,0 +1,44 @@
+"""The fault suite's own stack: ports +40000 and data under .tickflow/e2e-stack, so `make test-e2e` runs
+beside a demo, the integration tests (+10000) and the benchmarks (+20000, +30000) without touching them.
+
+tests/conftest.py only sets its ports when they are unset; these are set before any settings are read."""
+import os
+import shutil
+
+import pytest
+
+from tickflow.config import PROJECT_ROOT
+
+E2E_ENV = {
+    "TICKFLOW_HOME": str(PROJECT_ROOT / ".tickflow" / "e2e-stack"),
+    "TICKFLOW_KAFKA_PORT": "49092",
+    "TICKFLOW_KAFKA_CONTROLLER_PORT": "49093",
+    "TICKFLOW_POSTGRES_PORT": "45433",
+    "TICKFLOW_S3_PORT": "49000",
+    "TICKFLOW_FLINK_REST_PORT": "48081",
+    "TICKFLOW_FLINK_RPC_PORT": "46123",
+    "TICKFLOW_FLINK_METRICS_PORT": "49249",
+}
+os.environ.update(E2E_ENV)
+
+
+@pytest.fixture(scope="session")
+def e2e_stack():
+    """A wiped stack and session cluster for the whole suite, stopped at the end."""
+    from tickflow import cluster, config, migrations, stack
+
+    s = config.load()
+    assert s.kafka_port == 49092, "the e2e ports must be set before tickflow's settings are read"
+    cluster.down(s)
+    stack.down(s, log=lambda _: None)
+    shutil.rmtree(s.home, ignore_errors=True)
+    stack.up(s, log=lambda _: None)
+    conn = migrations.connect(s.postgres_dsn)
+    try:
+        migrations.migrate(conn)
+    finally:
+        conn.close()
+    cluster.up(s)
+    yield s
+    cluster.down(s)
+    stack.down(s, log=lambda _: None)

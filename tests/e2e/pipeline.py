@@ -1,0 +1,280 @@
+"""The pipeline under test, run once per scenario: the real ES trades published at a steady rate to
+md.raw.trades while the market data processor (→ md.bars) and the storage writer (→ PostgreSQL, Parquet
+lake on S3) run unbounded on the session cluster; a fault is injected mid-stream; the stream then ends
+(both jobs stopped with ``drain``, the end of the stream) and every output is read back for comparison.
+
+A supervisor plays Kubernetes' part for the TaskManager: when its process is gone (killed, or exited on a
+fatal task error) a new one is started, as the Deployment would restart the pod.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg2
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+from confluent_kafka import Producer
+from kafka.admin import KafkaAdminClient
+
+from tests.integration.kafka_tools import reset_topics
+from tickflow import cluster
+from tickflow.config import Settings
+from tickflow.kafka_reading import read_to_end
+from tickflow.processes import wait_until
+
+TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]
+TABLES = ["bars", "trades", "quotes", "indicators"]
+JOBS = {"market_data_processor": "market-data-processor", "storage_writer": "storage-writer"}
+
+
+def es_trades(csv_path, n: int) -> list[tuple[bytes, bytes]]:
+    """(key, value) of the first ``n`` real ES trades as md.raw.trades messages, then one closing trade
+    two trading days later that moves event time past every bar of the ``n`` (as the next session's first
+    trade does), so every one of their bars closes. Built once, so every run publishes the same bytes."""
+    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
+
+    normalizer = CsvTradeNormalizer(CsvTradeSource())
+    out, line = [], ""
+    with open(csv_path) as f:
+        next(f)
+        for line in f:
+            out.append((b"ES", normalizer.normalize(line)[1]))
+            if len(out) == n:
+                break
+    out.append((b"ES", normalizer.normalize(closing_line(line))[1]))
+    return out
+
+
+def closing_line(last: str) -> str:
+    """A CSV trade line at the same price two or more days after ``last``, on a Monday to Thursday (a
+    session day of the CME's ES; the time of day is the last trade's, so inside a session too)."""
+    stamp, price, _size = last.strip().split(",")
+    when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f") + timedelta(days=2)
+    while when.weekday() > 3:
+        when += timedelta(days=1)
+    return f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d},{price},1\n"
+
+
+class PacedPublisher(threading.Thread):
+    """Publishes the messages in order at ``rate`` per second with an idempotent producer, so a broker
+    restart neither loses nor repeats one; ``sent`` counts delivered messages."""
+
+    def __init__(self, bootstrap: str, messages: list[tuple[bytes, bytes]], rate: float) -> None:
+        super().__init__(daemon=True, name="paced-publisher")
+        self.bootstrap, self.messages, self.rate = bootstrap, messages, rate
+        self.sent = 0
+        self.errors: list[str] = []
+
+    def _delivered(self, err, _msg) -> None:
+        if err is not None:
+            self.errors.append(str(err))
+        else:
+            self.sent += 1
+
+    def run(self) -> None:
+        p = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
+                      "linger.ms": 5, "delivery.timeout.ms": 600_000})
+        start = time.monotonic()
+        for i, (key, value) in enumerate(self.messages):
+            ahead = start + i / self.rate - time.monotonic()
+            if ahead > 0:
+                p.poll(ahead)
+            while True:
+                try:
+                    p.produce("md.raw.trades", value=value, key=key, on_delivery=self._delivered)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            p.poll(0)
+        while p.flush(5) > 0:
+            pass
+
+    def progress(self) -> float:
+        return self.sent / len(self.messages)
+
+
+class TaskManagerSupervisor(threading.Thread):
+    """Starts a TaskManager whenever none is alive, as Kubernetes restarts a TaskManager pod."""
+
+    def __init__(self, s: Settings) -> None:
+        super().__init__(daemon=True, name="taskmanager-supervisor")
+        self.s = s
+        self.stopping = threading.Event()
+        self.restarts = 0
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            if not cluster.taskmanager_pids(self.s):
+                cluster.start_taskmanager(self.s)
+                self.restarts += 1
+
+
+@dataclass
+class Outputs:
+    """What downstream readers see after a run."""
+
+    bars_topic: list[tuple[bytes, bytes]]          # md.bars, read_committed, in offset order per partition
+    bars_table: dict[tuple, tuple]
+    trades_table: list[tuple]
+    lake_bars: list[tuple]
+    lake_trades: list[tuple]
+    dead_letters: int
+    restarts: dict[str, int] = field(default_factory=dict)   # failures each job recovered from
+    seconds: float = 0.0                                      # the scenario, from reset to the last output read
+
+
+@dataclass
+class Run:
+    """One scenario's jobs and publisher, with what the fault injectors need to reach."""
+
+    s: Settings
+    name: str
+    job_ids: dict[str, str] = field(default_factory=dict)
+    publisher: PacedPublisher | None = None
+    restarts: dict[str, int] = field(default_factory=dict)   # each job's restarts before the stream ended
+
+    @property
+    def lake(self) -> str:
+        return f"s3://{self.s.s3_bucket}/e2e/{self.name}/lake"
+
+    def group(self, job: str) -> str:
+        return f"e2e-{self.name}-{job}"
+
+    def job_args(self, job: str) -> list[str]:
+        extra = ["--lake", self.lake] if job == "storage_writer" else []
+        return ["--parallelism", "1", "--group-id", self.group(job), *extra]
+
+    def submit(self, job: str, from_checkpoint: str | None = None) -> None:
+        self.job_ids[job] = cluster.submit(self.s, job, self.job_args(job), savepoint=from_checkpoint)
+        wait_until(lambda: all_tasks_running(self.s, self.job_ids[job]), 180, f"{job} to run")
+
+
+def all_tasks_running(s: Settings, job_id: str) -> bool:
+    job = cluster.rest(s, f"/jobs/{job_id}")
+    return job.get("state") == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
+
+
+def restarts(s: Settings, job_id: str) -> int:
+    """How many failures the job has recovered from, by its exception history (Flink 2.2's numRestarts
+    metric stays 0 across a full restart on a standalone cluster)."""
+    return len(cluster.rest(s, f"/jobs/{job_id}/exceptions").get("exceptionHistory", {}).get("entries", []))
+
+
+def reset(s: Settings, lake_prefix: str) -> None:
+    """Empty topics, tables and the run's lake, so a run's outputs are its own."""
+    from tickflow.stack import s3_client
+
+    client = s3_client(s)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s.s3_bucket, Prefix=lake_prefix):
+        for o in page.get("Contents", []):
+            client.delete_object(Bucket=s.s3_bucket, Key=o["Key"])
+    reset_topics(s.kafka_bootstrap, TOPICS)
+    with psycopg2.connect(s.postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(TABLES)}")
+
+
+def committed_through(s: Settings, group: str, topic: str) -> bool:
+    """True when ``group`` has committed the offset after the last committed record of every partition of
+    ``topic`` that has one (a transaction's commit marker may follow it: it is not a record)."""
+    from kafka import TopicPartition
+
+    last: dict[int, int] = {}
+    for r in read_to_end(s.kafka_bootstrap, topic):
+        last[r.partition] = r.offset
+    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return all(TopicPartition(topic, p) in committed and committed[TopicPartition(topic, p)].offset > off
+               for p, off in last.items())
+
+
+def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], rate: float,
+                 fault: Callable[[Run], None] | None = None) -> Outputs:
+    """Publish, inject ``fault`` while the trades flow, end the stream, read every output."""
+    started = time.monotonic()
+    run = Run(s, name)
+    reset(s, f"e2e/{name}/")
+    supervisor = TaskManagerSupervisor(s)
+    supervisor.start()
+    try:
+        submitting = [threading.Thread(target=run.submit, args=(job,)) for job in JOBS]
+        for thread in submitting:
+            thread.start()
+        for thread in submitting:
+            thread.join()
+        assert set(run.job_ids) == set(JOBS), "a job failed to start (see the errors above)"
+        run.publisher = PacedPublisher(s.kafka_bootstrap, messages, rate)
+        run.publisher.start()
+        if fault:
+            fault(run)
+        run.publisher.join(timeout=900)
+        assert not run.publisher.is_alive() and not run.publisher.errors, run.publisher.errors[:3]
+        assert run.publisher.sent == len(messages)
+        end_stream(run)
+    finally:
+        supervisor.stopping.set()
+        supervisor.join()
+        for job_id in run.job_ids.values():
+            if cluster.job_state(s, job_id) in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
+                cluster.cancel(s, job_id)
+    out = read_outputs(run)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def end_stream(run: Run) -> None:
+    """The processor has checkpointed past the closing trade, and twice more (its watermark, emitted
+    every 200 ms, has closed every earlier bar and those bars are committed) → stop it with a savepoint;
+    the storage writer has checkpointed past every bar and trade → stop it with ``drain`` (its last
+    Parquet files commit).
+
+    The processor is not drained: a drain's maximum watermark would close the closing trade's own bars
+    whenever it arrives, and Flink 2.2 drops it when the source is idle (FLINK-40499), so the outputs would
+    depend on timing. docs/fault_tolerance.md says more."""
+    s = run.s
+    proc, writer = "market_data_processor", "storage_writer"
+    wait_until(lambda: committed_through(s, run.group(proc), "md.raw.trades"), 600,
+               "the processor to checkpoint past the last trade", interval=1.0)
+    seen = cluster.latest_checkpoint(s, run.job_ids[proc])[0]
+    wait_until(lambda: cluster.latest_checkpoint(s, run.job_ids[proc])[0] >= seen + 2, 120,
+               "two more processor checkpoints")
+    run.restarts = {job: restarts(s, job_id) for job, job_id in run.job_ids.items()}
+    cluster.stop_with_savepoint(s, run.job_ids[proc])
+    wait_until(lambda: committed_through(s, run.group(writer), "md.bars")
+               and committed_through(s, run.group(writer), "md.raw.trades"), 600,
+               "the storage writer to checkpoint past the last bar", interval=1.0)
+    cluster.stop_with_savepoint(s, run.job_ids[writer], drain=True)
+    for job, job_id in run.job_ids.items():
+        assert cluster.job_state(s, job_id) == "FINISHED", f"{job} ended {cluster.job_state(s, job_id)}"
+
+
+def read_outputs(run: Run) -> Outputs:
+    s = run.s
+    bars_topic = [(r.key, r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars")]
+    dead = sum(1 for _ in read_to_end(s.kafka_bootstrap, "md.dlq"))
+    with psycopg2.connect(s.postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT symbol, timeframe, bucket_start, bucket_end, open, high, low, close, volume, vwap, "
+                    "trade_count, revision, sources, pipeline_version FROM bars")
+        bars_table = {r[:3]: r for r in cur.fetchall()}
+        cur.execute("SELECT * FROM trades ORDER BY source, symbol, seq, time")
+        trades_table = cur.fetchall()
+    return Outputs(bars_topic, bars_table, trades_table, lake_rows(s, run.lake, "bars"),
+                   lake_rows(s, run.lake, "trades"), dead, run.restarts)
+
+
+def lake_rows(s: Settings, lake: str, dataset: str) -> list[tuple]:
+    """Every row of a lake dataset's committed files, sorted (files a failed attempt left in progress are
+    hidden, as for any reader)."""
+    fs = pafs.S3FileSystem(endpoint_override=s.s3_endpoint, access_key=s.s3_access_key,
+                           secret_key=s.s3_secret_key, scheme="http")
+    path = lake.removeprefix("s3://") + f"/dataset={dataset}"
+    table = ds.dataset(path, format="parquet", partitioning="hive", filesystem=fs).to_table()
+    columns = sorted(table.column_names)
+    rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
+    return sorted(rows, key=repr)
