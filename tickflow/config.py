@@ -126,3 +126,17 @@ def load(env: dict[str, str] | None = None) -> Settings:
             except ValueError as exc:
                 raise ValueError(f"{key}={env[key]!r} is not valid: {exc}") from None
     return dataclasses.replace(base, **overrides)
+
+
+PORT_FIELDS = ("kafka_port", "kafka_controller_port", "postgres_port", "s3_port", "flink_rest_port",
+               "flink_rpc_port", "flink_metrics_port")
+
+
+def shifted_stack_env(offset: int, home: str) -> dict[str, str]:
+    """The TICKFLOW_* variables of a second stack beside the default one: every port + ``offset``, data in
+    .tickflow/<home>. The tests (+10000), the benchmarks (+20000, +30000) and the fault suite (+40000)
+    each run on one, so none touches another's topics, tables or ports."""
+    env = {"TICKFLOW_HOME": str(PROJECT_ROOT / ".tickflow" / home)}
+    env.update({f"TICKFLOW_{name.upper()}": str(getattr(Settings, name) + offset) for name in PORT_FIELDS})
+    return env
+

@@ -7,18 +7,9 @@ import shutil
 
 import pytest
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.config import shifted_stack_env
 
-E2E_ENV = {
-    "TICKFLOW_HOME": str(PROJECT_ROOT / ".tickflow" / "e2e-stack"),
-    "TICKFLOW_KAFKA_PORT": "49092",
-    "TICKFLOW_KAFKA_CONTROLLER_PORT": "49093",
-    "TICKFLOW_POSTGRES_PORT": "45433",
-    "TICKFLOW_S3_PORT": "49000",
-    "TICKFLOW_FLINK_REST_PORT": "48081",
-    "TICKFLOW_FLINK_RPC_PORT": "46123",
-    "TICKFLOW_FLINK_METRICS_PORT": "49249",
-}
+E2E_ENV = shifted_stack_env(40000, "e2e-stack")
 os.environ.update(E2E_ENV)
 
 

@@ -43,3 +43,11 @@ def test_a_job_on_a_cluster_takes_checkpointing_from_the_cluster_and_jars_from_l
     on_cluster = job_configuration(config.load({"TICKFLOW_JARS_IN_FLINK_LIB": "true"}), "j", on_cluster=True)
     assert not any(k.startswith("execution.checkpointing.") for k in on_cluster)
     assert "pipeline.jars" not in on_cluster
+
+
+def test_a_shifted_stack_moves_every_port_and_the_home_and_loads_as_settings():
+    env = config.shifted_stack_env(40000, "e2e-stack")
+    s = config.load(env)
+    assert (s.kafka_port, s.postgres_port, s.s3_port, s.flink_rest_port) == (49092, 45433, 49000, 48081)
+    assert (s.kafka_controller_port, s.flink_rpc_port, s.flink_metrics_port) == (49093, 46123, 49249)
+    assert s.home.name == "e2e-stack"
