@@ -733,7 +733,7 @@ def block_fault_suite(runs: Runs) -> str:
     suite = max(r["suite"] for r in results)
     lines = [r for r in results if r["suite"] == suite]
     rows = [[f"`{r['scenario']}`", "✔ equal" if r.get("equal_to_undisturbed") else "✘",
-             num(r.get("seconds"), " s"), num(r.get("bars_records")), num(r.get("bars_rows")),
+             num(r.get("seconds"), "s"), num(r.get("bars_records")), num(r.get("bars_rows")),
              num(r.get("trade_rows")), num(r.get("lake_rows")), num(r.get("dead_letters")),
              ", ".join(f"{job} {n}" for job, n in (r.get("job_failures") or {}).items()) or DASH]
             for r in lines]
@@ -741,7 +741,7 @@ def block_fault_suite(runs: Runs) -> str:
     return (table(["scenario", "outputs vs undisturbed", "took", "md.bars records", "bars rows", "trades rows",
                    "lake rows", "dead letters", "failures recovered"], rows) + "\n\n"
             + f"Suite started {suite.replace('T', ' ').rstrip('Z')} UTC: {num(first.get('trades'))} real ES trades "
-              f"at {num(first.get('rate'))}/s per scenario; {len(lines)} of 5 scenarios passed and recorded "
+              f"at {num(int(first.get('rate') or 0))}/s per scenario; {len(lines)} of 5 scenarios passed and recorded "
               "(`bench/results/fault_suite.jsonl`, rendered by `bench/record.py --render-only`).")
 
 
