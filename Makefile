@@ -8,7 +8,7 @@ STAMP  := .tickflow/.setup-stamp
 # make demo SOURCE=polygon (or finnhub, databento): the trades come from that provider's simulator
 SOURCE ?= replay
 
-.PHONY: setup demo test test-unit test-e2e bench stack-up stack-down clean
+.PHONY: setup demo test test-unit test-e2e bench soak stack-up stack-down clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,10 @@ test-unit: setup
 # the benchmark of record: every bench/ script in turn (long, CPU-heavy), then bench/README.md re-rendered
 bench: setup
 	$(BIN)/python bench/record.py
+
+# the pipeline soak (bench/README.md): the whole pipeline fed live for 15 min on its own stack (ports +30000)
+soak: setup
+	$(BIN)/python bench/soak.py
 
 stack-up: setup
 	$(BIN)/tickflow stack up

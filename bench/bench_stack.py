@@ -1,5 +1,6 @@
 """The benchmarks' own stack: ports +20000 and data under .tickflow/bench-stack, so a benchmark never
-mixes with the demo's or the tests' topics. Import this before anything reads tickflow's settings."""
+mixes with the demo's or the tests' topics. Import this before anything reads tickflow's settings; a
+benchmark that needs a stack of its own (the soak) calls :func:`use_stack` right after."""
 from __future__ import annotations
 
 import os
@@ -9,15 +10,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_ENV = {
-    "TICKFLOW_HOME": str(ROOT / ".tickflow" / "bench-stack"),
-    "TICKFLOW_KAFKA_PORT": "29092", "TICKFLOW_KAFKA_CONTROLLER_PORT": "29093",
-    "TICKFLOW_POSTGRES_PORT": "25433", "TICKFLOW_S3_PORT": "29000",
-    "TICKFLOW_FLINK_REST_PORT": "28081", "TICKFLOW_FLINK_RPC_PORT": "26123",
-    "TICKFLOW_FLINK_METRICS_PORT": "29249",
-}
-os.environ.update(BENCH_ENV)
 sys.path.insert(0, str(ROOT))
+
+from tickflow.config import shifted_stack_env  # noqa: E402  (reads no settings)
+
+
+def use_stack(offset: int, home: str, **extra: str) -> dict[str, str]:
+    """Point this process's tickflow settings at the stack on the default ports + ``offset`` with its data in
+    .tickflow/<home> (plus ``extra`` TICKFLOW_<NAME> values); call it before tickflow reads its settings.
+    Returns the variables set."""
+    env = {**shifted_stack_env(offset, home), **{f"TICKFLOW_{k.upper()}": v for k, v in extra.items()}}
+    os.environ.update(env)
+    return env
+
+
+BENCH_ENV = use_stack(20000, "bench-stack")
 
 
 def fresh_kafka():

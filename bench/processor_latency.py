@@ -18,61 +18,15 @@ The first two minutes are a warm-up and are not counted. Appends to bench/result
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
 from bench_stack import fresh_kafka, machine, record
-
-OUT_OF_ORDERNESS_MS = 2_000
-
-
-def es_prices(csv_path, n: int) -> list[tuple[str, str]]:
-    """(price, size) text of the first n ES trades, in file order."""
-    out = []
-    with open(csv_path) as f:
-        next(f)
-        for line in f:
-            _, price, size = line.rstrip("\n").split(",")
-            out.append((price, size))
-            if len(out) == n:
-                break
-    return out
-
-
-def paced_publish(bootstrap: str, rate: int, symbols: int, seconds: float, trades, stop: threading.Event) -> int:
-    """Send ``rate`` trades/s for ``seconds``, ts_event = wall clock at send, round-robin over symbols."""
-    from connectors.kafka_publisher import RawPublisher
-    from connectors.raw_contract import TradeEncoder
-
-    pub = RawPublisher(bootstrap, client_id="bench-latency", linger_ms=1)
-    encoders = [TradeEncoder("bench", f"S{i:02d}", "XCME") for i in range(symbols)]
-    keys = [f"S{i:02d}".encode() for i in range(symbols)]
-    sent, start = 0, time.time()
-    while not stop.is_set():
-        now = time.time()
-        if now - start >= seconds:
-            break
-        due = int((now - start) * rate)
-        ts = time.time_ns()
-        while sent < due:
-            price, size = trades[sent % len(trades)]
-            i = sent % symbols
-            pub.send("md.raw.trades", keys[i], encoders[i].encode(ts, ts, sent, price, size))
-            sent += 1
-        time.sleep(0.005)
-    pub.close()
-    return sent
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+from paced_feed import PacedFeed, closed_ms, es_prices, first_bars, percentile
 
 
 def main() -> int:
@@ -96,34 +50,25 @@ def main() -> int:
         seen: dict[str, tuple[dict, int, int]] = {}
         consumer = KafkaConsumer("md.bars", bootstrap_servers=s.kafka_bootstrap, isolation_level="read_committed",
                                  auto_offset_reset="earliest", enable_auto_commit=False)
-        stop = threading.Event()
-        sent = [0]
         seconds = args.minutes * 60
-        t = threading.Thread(target=lambda: sent.__setitem__(0, paced_publish(
-            s.kafka_bootstrap, args.rate, args.symbols, seconds, trades, stop)), daemon=True)
+        feed = PacedFeed(s.kafka_bootstrap, args.rate, args.symbols, seconds, trades)
         began = time.time()
-        t.start()
+        feed.start()
         while time.time() - began < seconds + 10:
             for records in consumer.poll(timeout_ms=200).values():
-                now_ms = int(time.time() * 1000)
-                for r in records:
-                    v = json.loads(r.value)
-                    key = r.key.decode()
-                    if v["revision"] == 0 and key not in seen:
-                        seen[key] = (v, r.timestamp, now_ms)
+                first_bars(records, seen, int(time.time() * 1000))
             if job.poll() is not None:
                 print(job.stderr.read().decode()[-2000:], file=sys.stderr)
                 return 1
-        stop.set()
-        t.join()
+        sent = feed.stop()
         warm_until_ns = int((began + 120) * 1e9)
         produced, visible, by_tf = [], [], {}
         for v, produced_ms, visible_ms in seen.values():
             if v["bucket_start"] < warm_until_ns or v["timeframe"] == "1d":
                 continue
-            closed_ms = v["bucket_end"] // 1_000_000 + OUT_OF_ORDERNESS_MS
-            produced.append(produced_ms - closed_ms)
-            visible.append(visible_ms - closed_ms)
+            closed = closed_ms(v)
+            produced.append(produced_ms - closed)
+            visible.append(visible_ms - closed)
             by_tf[v["timeframe"]] = by_tf.get(v["timeframe"], 0) + 1
         if not produced:
             print(f"no bars after the warm-up ({len(seen)} bars seen in all)", file=sys.stderr)
@@ -131,7 +76,7 @@ def main() -> int:
         record("processor_latency", {
             "bench": "processor_latency", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine(), "rate_ticks_per_s": args.rate, "symbols": args.symbols,
-            "minutes": args.minutes, "ticks_sent": sent[0], "bars_measured": len(produced), "by_timeframe": by_tf,
+            "minutes": args.minutes, "ticks_sent": sent, "bars_measured": len(produced), "by_timeframe": by_tf,
             "produced_delay_ms": {"p50": percentile(produced, 0.5), "p99": percentile(produced, 0.99),
                                   "max": max(produced)},
             "visible_delay_ms": {"p50": percentile(visible, 0.5), "p99": percentile(visible, 0.99),

@@ -335,6 +335,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
     p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
     p.add_argument("--group-id", default=d.group_id)
+    p.add_argument("--dedup-horizon", default=d.dedup_horizon,
+                   help="how long a trade id is remembered, e.g. '1 h' (default: %(default)s)")
     p.add_argument("--latency-target-ms", type=float, default=dq.latency_target_ms,
                    help="p99 of ts_recv - ts_event within which timeliness is 1")
     p.add_argument("--divergence-bps", type=float, default=dq.divergence_bps,
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: --window-minutes must divide a day (1, 5, 15, 60, …)")
     settings = config.load()
     o = DataQualityOptions(args.window_minutes, args.out_of_orderness_ms, args.allowed_lateness_ms,
-                           bounded=args.bounded, group_id=args.group_id)
+                           dedup_horizon=args.dedup_horizon, bounded=args.bounded, group_id=args.group_id)
     q = QualityOptions(args.latency_target_ms, args.divergence_bps, jump_z=args.jump_z, spike_z=args.spike_z,
                        score_alert_below=args.score_alert_below, stale_minutes=args.stale_minutes,
                        dlq_rate_alert=args.dlq_rate_alert,
