@@ -57,7 +57,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("storage_throughput", "storage_throughput.py", ("--copies", "2", "--symbols", "40", "--queries", "300")),
     Benchmark("quality_throughput", "quality_throughput.py", ("--copies", "2")),
     Benchmark("connector_throughput", "connector_throughput.py", ("--trades", "200000")),
-    Benchmark("pipeline_soak", "soak.py", ("--rate", "5000", "--symbols", "20", "--minutes", "15"), optional=True),
+    Benchmark("pipeline_soak", "soak.py", ("--rate", "2000", "--symbols", "20", "--minutes", "15")),
 )
 BY_NAME = {b.name: b for b in BENCHMARKS}
 
