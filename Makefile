@@ -34,7 +34,7 @@ demo: setup
 	$(BIN)/tickflow demo --source $(SOURCE)
 
 test: setup
-	$(BIN)/pytest -q tests/unit tests/connectors tests/integration
+	$(BIN)/pytest -q --durations=20 tests/unit tests/connectors tests/integration
 
 # the fault suite (docs/fault_tolerance.md): ~15 min, on its own stack (ports +40000), so not in `make test`
 test-e2e: setup

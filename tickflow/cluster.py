@@ -238,6 +238,19 @@ def running_job(s: Settings, name: str) -> str:
     return jobs[0]["jid"]
 
 
+def tasks_running(s: Settings, job_id: str) -> bool:
+    """True once every task of a job runs (or has finished). A job is RUNNING while its tasks still deploy
+    and initialize state, and Flink refuses a checkpoint or savepoint until its sources run."""
+    vertices = rest(s, f"/jobs/{job_id}").get("vertices", [])
+    return bool(vertices) and all(v.get("status") in ("RUNNING", "FINISHED") for v in vertices)
+
+
+def _trigger_when_running(s: Settings, job_id: str, path: str, body: dict, timeout_s: float) -> str:
+    """POST a savepoint or stop request once the job's tasks run; the operation's trigger id."""
+    wait_until(lambda: tasks_running(s, job_id), timeout_s, f"the tasks of job {job_id} to run")
+    return rest(s, f"/jobs/{job_id}/{path}", method="POST", body=body)["request-id"]
+
+
 def _await_savepoint(s: Settings, job_id: str, trigger: str, timeout_s: float) -> str:
     """Wait for the savepoint operation ``trigger`` of a job; its location, or StackError with the cause."""
     result: dict = {}
@@ -260,7 +273,7 @@ def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300, drain:
     the savepoint's location once it is complete and the job has finished. ``drain`` first sends the
     maximum watermark, so every open event-time window fires and every sink commits its last records (the
     end of a stream, not a pause in it)."""
-    trigger = rest(s, f"/jobs/{job_id}/stop", method="POST", body={"drain": drain})["request-id"]
+    trigger = _trigger_when_running(s, job_id, "stop", {"drain": drain}, timeout_s)
     location = _await_savepoint(s, job_id, trigger, timeout_s)
     wait_until(lambda: job_state(s, job_id) in ("FINISHED", "CANCELED", "FAILED"), 60, f"job {job_id} to stop")
     return location
@@ -268,7 +281,7 @@ def stop_with_savepoint(s: Settings, job_id: str, timeout_s: float = 300, drain:
 
 def savepoint(s: Settings, job_id: str, timeout_s: float = 300) -> str:
     """Take a savepoint of a running job and leave it running; returns the savepoint's location."""
-    trigger = rest(s, f"/jobs/{job_id}/savepoints", method="POST", body={"cancel-job": False})["request-id"]
+    trigger = _trigger_when_running(s, job_id, "savepoints", {"cancel-job": False}, timeout_s)
     return _await_savepoint(s, job_id, trigger, timeout_s)
 
 

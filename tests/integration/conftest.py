@@ -21,3 +21,18 @@ def running_stack(settings):
     yield settings
     cluster.down(settings)
     stack.down(settings, log=lambda _: None)
+
+
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(request):
+    """After each test, cancel any job it left running on the session cluster, so that one failing test
+    cannot hold the task slots the next test's job needs (a failure then stays one failure)."""
+    yield
+    if "running_stack" not in request.fixturenames:
+        return
+    s = request.getfixturevalue("running_stack")
+    if not cluster.status(s).startswith("running"):
+        return
+    for job in cluster.jobs(s):
+        if job["state"] in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING"):
+            cluster.cancel(s, job["id"])
