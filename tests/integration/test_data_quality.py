@@ -89,12 +89,21 @@ def scored(running_stack):
 
 
 def test_every_record_is_a_valid_quality_or_alert_message(scored):
-    quality_schema = json.loads((SCHEMAS / "quality.schema.json").read_text())
-    alert_schema = json.loads((SCHEMAS / "alert.schema.json").read_text())
+    # one checked validator per schema: jsonschema.validate() re-checks the schema on every call
+    quality = validator(SCHEMAS / "quality.schema.json")
+    alert = validator(SCHEMAS / "alert.schema.json")
     for v in scored["quality"].values():
-        jsonschema.validate(v, quality_schema)
+        quality.validate(v)
     for a in scored["alerts"]:
-        jsonschema.validate(a, alert_schema)
+        alert.validate(a)
+
+
+def validator(path: Path) -> jsonschema.protocols.Validator:
+    """A validator for the JSON Schema at ``path``, the schema itself checked once."""
+    schema = json.loads(path.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def test_valid_counts_equal_the_trade_counts_of_the_final_1m_bars_window_by_window(scored):

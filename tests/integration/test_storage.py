@@ -59,7 +59,8 @@ def lake_bars(path: str, filesystem=None) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def stored(running_stack, tmp_path_factory):
-    """The full ES sample through the processor, then replayed a second time to md.raw.trades; a malformed
+    """The full ES sample through the processor, then its first 100,000 trades replayed again to
+    md.raw.trades (duplicates the archive must drop; a subset keeps CI inside its time); a malformed
     bar after the bars; the storage writer run twice from the start of the topics: first to PostgreSQL and
     a local lake, then to PostgreSQL again and a lake on the S3 endpoint."""
     s = running_stack
@@ -79,7 +80,7 @@ def stored(running_stack, tmp_path_factory):
     bars = [json.loads(m.value) for m in read_to_end(s.kafka_bootstrap, "md.bars")]
     [(_, malformed_partition, malformed_offset)] = publish(
         s.kafka_bootstrap, [("md.bars", b"ES|1m|x", b'{"symbol": "ES", "timeframe": "1m", "open": "x"}', 0)])
-    r = cli("replay", timeout=300)  # the same trades again: the archive must hold each once
+    r = cli("replay", "--limit", "100000", timeout=300)  # the same trades again: archived once
     assert r.returncode == 0, r.stderr
     local_lake = tmp_path_factory.mktemp("lake")
     run_job("storage_writer", "--lake", str(local_lake))
@@ -169,51 +170,6 @@ def test_a_malformed_bar_goes_to_the_dlq_once_per_run_with_its_bytes(stored):
     mine = [d for d in stored["dlq"] if d["component"] == "storage_writer"]
     assert len(mine) == 2  # the record was read twice (two runs from the start)
     assert {(d["reason"], d["topic"], d["partition"], d["offset"]) for d in mine} == {("MALFORMED", "md.bars", partition, offset)}
-
-
-def test_a_database_outage_mid_run_loses_and_duplicates_no_row(stored):
-    """On the session cluster: stop PostgreSQL while the writer archives trades. The JDBC sink fails, and
-    its close() fails again (flink-connector-jdbc 4.0), which Flink treats as fatal for the TaskManager:
-    the TaskManager exits, as a pod would in Kubernetes. PostgreSQL returns, `tickflow cluster up` starts
-    a TaskManager again (Kubernetes restarts the pod), the job restores its last checkpoint and finishes
-    with every trade exactly once."""
-    from tickflow import cluster, stack
-    from tickflow.processes import wait_until
-
-    s, conn = stored["settings"], stored["conn"]
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE trades")
-    cluster.up(s)
-
-    def trades() -> int:
-        with psycopg2.connect(s.postgres_dsn, connect_timeout=2) as c, c.cursor() as cur:
-            cur.execute("SELECT count(*) FROM trades")
-            return cur.fetchone()[0]
-
-    job_id = cluster.submit(s, "storage_writer", ["--bounded", "--no-lake", "--group-id",
-                                                  f"test-outage-{uuid.uuid4().hex[:8]}"])
-    try:
-        wait_until(lambda: trades() > 50_000, 600, "the writer to archive trades")
-        stack.down(s, ["postgres"], log=lambda _: None)
-
-        def failed() -> bool:
-            history = cluster.rest(s, f"/jobs/{job_id}/exceptions").get("exceptionHistory", {})
-            return bool(history.get("entries"))
-
-        wait_until(failed, 300, "the job to fail against the stopped database")
-        logs = (s.log_dir / "flink").glob("*.log")
-        assert any("PSQLException" in p.read_text(errors="replace") for p in logs), "no JDBC failure in the logs"
-    finally:
-        stack.up(s, ["postgres"], log=lambda _: None)
-    cluster.up(s)  # a TaskManager again if the failure took it down
-    wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
-               "the storage writer to finish after the outage", interval=1.0)
-    assert cluster.job_state(s, job_id) == "FINISHED"
-    conn = migrations.connect(s.postgres_dsn)
-    stored["conn"] = conn
-    with conn.cursor() as cur:
-        cur.execute("SELECT count(*), count(DISTINCT (source, symbol, seq)) FROM trades")
-        assert cur.fetchone() == (500_000, 500_000)
 
 
 # --- the migrations on plain PostgreSQL ------------------------------------------------------------------
