@@ -121,12 +121,8 @@ def submit(s, jobs: list[SoakJob], ids: dict[str, str]) -> None:
 
 
 def all_running(s, ids: dict[str, str]) -> bool:
-    """Every job RUNNING with every task RUNNING."""
-    for job_id in ids.values():
-        job = cluster.rest(s, f"/jobs/{job_id}")
-        if job.get("state") != "RUNNING" or any(v.get("status") != "RUNNING" for v in job.get("vertices", [])):
-            return False
-    return True
+    """Every job RUNNING with every task running (cluster.tasks_running)."""
+    return all(cluster.tasks_running(s, job_id) for job_id in ids.values())
 
 
 def teardown(s, ids: dict[str, str]) -> None:

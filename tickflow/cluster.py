@@ -239,10 +239,13 @@ def running_job(s: Settings, name: str) -> str:
 
 
 def tasks_running(s: Settings, job_id: str) -> bool:
-    """True once every task of a job runs (or has finished). A job is RUNNING while its tasks still deploy
-    and initialize state, and Flink refuses a checkpoint or savepoint until its sources run."""
-    vertices = rest(s, f"/jobs/{job_id}").get("vertices", [])
-    return bool(vertices) and all(v.get("status") in ("RUNNING", "FINISHED") for v in vertices)
+    """True once a job is RUNNING and every task of it runs (or has finished). A job is RUNNING while its
+    tasks still deploy and initialize state, and Flink refuses a checkpoint or savepoint until its sources
+    run."""
+    job = rest(s, f"/jobs/{job_id}")
+    vertices = job.get("vertices", [])
+    return (job.get("state") == "RUNNING" and bool(vertices)
+            and all(v.get("status") in ("RUNNING", "FINISHED") for v in vertices))
 
 
 def _trigger_when_running(s: Settings, job_id: str, path: str, body: dict, timeout_s: float) -> str:

@@ -150,12 +150,7 @@ class Run:
 
     def submit(self, job: str, from_checkpoint: str | None = None) -> None:
         self.job_ids[job] = cluster.submit(self.s, job, self.job_args(job), savepoint=from_checkpoint)
-        wait_until(lambda: all_tasks_running(self.s, self.job_ids[job]), 180, f"{job} to run")
-
-
-def all_tasks_running(s: Settings, job_id: str) -> bool:
-    job = cluster.rest(s, f"/jobs/{job_id}")
-    return job.get("state") == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
+        wait_until(lambda: cluster.tasks_running(self.s, self.job_ids[job]), 180, f"{job} to run")
 
 
 def restarts(s: Settings, job_id: str) -> int:
