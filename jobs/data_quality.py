@@ -6,8 +6,11 @@ jobs/market_data_processor.py: parse, rules, duplicates, lateness against the sa
 every record exactly as the processor does, and event-time TUMBLE windows count per feed and window —
 valid trades, rejects by reason code, ts_recv − ts_event p50/p99 (``PERCENTILE``), volume, notional and
 the minutes that traded. Records a window cannot hold (trades late for it, rejects without a usable event
-time) reach Python one by one; they are rare. Python sees only window rows and those stragglers: a keyed
-function per symbol (``jobs/quality_tracker.py``) scores each window when the watermark passes its end —
+time or late for their window) are gathered in the JVM (jobs/jvm ``io.tickflow.quality.StragglerBatcher``)
+per window and reason until the watermark next advances, so even a flood of them — a replay of data
+already seen, every record a DUPLICATE — reaches Python as a few counted rows. Python sees only window
+rows and those batches: a keyed function per symbol (``jobs/quality_tracker.py``) scores each window when
+the watermark passes its end —
 gaps against the venue's calendar, MAD z-score price jumps and volume spikes, divergence between sources,
 stale feeds — and revises a window when stragglers reach it after it was scored.
 
@@ -33,6 +36,7 @@ from tickflow.kafka_tables import exactly_once_sink_options
 
 JOB_NAME = "data-quality"
 OPERATOR_UID = f"{JOB_NAME}-tracker"
+BATCHER_UID = f"{JOB_NAME}-straggler-batches"
 STATE_NAME = "quality-v1"
 UNKNOWN = "?"
 END_OF_INPUT_MS = 2 ** 62 // 1_000_000  # a watermark past this: a bounded input has ended
@@ -60,6 +64,7 @@ class DataQualityOptions:
     allowed_lateness_ms: int = 60_000
     dedup_horizon: str = "1 h"
     state_ttl_hours: int = 48
+    straggler_flush_ms: int = 1_000  # the longest stragglers wait in the JVM for the watermark to advance
     bounded: bool = False
     group_id: str = "tickflow-data-quality"
     transactional_prefix: str = "tickflow-dq"
@@ -168,6 +173,26 @@ def add_to_pending(pending: dict, ws: int, source: str, valid: int = 0, reason: 
     c["minutes"].update(minutes)
 
 
+def straggler_place(scored: bool, pending: bool, ws: int, window_ns: int, watermark_ms: int) -> str:
+    """Where late records of window ``ws`` count: ``revise`` the scored window; ``pending``: the window,
+    not yet scored (or not yet seen) at this watermark; ``now``: the window open at the watermark, because
+    ``ws`` was scored and has since been forgotten (records older than the revisable span, e.g. a replay
+    of data already seen) — re-scoring it would overwrite its record with the stragglers alone."""
+    if scored:
+        return "revise"
+    if pending or (ws + window_ns) // 1_000_000 - 1 > watermark_ms:
+        return "pending"
+    return "now"
+
+
+def count_unplaced(pairs) -> dict:
+    """``[(source, reason), …]`` (the state layout before stragglers came counted) → counts per pair."""
+    counts: dict = {}
+    for pair in pairs:
+        counts[tuple(pair)] = counts.get(tuple(pair), 0) + 1
+    return counts
+
+
 def minutes_of(text: str | None) -> set[int]:
     """LISTAGG's comma-separated minute numbers → minute starts (ns)."""
     return {int(m) * MINUTE_NS for m in (text or "").split(",") if m}
@@ -215,7 +240,10 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
         # --- state --------------------------------------------------------------------------------
         def _load(self) -> dict:
             raw = self.state.value()
-            return pickle.loads(raw) if raw else {"tracker": None, "pending": {}, "unplaced": []}
+            st = pickle.loads(raw) if raw else {"tracker": None, "pending": {}, "unplaced": {}}
+            if isinstance(st["unplaced"], list):  # state written before stragglers came counted
+                st["unplaced"] = count_unplaced(st["unplaced"])
+            return st
 
         def _save(self, st: dict) -> None:
             self.state.update(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
@@ -251,30 +279,44 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
                     add_to_pending(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
                 timers.register_event_time_timer((row.ws + w_ns) // 1_000_000 - 1)
             elif row.ts_event is None:  # no usable event time: the window open at the watermark
-                self._count("records_rejected", 1, reason=row.reason)
-                st["unplaced"].append((row.source, row.reason))
-                timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
+                self._count("records_rejected", row.n, reason=row.reason)
+                self._unplace(st, row.source, row.reason, row.n, timers)
             else:
                 late = row.kind == "late"
-                self._count("records_valid" if late else "records_rejected", 1,
+                self._count("records_valid" if late else "records_rejected", row.n,
                             **({} if late else {"reason": row.reason}))
-                self._count("late_records", 1)
+                self._count("late_records", row.n)
                 out += self._straggler(st, row, timers)
             self._save(st)
             yield from self._out(out)
 
+        def _unplace(self, st: dict, source: str, reason: str | None, n: int, timers) -> None:
+            """Count ``n`` records in the window open when the watermark next moves (``reason`` None: valid)."""
+            st["unplaced"][(source, reason)] = st["unplaced"].get((source, reason), 0) + n
+            timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
+
         def _straggler(self, st: dict, row, timers) -> list[dict]:
+            """A batch of ``row.n`` late trades or rejects of one window: a revision of the window when it
+            was scored, counts for it while it is pending, else (the window scored and forgotten, e.g. a
+            replay of old data) counts in the window open at the watermark."""
             ws = window_of(row.ts_event, w_ns)
             late = row.kind == "late"
-            fields = {"valid": 1 if late else 0, "volume": row.volume or 0.0, "notional": row.notional or 0.0,
+            reason = None if late else row.reason
+            tracker = self._tracker(st)
+            place = straggler_place(tracker.is_scored(row.source, ws), ws in st["pending"], ws, w_ns,
+                                    timers.current_watermark())
+            if place == "now":
+                self._unplace(st, row.source, reason, row.n, timers)
+                return []
+            fields = {"valid": row.n if late else 0, "volume": (row.volume or 0.0) if late else 0.0,
+                      "notional": (row.notional or 0.0) if late else 0.0,
                       "minutes": frozenset(minutes_of(row.minutes)) if late else frozenset(),
                       "high": row.high if late else None, "low": row.low if late else None}
-            tracker = self._tracker(st)
-            if tracker.is_scored(row.source, ws):
-                record = tracker.revise(row.source, ws, rejected={} if late else {row.reason: 1}, **fields)
+            if place == "revise":
+                record = tracker.revise(row.source, ws, rejected={} if late else {reason: row.n}, **fields)
                 st["tracker"] = tracker.state()
                 return [record]
-            add_to_pending(st["pending"], ws, row.source, reason=None if late else row.reason, n=1, **fields)
+            add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, **fields)
             timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
             return []
 
@@ -287,9 +329,9 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             watermark_ns = max(timers.current_watermark(), 0) * 1_000_000
             if st["unplaced"]:
                 ws = window_of(min(watermark_ns, timestamp * 1_000_000) if end_of_input else watermark_ns + 1, w_ns)
-                for source, reason in st["unplaced"]:
-                    add_to_pending(st["pending"], ws, source, reason=reason, n=1)
-                st["unplaced"] = []
+                for (source, reason), n in st["unplaced"].items():
+                    add_to_pending(st["pending"], ws, source, valid=0 if reason else n, reason=reason, n=n)
+                st["unplaced"] = {}
                 timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
             due = sorted(ws for ws in st["pending"] if (ws + w_ns) // 1_000_000 - 1 <= timestamp)
             tracker = self._tracker(st)
@@ -315,6 +357,17 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
     return QualityFunction()
 
 
+def straggler_stage(t_env, rows, o: DataQualityOptions):
+    """The JVM batcher (jobs/jvm ``io.tickflow.quality.QualityStage``) over the table ``rows``: window rows
+    through, stragglers counted per (kind, source, reason, window) until the watermark advances. Returns a
+    DataStream of rows with the same columns (and the watermarks the tracker's timers run on)."""
+    from pyflink.datastream import DataStream
+    from pyflink.java_gateway import get_gateway
+
+    stage = get_gateway().jvm.io.tickflow.quality.QualityStage
+    return DataStream(stage.batched(t_env._j_tenv, rows._j_table, o.window_ns, o.straggler_flush_ms, BATCHER_UID))
+
+
 def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
     t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
@@ -323,7 +376,9 @@ def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules
     for table, topic in (("quality_out", "md.quality"), ("alerts_out", "md.alerts")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw")
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
-    return keyed_python_stage(t_env, "to_python", lambda r: r.symbol or UNKNOWN, quality_function(o, q, rules),
+    batched = straggler_stage(t_env, t_env.from_path("to_python"), o)
+    return keyed_python_stage(t_env, batched, lambda r: r.symbol or UNKNOWN,
+                              quality_function(o, q, rules),
                               OPERATOR_UID, "quality tracker", "tracker_out",
                               {"quality": "quality_out", "alert": "alerts_out"})
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 
-def keyed_python_stage(t_env, table: str, key: Callable, function, uid: str, name: str, view: str,
+def keyed_python_stage(t_env, table, key: Callable, function, uid: str, name: str, view: str,
                        sinks: Mapping[str, str]):
-    """Route ``table`` through ``function`` keyed by ``key(row)``; ``sinks`` maps an output kind to the
+    """Route ``table`` (a table's name, or a DataStream of rows) through ``function`` keyed by ``key(row)``
+    — a DataStream keeps its watermarks, where a table made from a DataStream would drop them unless it
+    declared a rowtime; ``sinks`` maps an output kind to the
     sink table (columns ``k BYTES, v BYTES``) that receives it. Returns the statement set, attached to
     the DataStream graph. ``uid`` is the operator's state identity (savepoints map state by it)."""
     from pyflink.common import Types
 
     out_type = Types.ROW_NAMED(["kind", "k", "v"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()),
                                                    Types.PRIMITIVE_ARRAY(Types.BYTE())])
-    rows = t_env.to_data_stream(t_env.from_path(table))
+    rows = t_env.to_data_stream(t_env.from_path(table)) if isinstance(table, str) else table
     out = (rows.key_by(key, key_type=Types.STRING())
            .process(function, output_type=out_type)
            .uid(uid).name(name))

@@ -62,7 +62,8 @@ def operator_id(uid: str) -> str:
 
 def known_uids() -> dict[str, str]:
     """operator id → uid for the operators tickflow names itself."""
+    from jobs.data_quality import BATCHER_UID, OPERATOR_UID as QUALITY
     from jobs.indicators import OPERATOR_UID as INDICATORS
     from jobs.market_data_processor import JOB_NAME as MDP
 
-    return {operator_id(uid): uid for uid in (INDICATORS, f"{MDP}-bar-book")}
+    return {operator_id(uid): uid for uid in (INDICATORS, f"{MDP}-bar-book", QUALITY, BATCHER_UID)}

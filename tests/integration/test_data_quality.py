@@ -5,12 +5,7 @@ be flagged; Labor Day's early close must not count as a gap; a running job serve
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import uuid
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -23,11 +18,12 @@ import pytest
 
 from jobs.data_quality import METRICS, PROMETHEUS_OPERATOR_PREFIX
 from tests.integration.kafka_tools import publish, reset_topics
-from tests.integration.job_cli import run_job
+from tests.integration.job_cli import run_job, unbounded_job
 from tests.integration.test_market_data_processor import corpus_messages, es_messages, final_bars, run_processor
 from tickflow.flink_runtime import local_metrics_ports
 from tickflow.kafka_reading import read_to_end
 from tickflow.processes import wait_until
+from tickflow.topics import load_registry
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.quality", "md.alerts"]
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -43,6 +39,7 @@ SPIKE_MINUTE = chicago("2013-09-03T10:30")    # one trade printed 5% above the m
 SILENT_MINUTE = chicago("2013-09-03T09:45")   # every trade of this minute withheld
 LATE_MINUTE = chicago("2013-09-03T11:00")    # its first trades arrive 45 s after the minute closed
 LABOR_DAY_CLOSED = (chicago("2013-09-02T12:00"), chicago("2013-09-02T17:00"))
+FLOOD_FIRST, FLOOD_AGAIN = 60_000, 20_000  # the flood: this many ES trades, then the first of them again
 
 
 def final_records(bootstrap: str, topic: str) -> dict[bytes, dict]:
@@ -166,11 +163,8 @@ def test_a_running_job_serves_its_metrics_to_prometheus(running_stack, scored):
     metrics are there with their labels."""
     s = running_stack
     low, high = (int(p) for p in local_metrics_ports(s).split("-"))
-    job = subprocess.Popen([sys.executable, "-m", "tickflow.cli", "run", "data_quality", "--group-id",
-                            f"test-metrics-{uuid.uuid4().hex[:8]}"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
     seen: list[str] = []
-    try:
+    with unbounded_job("data_quality"):
         def scrape() -> bool:
             for port in range(low, high + 1):
                 try:
@@ -183,11 +177,69 @@ def test_a_running_job_serves_its_metrics_to_prometheus(running_stack, scored):
             return False
 
         wait_until(scrape, timeout=300, interval=2, what="the quality job's metrics on its Prometheus port")
-        text = seen[-1]
-        for name in ("records_valid", "reason_records_rejected", "source_symbol_quality_score",
-                     "quality_watermark_lag_ms"):
-            assert name in METRICS and f"{PROMETHEUS_OPERATOR_PREFIX}{name}{{" in text, name
-        assert 'reason="MALFORMED"' in text
-    finally:
-        os.killpg(job.pid, signal.SIGTERM)  # the job and its PyFlink gateway JVM
-        job.wait(timeout=60)
+    text = seen[-1]
+    for name in ("records_valid", "reason_records_rejected", "source_symbol_quality_score",
+                 "quality_watermark_lag_ms"):
+        assert name in METRICS and f"{PROMETHEUS_OPERATOR_PREFIX}{name}{{" in text, name
+    assert 'reason="MALFORMED"' in text
+
+
+@pytest.fixture(scope="module")
+def flooded(running_stack, scored):
+    """A running job reads the sample's first hours; once it has scored them, the first of those trades come
+    again byte for byte (a replay repeated into the same topic), then the sample goes on minute by minute
+    until the job has scored the window the duplicates landed in."""
+    s = running_stack
+    reset_topics(s.kafka_bootstrap, TOPICS)
+    es = es_messages(s)
+    partitions = load_registry()["md.raw.trades"].partitions
+    first, again, after = es[:FLOOD_FIRST], es[:FLOOD_AGAIN], es[FLOOD_FIRST:]
+
+    def send(messages: list[tuple[int, bytes]], offset: int) -> None:
+        # dealt over every partition, in time order within each, so no partition holds the watermark back
+        # and each re-sent trade goes where its original went
+        publish(s.kafka_bootstrap, [("md.raw.trades", b"ES", p, (offset + i) % partitions)
+                                    for i, (_, p) in enumerate(messages)])
+
+    last_window = first[-1][0] - first[-1][0] % MINUTE
+    minutes_after = sorted({ts - ts % MINUTE for ts, _ in after})
+    sent_after: list[int] = []
+
+    def scored_minute(ws: int) -> bool:
+        return any(json.loads(r.value)["window_start"] >= ws for r in read_to_end(s.kafka_bootstrap, "md.quality"))
+
+    def flood_scored() -> bool:
+        """The next minute of the sample; true once a record holds every duplicate."""
+        ws = minutes_after[len(sent_after)]
+        minute = [m for m in after if m[0] - m[0] % MINUTE == ws]
+        send(minute, FLOOD_FIRST + FLOOD_AGAIN + sum(sent_after))
+        sent_after.append(len(minute))
+        return any(json.loads(r.value)["rejected_by_reason"].get("DUPLICATE", 0) >= FLOOD_AGAIN
+                   for r in read_to_end(s.kafka_bootstrap, "md.quality"))
+
+    send(first, 0)
+    with unbounded_job("data_quality"):
+        wait_until(lambda: scored_minute(last_window - 5 * MINUTE), timeout=300, interval=1,
+                   what="the quality job scoring the sample's first hours")
+        send(again, 0)
+        wait_until(flood_scored, timeout=300, interval=2, what="the window holding the re-sent trades scored")
+    sent = first + after[:sum(sent_after)]
+    yield {"quality": final_records(s.kafka_bootstrap, "md.quality"),
+           "alerts": [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts")],
+           "last_window": last_window, "valid_per_window": Counter(ts - ts % MINUTE for ts, _ in sent)}
+    reset_topics(s.kafka_bootstrap, TOPICS)
+
+
+def test_a_repeated_replay_counts_as_duplicates_now_and_leaves_the_scored_windows_alone(flooded):
+    """The re-sent trades' windows were scored and forgotten before they came again: their duplicates count
+    in the window open when they arrived, and the windows they came from keep their records (revision 0,
+    valid = their trades, nothing rejected)."""
+    records = {v["window_start"]: v for v in flooded["quality"].values() if v["symbol"] == "ES"}
+    [flooded_window] = [ws for ws, v in records.items() if v["rejected_by_reason"]]
+    assert records[flooded_window]["rejected_by_reason"] == {"DUPLICATE": FLOOD_AGAIN}
+    assert flooded_window >= flooded["last_window"]
+    assert any(a["alert"] == "DLQ_RATE" and a["window_start"] == flooded_window for a in flooded["alerts"])
+    assert {ws: v["valid"] for ws, v in records.items()} == {
+        ws: n for ws, n in flooded["valid_per_window"].items() if ws in records}
+    before = [ws for ws in records if ws < flooded["last_window"]]
+    assert len(before) > 500 and all(records[ws]["revision"] == 0 for ws in before)

@@ -6,8 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jobs import validation
-from jobs.data_quality import (DataQualityOptions, add_to_pending, minutes_of, parse_args, record_key, statements,
-                               window_of)
+from jobs.data_quality import (DataQualityOptions, add_to_pending, count_unplaced, minutes_of, parse_args,
+                               record_key, statements, straggler_place, window_of)
 from jobs.quality_calendar import session_minutes_function
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -74,3 +74,19 @@ def test_job_flags_say_what_is_wrong_in_one_line(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--window-minutes" in err[0]
+
+
+def test_late_records_revise_their_window_wait_for_it_or_count_now_once_it_is_forgotten():
+    ws, w = 10 * MINUTE, MINUTE
+    closed_ms = (ws + w) // 1_000_000 - 1  # the window's last millisecond: its timer
+    assert straggler_place(True, False, ws, w, closed_ms + 5_000) == "revise"
+    assert straggler_place(False, True, ws, w, closed_ms) == "pending"
+    assert straggler_place(False, False, ws, w, closed_ms - 1) == "pending"  # not closed at this watermark
+    assert straggler_place(False, False, ws, w, closed_ms) == "now"  # closed, scored, forgotten
+    assert straggler_place(False, False, ws, w, 10 ** 15) == "now"
+
+
+def test_unplaced_records_of_older_state_are_counted_per_source_and_reason():
+    assert count_unplaced([("a", "MALFORMED"), ["a", "MALFORMED"], ("?", "MISSING_FIELD")]) == {
+        ("a", "MALFORMED"): 2, ("?", "MISSING_FIELD"): 1}
+
