@@ -86,9 +86,10 @@ def es_trade_copies(csv_path, copies: int) -> list[tuple]:
 
 
 @contextmanager
-def kafka_with_es_copies(copies: int):
-    """A fresh bench Kafka with md.raw.trades pre-loaded by :func:`es_trade_copies`; yields (settings, the
-    sample CSV, trades loaded) and stops the stack afterwards."""
+def kafka_with_es_copies(copies: int, resend: bool = False):
+    """A fresh bench Kafka with md.raw.trades pre-loaded by :func:`es_trade_copies` (``resend``: then all of
+    it again, byte for byte, as a replay repeated into the topic); yields (settings, the sample CSV, records
+    loaded) and stops the stack afterwards."""
     from connectors.es_sample import es_sample_csv
     from tests.integration.kafka_tools import publish
     from tickflow import stack
@@ -97,6 +98,8 @@ def kafka_with_es_copies(copies: int):
     try:
         csv = es_sample_csv(s.cache_dir)
         messages = es_trade_copies(csv, copies)
+        if resend:
+            messages += messages
         publish(s.kafka_bootstrap, messages)
         print(f"pre-loaded {len(messages):,} trades")
         yield s, csv, len(messages)

@@ -56,6 +56,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("indicators_throughput", "indicators_throughput.py", ("--symbols", "40")),
     Benchmark("storage_throughput", "storage_throughput.py", ("--copies", "2", "--symbols", "40", "--queries", "300")),
     Benchmark("quality_throughput", "quality_throughput.py", ("--copies", "2")),
+    Benchmark("quality_flood", "quality_throughput.py", ("--copies", "1", "--resend")),
     Benchmark("connector_throughput", "connector_throughput.py", ("--trades", "200000")),
     Benchmark("pipeline_soak", "soak.py", ("--rate", "2000", "--symbols", "20", "--minutes", "15")),
 )
@@ -400,6 +401,28 @@ def block_quality(runs: Runs) -> str:
         ["pandas: the same per-minute counts, volume, VWAP, high/low, latency p50/p99 from the CSV",
          f"{num(get(r, 'pandas_ticks_per_s'), 'ticks/s')} ({num(get(r, 'pandas_windows_s_per_copy'), 's')} "
          "per copy)", "the batch ceiling"],
+    ]
+    return with_command(name, table(["figure", "value", "reference"], rows) + "\n\n" + recorded_line(name, runs))
+
+
+def block_quality_flood(runs: Runs) -> str:
+    """The quality job on a topic holding the sample twice, byte for byte: rate, and each duplicate once."""
+    name = "quality_flood"
+    r = latest(runs, name)
+    if r is None:
+        return with_command(name, not_recorded(name))
+    sent, counted = get(r, "duplicates_sent"), get(r, "duplicates_in_quality_records")
+    rows = [
+        [f"records/s over every record read ({num(get(r, 'records_read'))} ÷ {num(get(r, 'wall_s'), 's')} of "
+         "`tickflow run`, start-up included)", bold(num(get(r, "ticks_per_s_wall"))),
+         f"the same job on distinct copies: {num(get(latest(runs, 'quality_throughput'), 'ticks_per_s_wall'))}"],
+        ["every recorded run", spread(runs, name, "ticks_per_s_wall"), DASH],
+        ["duplicates sent / counted in quality records", f"{num(sent)} / {num(counted)}",
+         "each counted once" if sent == counted else "duplicates missing or counted twice"],
+        ["valid trades counted", num(get(r, "valid_in_quality_records")),
+         "every trade once" if get(r, "valid_in_quality_records") == get(r, "ticks") else "trades lost or doubled"],
+        ["most duplicates in one window / revisions", f"{num(get(r, 'most_duplicates_in_one_window'))} / "
+         f"{num(get(r, 'revisions'))}", "the window open when they came / windows still revisable"],
     ]
     return with_command(name, table(["figure", "value", "reference"], rows) + "\n\n" + recorded_line(name, runs))
 
@@ -757,6 +780,7 @@ BLOCKS: dict[str, Callable[[Runs], str]] = {
     "indicators_throughput": block_indicators,
     "storage_throughput": block_storage,
     "quality_throughput": block_quality,
+    "quality_flood": block_quality_flood,
     "connector_throughput": block_connectors,
     "pipeline_soak": block_soak,
     "fault_suite": block_fault_suite,
