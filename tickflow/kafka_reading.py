@@ -26,6 +26,38 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         c.close()
 
 
+def group_positions(bootstrap: str, topic: str, group_id: str) -> dict[int, int]:
+    """Per partition, where consumer group ``group_id`` would start reading: its committed offset, or the
+    first offset still in the topic when it has none (as a job with ``auto.offset.reset=earliest``)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                      client_id="tickflow-reader")
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        first = c.beginning_offsets(parts)
+        return {tp.partition: max(c.committed(tp) or 0, first[tp]) for tp in parts}
+    finally:
+        c.close()
+
+
+def commit_forward(bootstrap: str, topic: str, group_id: str, offsets: dict[int, int]) -> None:
+    """Commit ``offsets`` for ``group_id`` where they are ahead of its commit (never moves it back).
+
+    A bounded Flink job commits its source offsets when a checkpoint completes, asynchronously; when the
+    job finishes right after its last checkpoint the final commit can be lost, and a second bounded run of
+    the same group would read those records again. Whoever knows the job read through ``offsets`` (it
+    finished, and they were the topic's end before it started) makes that durable with this."""
+    from confluent_kafka import Consumer, TopicPartition as Partition
+
+    ahead = {p: off for p, off in offsets.items() if off > group_positions(bootstrap, topic, group_id).get(p, 0)}
+    if not ahead:
+        return
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[Partition(topic, p, off) for p, off in sorted(ahead.items())], asynchronous=False)
+    finally:
+        c.close()
+
+
 def read_to_end(bootstrap: str, topic: str, start: dict[int, int] | None = None,
                 timeout_s: float = 300.0) -> Iterator:
     """Yield every committed record from ``start`` (default: the beginning) up to the current end."""

@@ -81,3 +81,28 @@ def test_kafka_storage_format_takes_a_cluster_id_that_starts_with_a_dash(tmp_pat
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     assert "cluster.id=-dashFirst0123456789ab" in (tmp_path / "logs" / "meta.properties").read_text()
+
+
+def test_group_positions_are_the_commit_or_the_topic_start_for_a_new_group(running_stack):
+    """The demo counts what a job's group has yet to read from these positions."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from tests.integration.kafka_tools import publish
+    from tickflow.kafka_reading import group_positions
+
+    topic, group = f"test.positions-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=running_stack.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+        publish(running_stack.kafka_bootstrap, [(topic, b"k", b"%d" % i, i % 2) for i in range(10)])
+        assert group_positions(running_stack.kafka_bootstrap, topic, group) == {0: 0, 1: 0}
+        c = Consumer({"bootstrap.servers": running_stack.kafka_bootstrap, "group.id": group})
+        c.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+        c.close()
+        assert group_positions(running_stack.kafka_bootstrap, topic, group) == {0: 3, 1: 0}
+    finally:
+        admin.delete_topics([topic])
+        admin.close()
