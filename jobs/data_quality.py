@@ -173,6 +173,11 @@ def add_to_pending(pending: dict, ws: int, source: str, valid: int = 0, reason: 
     c["minutes"].update(minutes)
 
 
+def last_ms_of(ws: int, window_ns: int) -> int:
+    """The last millisecond of window ``ws``: its event-time timer, fired once the watermark reaches it."""
+    return (ws + window_ns) // 1_000_000 - 1
+
+
 def straggler_place(scored: bool, pending: bool, ws: int, window_ns: int, watermark_ms: int) -> str:
     """Where late records of window ``ws`` count: ``revise`` the scored window; ``pending``: the window,
     not yet scored (or not yet seen) at this watermark; ``now``: the window open at the watermark, because
@@ -180,7 +185,7 @@ def straggler_place(scored: bool, pending: bool, ws: int, window_ns: int, waterm
     of data already seen) — re-scoring it would overwrite its record with the stragglers alone."""
     if scored:
         return "revise"
-    if pending or (ws + window_ns) // 1_000_000 - 1 > watermark_ms:
+    if pending or last_ms_of(ws, window_ns) > watermark_ms:
         return "pending"
     return "now"
 
@@ -277,7 +282,7 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
                 else:
                     self._count("records_rejected", row.n, reason=row.reason)
                     add_to_pending(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
-                timers.register_event_time_timer((row.ws + w_ns) // 1_000_000 - 1)
+                timers.register_event_time_timer(last_ms_of(row.ws, w_ns))
             elif row.ts_event is None:  # no usable event time: the window open at the watermark
                 self._count("records_rejected", row.n, reason=row.reason)
                 self._unplace(st, row.source, row.reason, row.n, timers)
@@ -317,7 +322,7 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
                 st["tracker"] = tracker.state()
                 return [record]
             add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, **fields)
-            timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
+            timers.register_event_time_timer(last_ms_of(ws, w_ns))
             return []
 
         # --- time ---------------------------------------------------------------------------------
@@ -332,8 +337,8 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
                 for (source, reason), n in st["unplaced"].items():
                     add_to_pending(st["pending"], ws, source, valid=0 if reason else n, reason=reason, n=n)
                 st["unplaced"] = {}
-                timers.register_event_time_timer((ws + w_ns) // 1_000_000 - 1)
-            due = sorted(ws for ws in st["pending"] if (ws + w_ns) // 1_000_000 - 1 <= timestamp)
+                timers.register_event_time_timer(last_ms_of(ws, w_ns))
+            due = sorted(ws for ws in st["pending"] if last_ms_of(ws, w_ns) <= timestamp)
             tracker = self._tracker(st)
             out: list[dict] = []
             for ws in due:
