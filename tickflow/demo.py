@@ -217,9 +217,8 @@ def run(s: Settings, source: str = "replay") -> int:
         published, seconds = _from_provider(s, source)
     if published:
         print(f"published {published:,} trades in {seconds:.1f}s ({published / max(seconds, 1e-9):,.0f}/s)")
-    processor_group = job_inputs()["market_data_processor"][0]
-    new_trades = sum(end - group_positions(s.kafka_bootstrap, "md.raw.trades", processor_group).get(p, 0)
-                     for p, end in end_offsets(s.kafka_bootstrap, "md.raw.trades").items())
+    start = group_positions(s.kafka_bootstrap, "md.raw.trades", job_inputs()["market_data_processor"][0])
+    new_trades = sum(end - start.get(p, 0) for p, end in end_offsets(s.kafka_bootstrap, "md.raw.trades").items())
 
     _step("market_data_processor on the session cluster: md.raw.trades → md.bars, md.dlq (bounded)")
     mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
