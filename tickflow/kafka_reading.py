@@ -48,7 +48,8 @@ def commit_forward(bootstrap: str, topic: str, group_id: str, offsets: dict[int,
     finished, and they were the topic's end before it started) makes that durable with this."""
     from confluent_kafka import Consumer, TopicPartition as Partition
 
-    ahead = {p: off for p, off in offsets.items() if off > group_positions(bootstrap, topic, group_id).get(p, 0)}
+    now = group_positions(bootstrap, topic, group_id)
+    ahead = {p: off for p, off in offsets.items() if off > now.get(p, 0)}
     if not ahead:
         return
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})

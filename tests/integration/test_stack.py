@@ -83,26 +83,27 @@ def test_kafka_storage_format_takes_a_cluster_id_that_starts_with_a_dash(tmp_pat
     assert "cluster.id=-dashFirst0123456789ab" in (tmp_path / "logs" / "meta.properties").read_text()
 
 
-def test_group_positions_are_the_commit_or_the_topic_start_for_a_new_group(running_stack):
-    """The demo counts what a job's group has yet to read from these positions."""
+def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move_forward(running_stack):
+    """The demo counts what a job's group has yet to read from these positions, and commits a finished
+    job's group through what it read (commit_forward), never back."""
     import uuid
 
-    from confluent_kafka import Consumer, TopicPartition
     from kafka.admin import KafkaAdminClient, NewTopic
 
     from tests.integration.kafka_tools import publish
-    from tickflow.kafka_reading import group_positions
+    from tickflow.kafka_reading import commit_forward, group_positions
 
+    bootstrap = running_stack.kafka_bootstrap
     topic, group = f"test.positions-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=running_stack.kafka_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(topic, 2, 1)])
-        publish(running_stack.kafka_bootstrap, [(topic, b"k", b"%d" % i, i % 2) for i in range(10)])
-        assert group_positions(running_stack.kafka_bootstrap, topic, group) == {0: 0, 1: 0}
-        c = Consumer({"bootstrap.servers": running_stack.kafka_bootstrap, "group.id": group})
-        c.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
-        c.close()
-        assert group_positions(running_stack.kafka_bootstrap, topic, group) == {0: 3, 1: 0}
+        publish(bootstrap, [(topic, b"k", b"%d" % i, i % 2) for i in range(10)])
+        assert group_positions(bootstrap, topic, group) == {0: 0, 1: 0}
+        commit_forward(bootstrap, topic, group, {0: 3})
+        assert group_positions(bootstrap, topic, group) == {0: 3, 1: 0}
+        commit_forward(bootstrap, topic, group, {0: 2, 1: 4})
+        assert group_positions(bootstrap, topic, group) == {0: 3, 1: 4}
     finally:
         admin.delete_topics([topic])
         admin.close()
