@@ -178,16 +178,30 @@ def last_ms_of(ws: int, window_ns: int) -> int:
     return (ws + window_ns) // 1_000_000 - 1
 
 
-def straggler_place(scored: bool, pending: bool, ws: int, window_ns: int, watermark_ms: int) -> str:
-    """Where late records of window ``ws`` count: ``revise`` the scored window; ``pending``: the window,
-    not yet scored (or not yet seen) at this watermark; ``now``: the window open at the watermark, because
-    ``ws`` was scored and has since been forgotten (records older than the revisable span, e.g. a replay
-    of data already seen) — re-scoring it would overwrite its record with the stragglers alone."""
+WINDOW_KINDS = ("valid", "rejects")  # rows of the SQL windows; the rest are stragglers (batched in the JVM)
+
+
+def row_place(window_row: bool, scored: bool, pending: bool, ws: int, window_ns: int, watermark_ms: int) -> str:
+    """Where a row's counts for window ``ws`` go. ``revise``: the window was scored already — a straggler,
+    or a window row that reached the tracker after the window's timer fired (it is then a revision, never a
+    second revision 0). ``pending``: the window, not yet scored (or not yet closed at this watermark).
+    ``now``: the window open at the watermark, for stragglers of a window scored and since forgotten
+    (records older than the revisable span, e.g. a replay of data already seen) — re-scoring it would
+    overwrite its record with the stragglers alone. A window row always counts in its own window."""
     if scored:
         return "revise"
-    if pending or last_ms_of(ws, window_ns) > watermark_ms:
+    if window_row or pending or last_ms_of(ws, window_ns) > watermark_ms:
         return "pending"
     return "now"
+
+
+def open_window(watermark_ms: int, timer_ms: int, window_ns: int) -> int:
+    """The window that records without one of their own count in: the first the watermark has not closed
+    (a watermark on a window's last millisecond has closed it); once a bounded input has ended (the
+    watermark at its maximum), the window of the timer being fired."""
+    if watermark_ms >= END_OF_INPUT_MS:
+        return window_of(timer_ms * 1_000_000, window_ns)
+    return window_of((max(watermark_ms, -1) + 1) * 1_000_000, window_ns)
 
 
 def count_unplaced(pairs) -> dict:
@@ -273,25 +287,16 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             st = self._load()
             timers = ctx.timer_service()
             out: list[dict] = []
-            if row.kind in ("valid", "rejects"):
-                if row.kind == "valid":
-                    self._count("records_valid", row.n)
-                    add_to_pending(st["pending"], row.ws, row.source, valid=row.n, volume=row.volume,
-                                notional=row.notional, p50=row.p50, p99=row.p99, minutes=minutes_of(row.minutes),
-                                high=row.high, low=row.low)
-                else:
-                    self._count("records_rejected", row.n, reason=row.reason)
-                    add_to_pending(st["pending"], row.ws, row.source, reason=row.reason, n=row.n)
-                timers.register_event_time_timer(last_ms_of(row.ws, w_ns))
+            valid = row.kind in ("valid", "late")
+            self._count("records_valid" if valid else "records_rejected", row.n,
+                        **({} if valid else {"reason": row.reason}))
+            if row.kind in WINDOW_KINDS:
+                out += self._place(st, row, row.ws, timers)
             elif row.ts_event is None:  # no usable event time: the window open at the watermark
-                self._count("records_rejected", row.n, reason=row.reason)
                 self._unplace(st, row.source, row.reason, row.n, timers)
             else:
-                late = row.kind == "late"
-                self._count("records_valid" if late else "records_rejected", row.n,
-                            **({} if late else {"reason": row.reason}))
                 self._count("late_records", row.n)
-                out += self._straggler(st, row, timers)
+                out += self._place(st, row, window_of(row.ts_event, w_ns), timers)
             self._save(st)
             yield from self._out(out)
 
@@ -300,28 +305,28 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             st["unplaced"][(source, reason)] = st["unplaced"].get((source, reason), 0) + n
             timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
 
-        def _straggler(self, st: dict, row, timers) -> list[dict]:
-            """A batch of ``row.n`` late trades or rejects of one window: a revision of the window when it
-            was scored, counts for it while it is pending, else (the window scored and forgotten, e.g. a
-            replay of old data) counts in the window open at the watermark."""
-            ws = window_of(row.ts_event, w_ns)
-            late = row.kind == "late"
-            reason = None if late else row.reason
+        def _place(self, st: dict, row, ws: int, timers) -> list[dict]:
+            """``row.n`` records of window ``ws`` (a window row, or a batch of late trades or rejects): counts
+            of the window while it is pending, a revision once it was scored, else (a straggler of a window
+            scored and forgotten, e.g. a replay of old data) counts in the window open at the watermark."""
+            valid = row.kind in ("valid", "late")
+            reason = None if valid else row.reason
             tracker = self._tracker(st)
-            place = straggler_place(tracker.is_scored(row.source, ws), ws in st["pending"], ws, w_ns,
-                                    timers.current_watermark())
+            place = row_place(row.kind in WINDOW_KINDS, tracker.is_scored(row.source, ws), ws in st["pending"],
+                              ws, w_ns, timers.current_watermark())
             if place == "now":
                 self._unplace(st, row.source, reason, row.n, timers)
                 return []
-            fields = {"valid": row.n if late else 0, "volume": (row.volume or 0.0) if late else 0.0,
-                      "notional": (row.notional or 0.0) if late else 0.0,
-                      "minutes": frozenset(minutes_of(row.minutes)) if late else frozenset(),
-                      "high": row.high if late else None, "low": row.low if late else None}
+            fields = {"valid": row.n if valid else 0, "volume": (row.volume or 0.0) if valid else 0.0,
+                      "notional": (row.notional or 0.0) if valid else 0.0,
+                      "minutes": frozenset(minutes_of(row.minutes)) if valid else frozenset(),
+                      "high": row.high if valid else None, "low": row.low if valid else None}
             if place == "revise":
-                record = tracker.revise(row.source, ws, rejected={} if late else {reason: row.n}, **fields)
+                record = tracker.revise(row.source, ws, rejected={} if valid else {reason: row.n}, **fields)
                 st["tracker"] = tracker.state()
                 return [record]
-            add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, **fields)
+            add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, p50=row.p50, p99=row.p99,
+                           **fields)
             timers.register_event_time_timer(last_ms_of(ws, w_ns))
             return []
 
@@ -331,9 +336,8 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             symbol = ctx.get_current_key()
             timers = ctx.timer_service()
             end_of_input = timers.current_watermark() >= END_OF_INPUT_MS  # a bounded input ended
-            watermark_ns = max(timers.current_watermark(), 0) * 1_000_000
             if st["unplaced"]:
-                ws = window_of(min(watermark_ns, timestamp * 1_000_000) if end_of_input else watermark_ns + 1, w_ns)
+                ws = open_window(timers.current_watermark(), timestamp, w_ns)
                 for (source, reason), n in st["unplaced"].items():
                     add_to_pending(st["pending"], ws, source, valid=0 if reason else n, reason=reason, n=n)
                 st["unplaced"] = {}

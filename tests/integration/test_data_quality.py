@@ -208,14 +208,18 @@ def flooded(running_stack, scored):
     def scored_minute(ws: int) -> bool:
         return any(json.loads(r.value)["window_start"] >= ws for r in read_to_end(s.kafka_bootstrap, "md.quality"))
 
+    trades_per_window = Counter(ts - ts % MINUTE for ts, _ in es)
+
     def flood_scored() -> bool:
-        """The next minute of the sample; true once a record holds every duplicate."""
+        """The next minute of the sample; true once a record holds every duplicate and its window's own
+        trades (a window row that reaches the tracker after the window's timer comes as a revision)."""
         ws = minutes_after[len(sent_after)]
         minute = [m for m in after if m[0] - m[0] % MINUTE == ws]
         send(minute, FLOOD_FIRST + FLOOD_AGAIN + sum(sent_after))
         sent_after.append(len(minute))
-        return any(json.loads(r.value)["rejected_by_reason"].get("DUPLICATE", 0) >= FLOOD_AGAIN
-                   for r in read_to_end(s.kafka_bootstrap, "md.quality"))
+        records = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.quality")]
+        return any(v["rejected_by_reason"].get("DUPLICATE", 0) >= FLOOD_AGAIN
+                   and v["valid"] == trades_per_window[v["window_start"]] for v in records)
 
     send(first, 0)
     with unbounded_job("data_quality"):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from jobs import validation
 from jobs.data_quality import (DataQualityOptions, add_to_pending, count_unplaced, minutes_of, parse_args,
-                               record_key, statements, straggler_place, window_of)
+                               open_window, record_key, row_place, statements, window_of)
 from jobs.quality_calendar import session_minutes_function
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -79,11 +79,28 @@ def test_job_flags_say_what_is_wrong_in_one_line(capsys):
 def test_late_records_revise_their_window_wait_for_it_or_count_now_once_it_is_forgotten():
     ws, w = 10 * MINUTE, MINUTE
     closed_ms = (ws + w) // 1_000_000 - 1  # the window's last millisecond: its timer
-    assert straggler_place(True, False, ws, w, closed_ms + 5_000) == "revise"
-    assert straggler_place(False, True, ws, w, closed_ms) == "pending"
-    assert straggler_place(False, False, ws, w, closed_ms - 1) == "pending"  # not closed at this watermark
-    assert straggler_place(False, False, ws, w, closed_ms) == "now"  # closed, scored, forgotten
-    assert straggler_place(False, False, ws, w, 10 ** 15) == "now"
+    assert row_place(False, True, False, ws, w, closed_ms + 5_000) == "revise"
+    assert row_place(False, False, True, ws, w, closed_ms) == "pending"
+    assert row_place(False, False, False, ws, w, closed_ms - 1) == "pending"  # not closed at this watermark
+    assert row_place(False, False, False, ws, w, closed_ms) == "now"  # closed, scored, forgotten
+    assert row_place(False, False, False, ws, w, 10 ** 15) == "now"
+
+
+def test_a_window_row_behind_its_windows_timer_revises_it_and_never_moves_to_another_window():
+    ws, w = 10 * MINUTE, MINUTE
+    closed_ms = (ws + w) // 1_000_000 - 1
+    assert row_place(True, True, False, ws, w, closed_ms + 5_000) == "revise"  # not a second revision 0
+    assert row_place(True, False, False, ws, w, closed_ms + 5_000) == "pending"  # its counts are its window's
+    assert row_place(True, False, False, ws, w, closed_ms - 1) == "pending"
+
+
+def test_records_without_a_window_count_in_the_first_one_the_watermark_has_not_closed():
+    ws, w = 10 * MINUTE, MINUTE
+    closed_ms = (ws + w) // 1_000_000 - 1
+    assert open_window(closed_ms - 1, closed_ms - 1, w) == ws
+    assert open_window(closed_ms, closed_ms, w) == ws + w  # a watermark on its last millisecond closed it
+    assert open_window(-2 ** 63, 0, w) == 0  # no watermark yet
+    assert open_window(2 ** 63 - 1, closed_ms, w) == ws  # bounded input ended: the timer's window
 
 
 def test_unplaced_records_of_older_state_are_counted_per_source_and_reason():
