@@ -31,10 +31,11 @@ from jobs.keyed_python_stage import keyed_python_stage
 from jobs.market_data_processor import ProcessorOptions, trade_statements
 from jobs.quality_tracker import MINUTE_NS, QualityOptions
 from tickflow import config
-from tickflow.flink_runtime import environments, execute, job_argument_parser
+from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import exactly_once_sink_options
 
 JOB_NAME = "data-quality"
+INPUT_TOPICS = ("md.raw.trades",)  # what its consumer group reads
 OPERATOR_UID = f"{JOB_NAME}-tracker"
 BATCHER_UID = f"{JOB_NAME}-straggler-batches"
 STATE_NAME = "quality-v1"
@@ -427,10 +428,12 @@ def main(argv: list[str] | None = None) -> int:
                        dlq_rate_alert=args.dlq_rate_alert,
                        keep_windows_ns=args.allowed_lateness_ms * 1_000_000 + 2 * o.window_ns)
     extra = {"table.exec.source.idle-timeout": "0 ms"} if args.bounded else None  # as the processor
-    stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster,
-                                     extra=extra)
-    build(t_env, args.bootstrap or settings.kafka_bootstrap, o, q, validation.load_rules())
-    execute(stream_env, JOB_NAME, args.cluster)
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    with local_bounded_run(args, bootstrap, o.group_id, INPUT_TOPICS):
+        stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism,
+                                         on_cluster=args.cluster, extra=extra)
+        build(t_env, bootstrap, o, q, validation.load_rules())
+        execute(stream_env, JOB_NAME, args.cluster)
     return 0
 
 

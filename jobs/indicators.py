@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 from jobs.keyed_python_stage import keyed_python_stage
 from tickflow import config
-from tickflow.flink_runtime import environments, execute, job_argument_parser
+from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "indicators"
+INPUT_TOPICS = ("md.bars",)  # what its consumer group reads
 COMPONENT = "indicators"
 OPERATOR_UID = f"{JOB_NAME}-series"
 STATE_NAME = "series-v1"
@@ -160,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     o = IndicatorOptions(args.indicator_set, args.keep_bars, args.state_ttl_days, args.bounded, args.group_id)
     rules = validation.load_rules()
     calendars = {sym: rules.symbol_calendar(sym) for sym in rules.symbol_venues}
-    stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
-    build(t_env, args.bootstrap or settings.kafka_bootstrap, o, calendars)
-    execute(stream_env, JOB_NAME, args.cluster)
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    with local_bounded_run(args, bootstrap, o.group_id, INPUT_TOPICS):
+        stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
+        build(t_env, bootstrap, o, calendars)
+        execute(stream_env, JOB_NAME, args.cluster)
     return 0
 
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from jobs import validation
 from jobs.trading_days import sessions_spec
 from tickflow import config
-from tickflow.flink_runtime import environments, execute, job_argument_parser
+from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "market-data-processor"
+INPUT_TOPICS = ("md.raw.trades", "md.raw.quotes")  # what its consumer group reads
 COMPONENT = "market_data_processor"
 
 
@@ -235,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     # up counts as idle and the finished one's maximum becomes the watermark, making every trade LATE.
     # Bounded input needs no idleness: each split ends on its own.
     extra = {"table.exec.source.idle-timeout": "0 ms"} if args.bounded else None
-    stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster,
-                                     extra=extra)
-    build(t_env, args.bootstrap or settings.kafka_bootstrap, options)
-    execute(stream_env, JOB_NAME, args.cluster)
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    with local_bounded_run(args, bootstrap, options.group_id, INPUT_TOPICS):
+        stream_env, t_env = environments(settings, JOB_NAME, parallelism=args.parallelism,
+                                         on_cluster=args.cluster, extra=extra)
+        build(t_env, bootstrap, options)
+        execute(stream_env, JOB_NAME, args.cluster)
     return 0
 
 

@@ -29,10 +29,11 @@ from pathlib import Path
 
 from jobs import validation
 from tickflow import config
-from tickflow.flink_runtime import environments, job_argument_parser
+from tickflow.flink_runtime import environments, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "storage-writer"
+INPUT_TOPICS = ("md.bars", "md.indicators", "md.quotes", "md.raw.trades")  # what its consumer group reads
 LAKE_CONTRACT = config.PROJECT_ROOT / "schemas" / "lake.yaml"
 COMPONENT = "storage_writer"
 
@@ -341,10 +342,11 @@ def main(argv: list[str] | None = None) -> int:
         print("storage_writer: --no-db and --no-lake leave nothing to write", file=sys.stderr)
         return 2
     s = config.load()
-    _, _, stmt_set = build(s, o, args.bootstrap, args.cluster, args.parallelism)
-    result = stmt_set.execute()
-    if not args.cluster:
-        result.wait()
+    with local_bounded_run(args, args.bootstrap or s.kafka_bootstrap, o.group_id, INPUT_TOPICS):
+        _, _, stmt_set = build(s, o, args.bootstrap, args.cluster, args.parallelism)
+        result = stmt_set.execute()
+        if not args.cluster:
+            result.wait()
     return 0
 
 

@@ -13,12 +13,14 @@ import argparse
 import sys
 
 from tickflow import config
-from tickflow.flink_runtime import job_argument_parser, table_environment
+from tickflow.flink_runtime import job_argument_parser, local_bounded_run, table_environment
 from tickflow.kafka_tables import exactly_once_sink_options, source_options
 
 JOB_NAME = "trade-passthrough"
 SOURCE_TOPIC = "md.raw.trades"
 SINK_TOPIC = "md.trades.parsed"
+GROUP_ID = "tickflow-trade-passthrough"
+INPUT_TOPICS = (SOURCE_TOPIC,)
 
 
 def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:
@@ -59,7 +61,7 @@ INSERT = """
     FROM raw_trades"""
 
 
-def build(t_env, bootstrap: str, bounded: bool, group_id: str = "tickflow-trade-passthrough",
+def build(t_env, bootstrap: str, bounded: bool, group_id: str = GROUP_ID,
           transactional_prefix: str = "tickflow-trade-passthrough"):
     """Declare the tables on ``t_env`` and start the INSERT; returns its TableResult."""
     t_env.execute_sql(source_ddl(bootstrap, bounded, group_id))
@@ -74,10 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()
-    t_env = table_environment(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
-    result = build(t_env, args.bootstrap or settings.kafka_bootstrap, args.bounded)
-    if not args.cluster:
-        result.wait()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    with local_bounded_run(args, bootstrap, GROUP_ID, INPUT_TOPICS):
+        t_env = table_environment(settings, JOB_NAME, parallelism=args.parallelism, on_cluster=args.cluster)
+        result = build(t_env, bootstrap, args.bounded)
+        if not args.cluster:
+            result.wait()
     return 0
 
 

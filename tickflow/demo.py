@@ -15,7 +15,7 @@ import time
 
 from tickflow import cluster, migrations, stack
 from tickflow.config import Settings
-from tickflow.kafka_reading import commit_forward, count_committed, end_offsets, group_positions, read_to_end
+from tickflow.kafka_reading import bounded_read, count_committed, end_offsets, group_positions, read_to_end
 from tickflow.processes import StackError, wait_until
 
 
@@ -26,16 +26,14 @@ def _step(name: str) -> float:
 
 def job_inputs() -> dict[str, tuple[str, tuple[str, ...]]]:
     """Each demo job's consumer group (its default) and the topics it reads."""
-    from jobs.data_quality import DataQualityOptions
-    from jobs.indicators import IndicatorOptions
-    from jobs.market_data_processor import ProcessorOptions
-    from jobs.storage_writer import StorageOptions
+    from jobs import data_quality, indicators, market_data_processor, storage_writer
 
     return {
-        "market_data_processor": (ProcessorOptions().group_id, ("md.raw.trades", "md.raw.quotes")),
-        "indicators": (IndicatorOptions().group_id, ("md.bars",)),
-        "storage_writer": (StorageOptions().group_id, ("md.bars", "md.indicators", "md.quotes", "md.raw.trades")),
-        "data_quality": (DataQualityOptions().group_id, ("md.raw.trades",)),
+        "market_data_processor": (market_data_processor.ProcessorOptions().group_id,
+                                  market_data_processor.INPUT_TOPICS),
+        "indicators": (indicators.IndicatorOptions().group_id, indicators.INPUT_TOPICS),
+        "storage_writer": (storage_writer.StorageOptions().group_id, storage_writer.INPUT_TOPICS),
+        "data_quality": (data_quality.DataQualityOptions().group_id, data_quality.INPUT_TOPICS),
     }
 
 
@@ -45,22 +43,20 @@ def _run_bounded(s: Settings, job: str, *args: str) -> tuple[str, float]:
     ends as they were before it started (Flink's own last commit of a bounded run can be lost), so a
     second demo reads nothing twice."""
     group, topics = job_inputs()[job]
-    read_through = {t: end_offsets(s.kafka_bootstrap, t) for t in topics}
-    job_id = cluster.submit(s, job, ["--bounded", *args])
-    print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
-    try:
-        wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
-                   f"{job} to finish", interval=1.0)
-    except KeyboardInterrupt:
-        cluster.cancel(s, job_id)
-        print(f"\ncancelled {job} ({job_id}); the stack and the Flink cluster keep running: `make demo` again "
-              "reuses them, `tickflow cluster down && tickflow stack down` stops them", flush=True)
-        raise
-    state = cluster.job_state(s, job_id)
-    if state != "FINISHED":
-        raise StackError(f"job {job} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
-    for topic, offsets in read_through.items():
-        commit_forward(s.kafka_bootstrap, topic, group, offsets)
+    with bounded_read(s.kafka_bootstrap, group, topics):
+        job_id = cluster.submit(s, job, ["--bounded", *args])
+        print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
+        try:
+            wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
+                       f"{job} to finish", interval=1.0)
+        except KeyboardInterrupt:
+            cluster.cancel(s, job_id)
+            print(f"\ncancelled {job} ({job_id}); the stack and the Flink cluster keep running: `make demo` "
+                  "again reuses them, `tickflow cluster down && tickflow stack down` stops them", flush=True)
+            raise
+        state = cluster.job_state(s, job_id)
+        if state != "FINISHED":
+            raise StackError(f"job {job} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
     return job_id, cluster.rest(s, f"/jobs/{job_id}").get("duration", 0) / 1000
 
 

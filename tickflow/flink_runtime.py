@@ -19,6 +19,17 @@ def job_argument_parser(prog: str, description: str):
     return p
 
 
+def local_bounded_run(args, bootstrap: str, group_id: str, topics: tuple[str, ...]):
+    """Around a job's run in this process: for ``--bounded`` without ``--cluster`` (the call returns when the
+    job has finished), commit its group through the ends its topics had before it started
+    (``kafka_reading.bounded_read``); otherwise nothing — a job submitted to a cluster is not waited for."""
+    from contextlib import nullcontext
+
+    from tickflow.kafka_reading import bounded_read
+
+    return bounded_read(bootstrap, group_id, topics) if args.bounded and not args.cluster else nullcontext()
+
+
 def flink_home() -> Path:
     """The Flink distribution that ships inside the apache-flink wheel (bin/, lib/, plugins/)."""
     import pyflink

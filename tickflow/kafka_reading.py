@@ -4,7 +4,8 @@ never on a quiet-period timeout."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -57,6 +58,25 @@ def commit_forward(bootstrap: str, topic: str, group_id: str, offsets: dict[int,
         c.commit(offsets=[Partition(topic, p, off) for p, off in sorted(ahead.items())], asynchronous=False)
     finally:
         c.close()
+
+
+@contextmanager
+def bounded_read(bootstrap: str, group_id: str, topics: Iterable[str]) -> Iterator[None]:
+    """Around a bounded run that reads ``topics`` as ``group_id`` and returns once the job has finished:
+    the topics' ends are taken before the block, and when it completes without an error the group is
+    committed through them (:func:`commit_forward`), so the next bounded run of the group starts where
+    this one ended even if Flink's own last offset commit was lost. A failed run commits nothing."""
+    from kafka.errors import KafkaError
+
+    from tickflow.processes import StackError
+
+    try:
+        through = {topic: end_offsets(bootstrap, topic) for topic in topics}
+    except KafkaError as exc:
+        raise StackError(f"cannot read the end offsets of {', '.join(topics)} at Kafka {bootstrap}: {exc}") from exc
+    yield
+    for topic, offsets in through.items():
+        commit_forward(bootstrap, topic, group_id, offsets)
 
 
 def read_to_end(bootstrap: str, topic: str, start: dict[int, int] | None = None,

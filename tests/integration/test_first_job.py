@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from connectors.es_sample import ROWS, es_sample_csv
+from jobs.trade_passthrough import GROUP_ID
 from tickflow import cluster
-from tickflow.kafka_reading import end_offsets, read_to_end
+from tickflow.kafka_reading import end_offsets, group_positions, read_to_end
 from tickflow.processes import wait_until
 
 RAW, PARSED = "md.raw.trades", "md.trades.parsed"
@@ -63,6 +64,16 @@ def test_first_job_moves_every_record_once_with_exact_decimals(running_stack, es
         seen.add(value["seq"])
         assert (Decimal(value["price"]), Decimal(value["size"])) == source_prices[value["seq"]]
     assert len(seen) == ROWS, f"lost {ROWS - len(seen)} records"
+
+
+def test_a_second_bounded_run_starts_where_the_first_ended(running_stack, passthrough_ran):
+    """Once a bounded run has finished, its group is committed through the ends its topics had when it
+    started (Flink's own last commit of a bounded run can be lost), so running it again moves nothing."""
+    s = running_stack
+    assert group_positions(s.kafka_bootstrap, RAW, GROUP_ID) == end_offsets(s.kafka_bootstrap, RAW)
+    before = end_offsets(s.kafka_bootstrap, PARSED)
+    tickflow("run", "trade_passthrough", "--bounded")
+    assert sum(1 for _ in read_to_end(s.kafka_bootstrap, PARSED, before)) == 0
 
 
 def test_session_cluster_runs_a_submitted_job_with_checkpoints_on_s3(running_stack, passthrough_ran, tmp_path):

@@ -73,6 +73,14 @@ def test_job_given_a_wrong_flag():
     assert "market_data_processor: error:" in one_line(r.stderr)
 
 
+def test_a_bounded_run_against_an_unreachable_broker():
+    assert not port_open("127.0.0.1", 1)
+    r = tickflow("run", "trade_passthrough", "--bounded", "--bootstrap", "127.0.0.1:1")
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert line.startswith("tickflow: run: cannot read the end offsets of md.raw.trades at Kafka 127.0.0.1:1") and "Unable to bootstrap" in line
+
+
 def test_db_against_an_unreachable_database():
     r = tickflow("db", "migrate", "--dsn", "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2")
     assert r.returncode == 1
