@@ -84,14 +84,15 @@ def test_kafka_storage_format_takes_a_cluster_id_that_starts_with_a_dash(tmp_pat
 
 
 def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move_forward(running_stack):
-    """The demo counts what a job's group has yet to read from these positions, and commits a finished
-    job's group through what it read (commit_forward), never back."""
+    """The demo counts what a job's group has yet to read from these positions. A finished bounded run's
+    group is committed through the ends its topics had before it started (bounded_read, by commit_forward):
+    never back, not past records that came during the run, and not at all when the run failed."""
     import uuid
 
     from kafka.admin import KafkaAdminClient, NewTopic
 
     from tests.integration.kafka_tools import publish
-    from tickflow.kafka_reading import commit_forward, group_positions
+    from tickflow.kafka_reading import bounded_read, commit_forward, group_positions
 
     bootstrap = running_stack.kafka_bootstrap
     topic, group = f"test.positions-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
@@ -104,6 +105,12 @@ def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move
         assert group_positions(bootstrap, topic, group) == {0: 3, 1: 0}
         commit_forward(bootstrap, topic, group, {0: 2, 1: 4})
         assert group_positions(bootstrap, topic, group) == {0: 3, 1: 4}
+        with pytest.raises(ZeroDivisionError), bounded_read(bootstrap, group, [topic]):
+            raise ZeroDivisionError("the run failed")
+        assert group_positions(bootstrap, topic, group) == {0: 3, 1: 4}
+        with bounded_read(bootstrap, group, [topic]):
+            publish(bootstrap, [(topic, b"k", b"during the run", 0)])
+        assert group_positions(bootstrap, topic, group) == {0: 5, 1: 5}
     finally:
         admin.delete_topics([topic])
         admin.close()

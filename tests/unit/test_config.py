@@ -51,3 +51,19 @@ def test_a_shifted_stack_moves_every_port_and_the_home_and_loads_as_settings():
     assert (s.kafka_port, s.postgres_port, s.s3_port, s.flink_rest_port) == (49092, 45433, 49000, 48081)
     assert (s.kafka_controller_port, s.flink_rpc_port, s.flink_metrics_port) == (49093, 46123, 49249)
     assert s.home.name == "e2e-stack"
+
+
+def test_only_a_bounded_run_in_this_process_commits_its_group_when_it_ends():
+    """`tickflow run JOB --bounded` waits for the job, so it commits the group; a submitted or unbounded
+    job is not waited for, so nothing is committed on its behalf (no Kafka is touched here: the commit
+    happens only on entering the block)."""
+    from argparse import Namespace
+    from contextlib import nullcontext
+
+    from tickflow.flink_runtime import local_bounded_run
+
+    def chosen(bounded: bool, cluster: bool):
+        return local_bounded_run(Namespace(bounded=bounded, cluster=cluster), "127.0.0.1:1", "g", ("t",))
+
+    assert not isinstance(chosen(True, False), nullcontext)
+    assert all(isinstance(chosen(b, c), nullcontext) for b, c in ((False, False), (True, True), (False, True)))
