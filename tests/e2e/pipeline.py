@@ -172,14 +172,19 @@ def reset(s: Settings, lake_prefix: str) -> None:
         cur.execute(f"TRUNCATE {', '.join(TABLES)}")
 
 
-def committed_through(s: Settings, group: str, topic: str) -> bool:
-    """True when ``group`` has committed the offset after the last committed record of every partition of
-    ``topic`` that has one (a transaction's commit marker may follow it: it is not a record)."""
-    from kafka import TopicPartition
-
+def last_records(s: Settings, topic: str) -> dict[int, int]:
+    """Per partition, the offset of the last committed record of ``topic`` (a transaction's commit marker
+    may follow it: it is not a record). Read once, when nothing more will be written to the topic."""
     last: dict[int, int] = {}
     for r in read_to_end(s.kafka_bootstrap, topic):
         last[r.partition] = r.offset
+    return last
+
+
+def committed_past(s: Settings, group: str, topic: str, last: dict[int, int]) -> bool:
+    """True when ``group`` has committed beyond ``last`` (:func:`last_records`) on every partition."""
+    from kafka import TopicPartition
+
     admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
     try:
         committed = admin.list_group_offsets(group).get(group, {})
@@ -234,15 +239,17 @@ def end_stream(run: Run) -> None:
     depend on timing. docs/fault_tolerance.md says more."""
     s = run.s
     proc, writer = "market_data_processor", "storage_writer"
-    wait_until(lambda: committed_through(s, run.group(proc), "md.raw.trades"), 600,
+    trades_end = last_records(s, "md.raw.trades")  # every trade is published, the closing one too
+    wait_until(lambda: committed_past(s, run.group(proc), "md.raw.trades", trades_end), 600,
                "the processor to checkpoint past the last trade", interval=1.0)
     seen = cluster.latest_checkpoint(s, run.job_ids[proc])[0]
     wait_until(lambda: cluster.latest_checkpoint(s, run.job_ids[proc])[0] >= seen + 2, 120,
                "two more processor checkpoints")
     run.restarts = {job: restarts(s, job_id) for job, job_id in run.job_ids.items()}
     cluster.stop_with_savepoint(s, run.job_ids[proc])
-    wait_until(lambda: committed_through(s, run.group(writer), "md.bars")
-               and committed_through(s, run.group(writer), "md.raw.trades"), 600,
+    bars_end = last_records(s, "md.bars")  # the processor has stopped: md.bars is complete
+    wait_until(lambda: committed_past(s, run.group(writer), "md.bars", bars_end)
+               and committed_past(s, run.group(writer), "md.raw.trades", trades_end), 600,
                "the storage writer to checkpoint past the last bar", interval=1.0)
     cluster.stop_with_savepoint(s, run.job_ids[writer], drain=True)
     for job, job_id in run.job_ids.items():
