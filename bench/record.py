@@ -237,12 +237,23 @@ def with_command(name: str, body: str) -> str:
     return head + body
 
 
-def block_first_job(runs: Runs) -> str:
+def benchmark_block(name: str) -> Callable[[Callable[[str, Result, Runs], str]], Callable[[Runs], str]]:
+    """A block of one benchmark: its command of record, then the figures ``render(name, latest run, runs)``
+    makes and the line saying which run they come from — or, with no run yet, that it is not recorded."""
+    def wrap(render: Callable[[str, Result, Runs], str]) -> Callable[[Runs], str]:
+        def block(runs: Runs) -> str:
+            r = latest(runs, name)
+            if r is None:
+                return with_command(name, not_recorded(name))
+            return with_command(name, render(name, r, runs) + "\n\n" + recorded_line(name, runs))
+        block.__doc__ = render.__doc__
+        return block
+    return wrap
+
+
+@benchmark_block("first_job_throughput")
+def block_first_job(name: str, r: Result, runs: Runs) -> str:
     """Kafka → Flink → Kafka passthrough: sustained and wall rates, publish rate, records out/in."""
-    name = "first_job_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     out, expected = get(r, "records"), get(r, "expected")
     whole = "none lost, none duplicated" if out == expected and out is not None else "records lost or duplicated"
     rows = [
@@ -255,15 +266,12 @@ def block_first_job(runs: Runs) -> str:
          "`connectors/replay.py` through confluent-kafka"],
         ["records out / in", f"{num(out)} / {num(expected)}", whole],
     ]
-    return with_command(name, table(["figure", "value", "how"], rows) + "\n\n" + recorded_line(name, runs))
+    return table(["figure", "value", "how"], rows)
 
 
-def block_processor_throughput(runs: Runs) -> str:
+@benchmark_block("processor_throughput")
+def block_processor_throughput(name: str, r: Result, runs: Runs) -> str:
     """The processor's sustained and wall ticks/s beside the pandas ceiling and the target."""
-    name = "processor_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     sustained, pandas = get(r, "sustained_ticks_per_s"), get(r, "pandas_ticks_per_s")
     rows = [
         ["sustained ticks/s", bold(num(sustained)),
@@ -282,16 +290,12 @@ def block_processor_throughput(runs: Runs) -> str:
     verdict = met(sustained, Target(">=", PROCESSOR_TARGET_TICKS_PER_S))
     tail = (f"The issue's target, {num(PROCESSOR_TARGET_TICKS_PER_S)} ticks/s sustained: **{verdict}**"
             + (f"; the processor runs at 1/{share:.0f} of the pandas ceiling." if share else "."))
-    return with_command(name, table(["figure", "value", "how"], rows) + "\n\n" + tail + "\n\n"
-                        + recorded_line(name, runs))
+    return table(["figure", "value", "how"], rows) + "\n\n" + tail
 
 
-def block_processor_latency(runs: Runs) -> str:
+@benchmark_block("processor_latency")
+def block_processor_latency(name: str, r: Result, runs: Runs) -> str:
     """Bar latency produced and visible, p50/p99/max, against the p99 < 1 s target."""
-    name = "processor_latency"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
 
     def ms(path: str) -> str:
         return num(get(r, path), "ms")
@@ -311,16 +315,12 @@ def block_processor_latency(runs: Runs) -> str:
             f"{num(get(r, 'ticks_sent'))} ticks sent at {num(get(r, 'rate_ticks_per_s'))} ticks/s over "
             f"{num(get(r, 'symbols'))} symbols for {num(get(r, 'minutes'))} min. "
             f"The issue's target, p99 < {num(PRODUCED_P99_TARGET_MS)} ms for the bar produced: **{verdict}**.")
-    return with_command(name, table(["figure", "p50", "p99", "max", "what"], rows) + "\n\n" + tail + "\n\n"
-                        + recorded_line(name, runs))
+    return table(["figure", "p50", "p99", "max", "what"], rows) + "\n\n" + tail
 
 
-def block_indicators(runs: Runs) -> str:
+@benchmark_block("indicators_throughput")
+def block_indicators(name: str, r: Result, runs: Runs) -> str:
     """The indicators job's bars/s beside the same series code in one Python process."""
-    name = "indicators_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     sustained, pure = get(r, "sustained_bars_per_s"), get(r, "pure_python_bars_per_s")
     cost = ratio(pure, sustained)
     rows = [
@@ -334,15 +334,12 @@ def block_indicators(runs: Runs) -> str:
          num(sustained * 60 if is_number(sustained) else None)],
         ["sustained, every recorded run", spread(runs, name, "sustained_bars_per_s")],
     ]
-    return with_command(name, table(["figure", "value"], rows) + "\n\n" + recorded_line(name, runs))
+    return table(["figure", "value"], rows)
 
 
-def block_storage(runs: Runs) -> str:
+@benchmark_block("storage_throughput")
+def block_storage(name: str, r: Result, runs: Runs) -> str:
     """PostgreSQL rows/s, the documented queries' latency and the lake's size, against their targets."""
-    name = "storage_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     trades_rate, bars_rate = get(r, "trades_rows_per_s"), get(r, "bars_rows_per_s")
     processor = get(latest(runs, "processor_throughput"), "sustained_ticks_per_s")
     keeps_up = (f"≥ the processor's sustained {num(processor)} ticks/s {check(trades_rate, Target('>=', processor))}"
@@ -370,16 +367,12 @@ def block_storage(runs: Runs) -> str:
         [f"Parquet files for the {num(get(r, 'trades'))} trades (`date=…/hour=…` partitions, a file per "
          "checkpoint and writer)", num(get(r, "parquet_trade_files")), DASH],
     ]
-    return with_command(name, table(["figure", "value", "target / reference"], rows) + "\n\n"
-                        + recorded_line(name, runs))
+    return table(["figure", "value", "target / reference"], rows)
 
 
-def block_quality(runs: Runs) -> str:
+@benchmark_block("quality_throughput")
+def block_quality(name: str, r: Result, runs: Runs) -> str:
     """The quality job's ticks/s beside the processor on the same input and the pandas computation."""
-    name = "quality_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     p = latest(runs, "processor_throughput")
     sustained, p_sustained = get(r, "sustained_ticks_per_s"), get(p, "sustained_ticks_per_s")
     share = ratio(sustained, p_sustained)
@@ -402,15 +395,12 @@ def block_quality(runs: Runs) -> str:
          f"{num(get(r, 'pandas_ticks_per_s'), 'ticks/s')} ({num(get(r, 'pandas_windows_s_per_copy'), 's')} "
          "per copy)", "the batch ceiling"],
     ]
-    return with_command(name, table(["figure", "value", "reference"], rows) + "\n\n" + recorded_line(name, runs))
+    return table(["figure", "value", "reference"], rows)
 
 
-def block_quality_flood(runs: Runs) -> str:
+@benchmark_block("quality_flood")
+def block_quality_flood(name: str, r: Result, runs: Runs) -> str:
     """The quality job on a topic holding the sample twice, byte for byte: rate, and each duplicate once."""
-    name = "quality_flood"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     sent, counted = get(r, "duplicates_sent"), get(r, "duplicates_in_quality_records")
     rows = [
         [f"records/s over every record read ({num(get(r, 'records_read'))} ÷ {num(get(r, 'wall_s'), 's')} of "
@@ -424,15 +414,12 @@ def block_quality_flood(runs: Runs) -> str:
         ["most duplicates in one window / revisions", f"{num(get(r, 'most_duplicates_in_one_window'))} / "
          f"{num(get(r, 'revisions'))}", "the window open when they came / windows still revisable"],
     ]
-    return with_command(name, table(["figure", "value", "reference"], rows) + "\n\n" + recorded_line(name, runs))
+    return table(["figure", "value", "reference"], rows)
 
 
-def block_connectors(runs: Runs) -> str:
+@benchmark_block("connector_throughput")
+def block_connectors(name: str, r: Result, runs: Runs) -> str:
     """Each provider's records/s through `tickflow connect`, and the replay against its target."""
-    name = "connector_throughput"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     rows = []
     providers = get(r, "providers")
     for p in providers if isinstance(providers, list) else []:
@@ -448,7 +435,7 @@ def block_connectors(runs: Runs) -> str:
     else:
         rows.append(["`tickflow replay` (ES sample CSV)", "failed", DASH, str(replay)[-120:], DASH, DASH])
     header = ["source", "records/s into Kafka", "trades/s", "records", "connector exit", "target"]
-    return with_command(name, table(header, rows) + "\n\n" + recorded_line(name, runs))
+    return table(header, rows)
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -470,14 +457,11 @@ def soak_fields(result: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in flatten(result) if k.split(".")[0] not in skip]
 
 
-def block_soak(runs: Runs) -> str:
+@benchmark_block("pipeline_soak")
+def block_soak(name: str, r: Result, runs: Runs) -> str:
     """The pipeline soak: whatever fields bench/soak.py recorded, one row each."""
-    name = "pipeline_soak"
-    r = latest(runs, name)
-    if r is None:
-        return with_command(name, not_recorded(name))
     rows = [[f"`{k}`", num(v)] for k, v in soak_fields(r)]
-    return with_command(name, table(["field", "value"], rows or [[DASH, DASH]]) + "\n\n" + recorded_line(name, runs))
+    return table(["field", "value"], rows or [[DASH, DASH]])
 
 
 # --- the summary ------------------------------------------------------------------------------------
