@@ -5,12 +5,12 @@ connector's ``md.dlq`` records are written in exactly one place.
 """
 from __future__ import annotations
 
-import base64
 import json
 import re
-import time
 from dataclasses import dataclass
 from functools import lru_cache
+
+from tickflow import dead_letter
 
 CONTRACT_VERSION = 1
 # DECIMAL(18,9): at most 9 integer and 9 fractional digits, optional sign.
@@ -107,16 +107,9 @@ class RawBar:
 
 def dlq_json(reason: str, detail: str, origin: str, original: bytes, component: str,
              seen_at: int | None = None) -> bytes:
-    """A connector's ``md.dlq`` record: ``origin`` names the provider, the original bytes are kept whole."""
-    try:
-        text, encoding = original.decode("utf-8"), "text"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(original).decode("ascii"), "base64"
-    return json.dumps({
-        "reason": reason, "detail": detail[:500], "topic": origin, "partition": None, "offset": None,
-        "original": text, "original_encoding": encoding,
-        "seen_at": time.time_ns() if seen_at is None else seen_at, "component": component,
-    }, separators=(",", ":")).encode()
+    """A connector's ``md.dlq`` record: ``origin`` names the provider (tickflow/dead_letter.py)."""
+    return json.dumps(dead_letter.record(reason, detail, origin, original, component, seen_at=seen_at),
+                      separators=(",", ":")).encode()
 
 
 class TradeEncoder:

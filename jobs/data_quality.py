@@ -1,9 +1,10 @@
 """The data-quality job: md.raw.trades → a quality record per (source, symbol, window) on md.quality, and
 alerts on md.alerts.
 
-Per-tick work is Flink SQL, as in the processor: the same views (``trade_statements`` of
-jobs/market_data_processor.py: parse, rules, duplicates, lateness against the same watermark) classify
-every record exactly as the processor does, and event-time TUMBLE windows count per feed and window —
+Per-tick work is Flink SQL, as in the processor: the same first stage (jobs/raw_trades.py: parse, rules,
+trade identity and duplicates) classifies every record exactly as the processor does; lateness is judged
+against this job's own watermark with the processor's allowed lateness, and event-time TUMBLE windows
+count per feed and window —
 valid trades, rejects by reason code, ts_recv − ts_event p50/p99 (``PERCENTILE``), volume, notional and
 the minutes that traded. Records a window cannot hold (trades late for it, rejects without a usable event
 time or late for their window) are gathered in the JVM (jobs/jvm ``io.tickflow.quality.StragglerBatcher``)
@@ -26,13 +27,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from jobs import validation
+from jobs import raw_trades, validation
 from jobs.keyed_python_stage import keyed_python_stage
-from jobs.market_data_processor import ProcessorOptions, trade_statements
 from jobs.quality_tracker import MINUTE_NS, QualityOptions
 from tickflow import config
 from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
-from tickflow.kafka_tables import exactly_once_sink_options
+from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
 
 JOB_NAME = "data-quality"
 INPUT_TOPICS = ("md.raw.trades",)  # what its consumer group reads
@@ -74,10 +74,6 @@ class DataQualityOptions:
     def window_ns(self) -> int:
         return self.window_minutes * MINUTE_NS
 
-    def processor_view(self) -> ProcessorOptions:
-        return ProcessorOptions(self.out_of_orderness_ms, self.allowed_lateness_ms, self.dedup_horizon,
-                                self.bounded, self.group_id)
-
 
 def statements(bootstrap: str, o: DataQualityOptions, rules: validation.RuleSet) -> list[str]:
     """The processor's trade views, then the window counts and the stragglers as one table ``to_python``."""
@@ -86,7 +82,14 @@ def statements(bootstrap: str, o: DataQualityOptions, rules: validation.RuleSet)
     window_last = f"TO_TIMESTAMP_LTZ((ts_event / {w_ns} + 1) * {w_ms} - 1, 3)"
     epoch = "TO_TIMESTAMP_LTZ(0, 3)"
     columns = "kind, source, symbol, ws, reason, n, volume, notional, high, low, p50, p99, minutes, ts_event"
-    return trade_statements(bootstrap, o.processor_view(), rules, carry=("ts_recv",)) + [
+    source = raw_source_options("md.raw.trades", bootstrap, o.group_id, o.bounded)
+    return raw_trades.statements(source, rules, o.out_of_orderness_ms, carry=("ts_recv",)) + [
+        # lateness against this operator's watermark, as the processor's bar book judges it
+        f"""CREATE TEMPORARY VIEW trades_timed AS
+            SELECT *, CURRENT_WATERMARK(rt) AS wm,
+                   TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1 + {o.allowed_lateness_ms}, 3)
+                     AS minute_expiry
+            FROM trades_counted WHERE seen = 1""",
         f"""CREATE TEMPORARY VIEW q_trades AS
             SELECT rt, source, symbol, ts_event, ts_recv, price, size, wm, minute_expiry,
                    {window_last} AS window_last_ms,

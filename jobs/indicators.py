@@ -15,15 +15,13 @@ warms up only the stochastic. Upgrade a running job with ``tickflow upgrade indi
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import pickle
 import sys
-import time
 from dataclasses import dataclass
 
 from jobs.keyed_python_stage import keyed_python_stage
-from tickflow import config
+from tickflow import config, dead_letter
 from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
 
@@ -64,9 +62,8 @@ def indicator_record(symbol: str, timeframe: str, start: int, end: int, revision
 
 def dlq_record(reason: str, detail: str, partition: int, offset: int, original: bytes | None) -> dict:
     """The md.dlq message for a bar this job refused (schemas/dlq.schema.json)."""
-    return {"reason": reason, "detail": detail, "topic": "md.bars", "partition": partition, "offset": offset,
-            "original": base64.b64encode(original or b"").decode(), "original_encoding": "base64",
-            "seen_at": time.time_ns(), "component": COMPONENT}
+    return dead_letter.record(reason, detail, "md.bars", original or b"", COMPONENT, partition, offset,
+                              prefer_text=False)
 
 
 def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):

@@ -6,7 +6,7 @@ One Flink SQL job, no Python at run time:
   bucket_start)`` through the ``jdbc`` connector, so a replay or a restart from a checkpoint rewrites the
   same rows and a revision replaces the row it revises.
 - ``md.raw.trades`` → ``trades`` (the tick archive): records that parse and pass the processor's rules,
-  the first copy of each trade identity, batched upserts on ``(symbol, source, seq, time)``; rejects are
+  the first copy of each trade identity (jobs/raw_trades.py: one classification and identity for every job), batched upserts on ``(symbol, source, seq, time)``; rejects are
   the processor's to dead-letter. ``md.quotes`` (quotes the processor validated) → ``quotes``, the same way.
 - the same three streams → Parquet files under ``<lake>/dataset=trades|bars|indicators/date=…/[hour=…/]``
   (Flink's filesystem sink: files commit on checkpoints, exactly-once; small files of a checkpoint are
@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs import validation
+from jobs import dead_letters, raw_trades, validation
 from tickflow import config
 from tickflow.flink_runtime import environments, job_argument_parser, local_bounded_run
 from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
@@ -40,6 +40,8 @@ COMPONENT = "storage_writer"
 # Exact decimals in Parquet: prices to 9 places (the contract's precision), sizes and volumes wider.
 PRICE = "DECIMAL(18, 9)"
 QUANTITY = "DECIMAL(28, 9)"
+# the trades' watermark (the archive needs none, but the shared first stage declares one): the processor's
+OUT_OF_ORDERNESS_MS = 2_000
 INDICATORS = ("sma_20", "sma_50", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "rsi_14",
               "bb_upper", "bb_mid", "bb_lower", "atr_14", "vwap_day", "stoch_k", "stoch_d")
 
@@ -137,22 +139,16 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
                bootstrap: str | None = None) -> list[str]:
     """DDL and views; the INSERTs are in :func:`inserts`."""
     bootstrap = bootstrap or s.kafka_bootstrap
-    trade_reason, _ = validation.compile_sql(rules, "trades")
     root = lake_root(s, o.lake)
     indicator_cols = ", ".join(f"{c} DOUBLE" for c in INDICATORS)
     indicator_values = ", ".join(f"{_json(c, 'DOUBLE')} AS {c}" for c in INDICATORS)
-    out = [
-        "CREATE TEMPORARY FUNCTION PARSE_TRADE AS 'io.tickflow.udf.ParseTrade' LANGUAGE JAVA",
+    trades_source = _raw_source("md.raw.trades", bootstrap, o)
+    out = raw_trades.statements(trades_source, rules, OUT_OF_ORDERNESS_MS, carry=("ts_recv",)) + [
         "CREATE TEMPORARY FUNCTION NS_TO_TIMESTAMPTZ AS 'io.tickflow.udf.NsToTimestamptz' LANGUAGE JAVA",
         _located_source("bars_in", "md.bars", bootstrap, o),
         _located_source("indicators_in", "md.indicators", bootstrap, o),
         _located_source("quotes_in", "md.quotes", bootstrap, o),
-        f"""CREATE TEMPORARY TABLE trades_in (k BYTES, payload BYTES, p AS PARSE_TRADE(payload), pt AS PROCTIME())
-            WITH ({_raw_source('md.raw.trades', bootstrap, o)})""",
-        f"""CREATE TEMPORARY TABLE dlq (
-              k BYTES, reason STRING, detail STRING, topic STRING, `partition` INT, `offset` BIGINT,
-              original STRING, original_encoding STRING, seen_at BIGINT, component STRING
-            ) WITH ({exactly_once_sink_options('md.dlq', bootstrap, f'{o.transactional_prefix}-dlq')})""",
+        dead_letters.table_statement("dlq", bootstrap, f"{o.transactional_prefix}-dlq"),
         # --- parsed views (JSON fields read once per view; bars and indicators are low-rate streams)
         f"""CREATE TEMPORARY VIEW bars_json AS
             SELECT k, payload, kafka_partition, kafka_offset,
@@ -186,21 +182,11 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
             FROM (SELECT *, CAST(payload AS STRING) AS v FROM quotes_in)""",
         f"""CREATE TEMPORARY VIEW quotes_checked AS SELECT *, ({_all_present(QUOTE_FIELDS)}
               AND {_decimals(QUANTITY, 'bid', 'bid_size', 'ask', 'ask_size')}) IS TRUE AS ok FROM quotes_json""",
-        f"""CREATE TEMPORARY VIEW trades_valid AS
-            SELECT * FROM (
-              SELECT p.source AS source, p.symbol AS symbol, p.venue AS venue, p.ts_event AS ts_event,
-                     p.ts_recv AS ts_recv, p.seq AS seq, p.price AS price, p.size AS size, p.trade_id AS trade_id,
-                     p.reason AS parse_reason, p.detail AS parse_detail, pt
-              FROM trades_in)
-            WHERE ({trade_reason}) IS NULL""",
-        # The first copy of each trade identity (the processor's: source and trade_id, else seq) within
-        # the dedup horizon: a trade replayed twice is archived once, in the lake as in the table.
+        # The first copy of each trade identity within the dedup horizon (jobs/raw_trades.py, the processor's
+        # own definition): a trade replayed twice is archived once, in the lake as in the table.
         """CREATE TEMPORARY VIEW trades_ok AS
-            SELECT source, symbol, venue, ts_event, ts_recv, seq, price, size, trade_id FROM (
-              SELECT *, ROW_NUMBER() OVER (
-                  PARTITION BY source, COALESCE(trade_id, CONCAT('#', CAST(seq AS STRING))) ORDER BY pt) AS copy
-              FROM trades_valid)
-            WHERE copy = 1""",
+            SELECT source, symbol, venue, ts_event, ts_recv, seq, price, size, trade_id
+            FROM trades_counted WHERE seen = 1""",
         # A bar or indicator record missing what its table needs: dead-lettered with its bytes.
         f"""CREATE TEMPORARY VIEW rejects AS
             {_reject_select('bars_checked', 'md.bars')}
@@ -254,9 +240,8 @@ def _decimals(sql_type: str, *fields: str) -> str:
 
 
 def _reject_select(view: str, topic: str) -> str:
-    return (f"SELECT k, 'MALFORMED', 'not a valid {topic} record ({COMPONENT})', '{topic}', kafka_partition, "
-            f"kafka_offset, TO_BASE64(payload), 'base64', UNIX_TIMESTAMP() * 1000000000, '{COMPONENT}' "
-            f"FROM {view} WHERE NOT ok")
+    columns = dead_letters.select("'MALFORMED'", f"'not a valid {topic} record ({COMPONENT})'", topic, COMPONENT)
+    return f"SELECT {columns} FROM {view} WHERE NOT ok"
 
 
 def lake_enabled(o: StorageOptions) -> bool:

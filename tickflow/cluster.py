@@ -2,15 +2,18 @@
 scripts, configured from ``flink-conf/local``, and jobs submitted to it with ``flink run -py``."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 from tickflow.config import PROJECT_ROOT, Settings
 from tickflow.flink_runtime import flink_home
@@ -179,11 +182,11 @@ def submit(s: Settings, job: str, job_args: list[str], savepoint: str | None = N
     rest(s, "/overview", timeout=2)  # fails in one line when no cluster is there
     script = PROJECT_ROOT / "jobs" / f"{job}.py"
     restore = ["-s", savepoint] if savepoint else []
-    python_files = stage_python_files(s)
-    argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d", *restore,
-            "-pyclientexec", sys.executable, "-pyexec", sys.executable,
-            "-py", str(script), "-pyfs", str(python_files), *job_args, "--cluster"]
-    out = subprocess.run(argv, env=_environment(s), capture_output=True, text=True)
+    with staged_python_files(s) as python_files:
+        argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d",
+                *restore, "-pyclientexec", sys.executable, "-pyexec", sys.executable,
+                "-py", str(script), "-pyfs", str(python_files), *job_args, "--cluster"]
+        out = subprocess.run(argv, env=_environment(s), capture_output=True, text=True)
     match = re.search(r"JobID ([0-9a-f]{32})", out.stdout + out.stderr)
     if out.returncode != 0 or not match:
         raise StackError(f"flink run {job} failed: {_root_cause(out.stderr + out.stdout)}")
@@ -194,18 +197,25 @@ SHIPPED_PACKAGES = ("jobs", "tickflow", "connectors", "schemas")
 SHIPPED_SUFFIXES = {".py", ".yaml", ".json"}
 
 
-def stage_python_files(s: Settings) -> Path:
+@contextlib.contextmanager
+def staged_python_files(s: Settings) -> Iterator[Path]:
     """A clean copy of the packages a job imports on the TaskManagers (``-pyfs``): only sources and their
-    data files, never the project root with its venv, jars, data and sockets."""
-    target = s.home / "flink" / "pyfs"
-    shutil.rmtree(target, ignore_errors=True)
-    for package in SHIPPED_PACKAGES:
-        for f in (PROJECT_ROOT / package).rglob("*"):
-            if f.is_file() and f.suffix in SHIPPED_SUFFIXES and "__pycache__" not in f.parts and "jvm" not in f.parts:
-                dest = target / f.relative_to(PROJECT_ROOT)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, dest)
-    return target
+    data files, never the project root with its venv, jars, data and sockets. Each submit stages its own
+    copy (submits may run at once) and removes it once ``flink run`` has uploaded it."""
+    staging = s.home / "flink" / "pyfs"
+    staging.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="submit-", dir=staging))
+    try:
+        for package in SHIPPED_PACKAGES:
+            for f in (PROJECT_ROOT / package).rglob("*"):
+                if (f.is_file() and f.suffix in SHIPPED_SUFFIXES and "__pycache__" not in f.parts
+                        and "jvm" not in f.parts):
+                    dest = target / f.relative_to(PROJECT_ROOT)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, dest)
+        yield target
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def _root_cause(output: str) -> str:

@@ -41,6 +41,11 @@ class Settings:
     s3_bucket: str = "tickflow"
     kafka_heap: str = "1g"
     checkpoint_interval_ms: int = 2000
+    # How long a Kafka partition may send nothing before event time moves on without it. Longer than the
+    # outages a job should ride through unchanged (a broker restart, a TaskManager failover): a partition
+    # marked idle during an outage lets the others' watermark run ahead, and its records, when they come
+    # back, can turn LATE. Shorter closes a quiet partition's bars sooner (docs/market_data_processor.md).
+    source_idle_timeout_ms: int = 30_000
     # slots of the session cluster's TaskManager: one per core here; more when several jobs run at once
     # (the soak and the fault suite run the whole pipeline side by side with --parallelism 1 each)
     flink_task_slots: int = 2

@@ -61,7 +61,7 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
         "pipeline.name": job_name,
         "table.exec.uid.generation": "ALWAYS",
         "table.exec.uid.format": f"{job_name}-<id>_<transformation>",
-        "table.exec.source.idle-timeout": "5 s",
+        "table.exec.source.idle-timeout": f"{s.source_idle_timeout_ms} ms",
         # without this, Flink 2.2 emitted source watermarks only when the next record arrived (measured)
         "pipeline.auto-watermark-interval": "200 ms",
         "python.executable": sys.executable,

@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
-from tickflow.config import shifted_stack_env
+from tickflow.config import Settings, shifted_stack_env
 
 E2E_ENV = shifted_stack_env(40000, "e2e-stack")
+# the fault suite proves the defaults: the source idle timeout is the product's, not the quick tests' one
+E2E_ENV["TICKFLOW_SOURCE_IDLE_TIMEOUT_MS"] = str(Settings.source_idle_timeout_ms)
 os.environ.update(E2E_ENV)
 
 

@@ -7,7 +7,8 @@ import java.util.TreeSet;
 
 /**
  * One bar being built, or built: exact decimals plus the (ts_event, seq) keys of its open and close, so the
- * order its parts arrive in never matters. A Flink POJO (public fields, no-arg constructor): it is the value
+ * order its trades and parts arrive in never matters. Sums are unbounded BigDecimals: a bucket's notional or
+ * volume cannot overflow into a null the way a fixed SQL DECIMAL would. A Flink POJO (public fields, no-arg constructor): it is the value
  * type of the bar book's keyed state, which Flink can then evolve field by field.
  */
 public class Bar {
@@ -28,6 +29,8 @@ public class Bar {
     public long closeSeq;
     /** Comma-joined, sorted source names. */
     public String sources;
+    /** The venue of the bar's first trade: whose trading sessions its 1d bar follows (null: UTC days). */
+    public String venue;
     public int revision;
     public boolean emitted;
 
@@ -58,11 +61,31 @@ public class Bar {
         return b;
     }
 
-    /** A one-trade 1m part. */
+    /** A one-trade 1m bar. */
     public static Bar trade(String symbol, long ts, long seq, BigDecimal price, BigDecimal size, String source) {
         long minute = Timeframes.intradayStart(ts, "1m");
         return part(symbol, minute, price, price, price, price, size, price.multiply(size), 1, ts, seq, ts, seq,
                 source);
+    }
+
+    /** Fold one trade of this bar's bucket into it (the per-trade path: no intermediate bar). */
+    public void addTrade(long ts, long seq, BigDecimal price, BigDecimal size, String source) {
+        if (ts < openTs || (ts == openTs && seq < openSeq)) {
+            open = price;
+            openTs = ts;
+            openSeq = seq;
+        }
+        if (ts > closeTs || (ts == closeTs && seq > closeSeq)) {
+            close = price;
+            closeTs = ts;
+            closeSeq = seq;
+        }
+        high = high.max(price);
+        low = low.min(price);
+        volume = volume.add(size);
+        notional = notional.add(price.multiply(size));
+        tradeCount += 1;
+        sources = unionSorted(sources, source);
     }
 
     /** Fold another bar of the same bucket (or a part inside it) into this one. */
@@ -91,6 +114,7 @@ public class Bar {
                 closeSeq, sources);
         b.timeframe = tf;
         b.bucketEnd = end;
+        b.venue = venue;
         return b;
     }
 

@@ -1,36 +1,62 @@
 package io.tickflow.bars;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
- * The bars of one symbol across every timeframe, driven by event time: a pure state machine over a map of
- * bars keyed by "timeframe|bucket_start" (the operator keeps that map in keyed state).
+ * The bars of one symbol across every timeframe, built from its trades and driven by event time: a pure state
+ * machine over a {@link BarStore} (the operator keeps the store in keyed state).
  *
- * <p>Inputs are 1m parts: whole 1m bars from the SQL window (on-time trades) and single late trades inside the
- * allowed lateness. Each part is merged into the 1m bar of its minute and the 5m/15m/1h/1d bars holding it,
- * so every timeframe is the roll-up of the same 1m content. A bar is emitted once the watermark reaches its
- * last millisecond, with revision 0; a part reaching an emitted bar re-emits it at once with revision + 1. A
- * bar is forgotten when the watermark passes its last millisecond plus the allowed lateness: the SQL stage has
- * sent anything later to md.dlq as LATE.
+ * <p>A trade is merged into the 1m bar of its minute. When the watermark reaches a minute's last millisecond
+ * the 1m bar is emitted (revision 0) and folded into the 5m/15m/1h/1d bars that hold it, which are emitted
+ * once the watermark reaches their own last millisecond; every timeframe is therefore the roll-up of the
+ * same 1m content. A trade reaching an emitted minute re-emits the 1m bar and every roll-up holding it
+ * (revision + 1, each with all its trades).
+ *
+ * <p>Lateness is judged here, against the same watermark that makes the book forget, so the two can never
+ * disagree: a bar is forgotten when the watermark passes its last millisecond plus the allowed lateness,
+ * and a trade whose minute is past that point is LATE. The watermark a trade is judged by is the higher of
+ * the operator's and the one this book last forgot at ({@link BarStore#closedThroughMs()}, kept in state),
+ * so neither a restart (the operator's watermark starts again from nothing) nor an input path that lags
+ * behind another can bring back a bar the book has forgotten and emit a fragment of it as a new bar.
  */
 public final class BarBook {
     private static final Comparator<Bar> EMIT_ORDER =
             Comparator.comparingInt((Bar b) -> Timeframes.order(b.timeframe)).thenComparingLong(b -> b.bucketStart);
+    private static final List<String> ROLLUPS = Timeframes.ALL.subList(1, Timeframes.ALL.size());
 
-    private final Map<String, Bar> bars;
+    private final BarStore store;
     private final long latenessMs;
+    private final Map<String, TradingSessions> sessionsByVenue;
 
-    public BarBook(Map<String, Bar> bars, long latenessMs) {
-        this.bars = bars;
+    public BarBook(BarStore store, long latenessMs, Map<String, TradingSessions> sessionsByVenue) {
+        this.store = store;
         this.latenessMs = latenessMs;
+        this.sessionsByVenue = sessionsByVenue;
     }
 
-    public Map<String, Bar> bars() {
-        return bars;
+    /** What one trade did: the revisions it caused, or why it was refused. */
+    public static final class Outcome {
+        public final List<Bar> revised;
+        /** Null when the trade was taken; else the LATE dead letter's detail. */
+        public final String lateDetail;
+        /** The 1m bar's due time when the trade opened a new minute (a timer to set), else Long.MIN_VALUE. */
+        public final long newMinuteDueMs;
+
+        Outcome(List<Bar> revised, String lateDetail, long newMinuteDueMs) {
+            this.revised = revised;
+            this.lateDetail = lateDetail;
+            this.newMinuteDueMs = newMinuteDueMs;
+        }
+    }
+
+    /** What a watermark did: the bars it completed, in emission order, and the event times to come back at. */
+    public static final class Advance {
+        public final List<Bar> emitted = new ArrayList<>();
+        public final List<Long> timersMs = new ArrayList<>();
     }
 
     /** Event time (ms) at which a bar is complete: its last millisecond. */
@@ -38,48 +64,126 @@ public final class BarBook {
         return Math.floorDiv(b.bucketEnd, 1_000_000L) - 1;
     }
 
-    /** Merge a 1m part into every timeframe; returns the revisions this causes (bars already emitted). */
-    public List<Bar> add(Bar part, TradingSessions days) {
-        List<Bar> revised = new ArrayList<>();
-        for (String tf : Timeframes.ALL) {
-            long[] bucket = Timeframes.bucket(part.bucketStart, tf, days);
-            String key = tf + "|" + bucket[0];
-            Bar bar = bars.get(key);
-            if (bar == null) {
-                bars.put(key, part.rebucket(tf, bucket[0], bucket[1]));
-                continue;
-            }
-            bar.merge(part);
-            if (bar.emitted) {
-                bar.revision += 1;
-                revised.add(bar);
-            }
-        }
-        return revised;
+    /** Event time (ms) from which a bar is forgotten and input for it is LATE. */
+    public long expiryMs(Bar b) {
+        return dueMs(b) + latenessMs;
     }
 
-    /** Event times (ms) at which this book has something to do: emit a bar, or forget one. */
-    public TreeSet<Long> timersMs() {
-        TreeSet<Long> out = new TreeSet<>();
-        for (Bar b : bars.values()) {
-            out.add(dueMs(b) + (b.emitted ? latenessMs : 0));
+    /** Take one trade, judged against the operator's current watermark (ms). */
+    public Outcome add(String symbol, String source, String venue, long ts, long seq, BigDecimal price,
+                       BigDecimal size, long watermarkMs) {
+        long judgedAt = Math.max(watermarkMs, store.closedThroughMs());
+        long minuteStart = Timeframes.intradayStart(ts, "1m");
+        long minuteDue = Math.floorDiv(minuteStart + Timeframes.widthNs("1m"), 1_000_000L) - 1;
+        if (minuteDue + latenessMs <= judgedAt) {
+            return new Outcome(List.of(), "minute of ts_event " + ts + " closed more than " + latenessMs
+                    + " ms before watermark " + judgedAt, Long.MIN_VALUE);
+        }
+        Bar minute = store.minute(minuteStart);
+        if (minute == null) {
+            minute = Bar.trade(symbol, ts, seq, price, size, source);
+            minute.venue = venue;
+            store.putMinute(minute);
+            return new Outcome(List.of(), null, minuteDue);
+        }
+        minute.addTrade(ts, seq, price, size, source);
+        if (!minute.emitted) {
+            store.putMinute(minute);
+            return new Outcome(List.of(), null, Long.MIN_VALUE);
+        }
+        // an emitted minute has been folded into its roll-ups, which outlive it: revise each one holding it
+        List<Bar> revised = new ArrayList<>();
+        minute.revision += 1;
+        store.putMinute(minute);
+        revised.add(minute);
+        for (String tf : ROLLUPS) {
+            Bar up = store.rollup(rollupKey(minute, tf));
+            if (up == null) {
+                throw new IllegalStateException("roll-up " + tf + " of an emitted minute is gone: " + minute.key());
+            }
+            up.addTrade(ts, seq, price, size, source);
+            if (up.emitted) {
+                up.revision += 1;
+                revised.add(up);
+            }
+            store.putRollup(up);
+        }
+        return new Outcome(revised, null, Long.MIN_VALUE);
+    }
+
+    /**
+     * Move event time to {@code watermarkMs}: emit the 1m bars it completed (earliest first), fold each into
+     * its roll-ups, emit the roll-ups it completed (shortest timeframe, then earliest), then forget the
+     * emitted bars past their allowed lateness.
+     */
+    public Advance advance(long watermarkMs) {
+        Advance out = new Advance();
+        List<Bar> all = store.all();
+        List<Bar> dueMinutes = new ArrayList<>();
+        for (Bar b : all) {
+            if (!b.emitted && b.timeframe.equals("1m") && dueMs(b) <= watermarkMs) {
+                dueMinutes.add(b);
+            }
+        }
+        dueMinutes.sort(EMIT_ORDER);
+        for (Bar m : dueMinutes) {
+            m.emitted = true;
+            store.putMinute(m);
+            out.emitted.add(m);
+            out.timersMs.add(expiryMs(m));
+            for (String tf : ROLLUPS) {
+                fold(m, tf, out);
+            }
+        }
+        List<Bar> dueRollups = new ArrayList<>();
+        for (Bar b : store.all()) {
+            if (!b.emitted && !b.timeframe.equals("1m") && dueMs(b) <= watermarkMs) {
+                dueRollups.add(b);
+            }
+        }
+        dueRollups.sort(EMIT_ORDER);
+        for (Bar up : dueRollups) {
+            up.emitted = true;
+            store.putRollup(up);
+            out.emitted.add(up);
+            out.timersMs.add(expiryMs(up));
+        }
+        for (Bar b : store.all()) {
+            if (b.emitted && expiryMs(b) <= watermarkMs) {
+                store.remove(b);
+            }
+        }
+        if (watermarkMs > store.closedThroughMs()) {
+            store.setClosedThroughMs(watermarkMs);
         }
         return out;
     }
 
-    /** Emit the bars the watermark completed (shortest timeframe, then earliest, first); forget old ones. */
-    public List<Bar> advance(long watermarkMs) {
-        List<Bar> due = new ArrayList<>();
-        for (Bar b : bars.values()) {
-            if (!b.emitted && dueMs(b) <= watermarkMs) {
-                due.add(b);
+    /** Fold an emitted minute into its roll-up of {@code tf}: a new roll-up, a merge, or a revision. */
+    private void fold(Bar minute, String tf, Advance out) {
+        String key = rollupKey(minute, tf);
+        Bar up = store.rollup(key);
+        if (up == null) {
+            long[] bucket = Timeframes.bucket(minute.bucketStart, tf, sessions(minute.venue));
+            up = minute.rebucket(tf, bucket[0], bucket[1]);
+            out.timersMs.add(dueMs(up));
+        } else {
+            up.merge(minute);
+            if (up.emitted) {
+                // the roll-up was emitted before this minute came: re-emit it whole
+                up.revision += 1;
+                out.emitted.add(up);
             }
         }
-        due.sort(EMIT_ORDER);
-        for (Bar b : due) {
-            b.emitted = true;
-        }
-        bars.values().removeIf(b -> b.emitted && dueMs(b) + latenessMs <= watermarkMs);
-        return due;
+        store.putRollup(up);
+    }
+
+    private String rollupKey(Bar minute, String tf) {
+        long[] bucket = Timeframes.bucket(minute.bucketStart, tf, sessions(minute.venue));
+        return minute.symbol + "|" + tf + "|" + bucket[0];
+    }
+
+    private TradingSessions sessions(String venue) {
+        return sessionsByVenue.getOrDefault(venue == null ? "" : venue, TradingSessions.UTC);
     }
 }

@@ -1,33 +1,63 @@
 package io.tickflow.bars;
 
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.TimerService;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 import java.math.BigDecimal;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The keyed operator around {@link BarBook}: one book per symbol in MapState (v1 of the state layout:
- * "timeframe|bucket_start" → {@link Bar}), event-time timers for emission and expiry, bar records out.
+ * The keyed operator around {@link BarBook}: one book per symbol in keyed state (v2 of the layout: 1m bars
+ * by bucket start, roll-ups by "symbol|timeframe|bucket_start", the watermark the book last forgot at),
+ * event-time timers for emission and expiry, md.bars rows out, and LATE trades to a side output with
+ * everything their dead letter needs.
+ *
+ * <p>Flink does not restore watermarks: after a restart the operator's watermark starts from nothing until
+ * every input has sent one again. Trades read in that moment are judged by the watermark of the last
+ * checkpoint instead (operator state, the lowest of the subtasks'), and by their key's forgotten-through
+ * watermark, so a restart does not change which trades are LATE.
  */
-public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> {
-    private static final long serialVersionUID = 1L;
-    public static final String STATE_NAME = "bars-v1";
+public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> implements CheckpointedFunction {
+    private static final long serialVersionUID = 2L;
+    public static final String MINUTES_STATE = "minute-bars-v2";
+    public static final String ROLLUPS_STATE = "rollup-bars-v2";
+    public static final String CLOSED_STATE = "closed-through-ms-v2";
+    public static final String WATERMARK_STATE = "checkpointed-watermark-ms-v2";
+    /** LATE trades: k, payload, kafka_partition, kafka_offset, detail. */
+    public static final OutputTag<Row> LATE = new OutputTag<>("late-trades", LateTrades.TYPE) {
+    };
 
     private final Map<String, TradingSessions> sessionsByVenue;
     private final long latenessMs;
-    private transient MapState<String, Bar> state;
+    private transient MapState<Long, Bar> minutes;
+    private transient MapState<String, Bar> rollups;
+    private transient ValueState<Long> closedThrough;
+    private transient BarBook book;
     private transient Counter revisions;
+    private transient Counter late;
+    private transient String key;
+    private transient ListState<Long> watermarkState;
+    private transient long restoredWatermarkMs = Long.MIN_VALUE;
+    private transient long seenWatermarkMs = Long.MIN_VALUE;
 
     public BarBookFunction(Map<String, TradingSessions> sessionsByVenue, long latenessMs) {
         this.sessionsByVenue = new HashMap<>(sessionsByVenue);
@@ -36,61 +66,168 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> {
 
     @Override
     public void open(OpenContext ctx) {
-        state = getRuntimeContext().getMapState(
-                new MapStateDescriptor<>(STATE_NAME, Types.STRING, TypeInformation.of(Bar.class)));
-        // bars re-emitted because late trades reached them (Prometheus: ..._operator_tickflow_bar_revisions)
+        TypeInformation<Bar> bar = TypeInformation.of(Bar.class);
+        minutes = getRuntimeContext().getMapState(new MapStateDescriptor<>(MINUTES_STATE, Types.LONG, bar));
+        rollups = getRuntimeContext().getMapState(new MapStateDescriptor<>(ROLLUPS_STATE, Types.STRING, bar));
+        closedThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
+        book = new BarBook(new StateStore(), latenessMs, sessionsByVenue);
+        // Prometheus: ..._operator_tickflow_bar_revisions and ..._tickflow_late_trades
         revisions = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("bar_revisions");
-    }
-
-    /** A 1m part from a row of the SQL stage's minute_parts view. */
-    static Bar partOf(Row r) {
-        long openTs = r.<Long>getFieldAs("open_ts");
-        return Bar.part(r.getFieldAs("symbol"), Timeframes.intradayStart(openTs, "1m"), r.getFieldAs("o"),
-                r.getFieldAs("h"), r.getFieldAs("l"), r.getFieldAs("c"), r.<BigDecimal>getFieldAs("volume"),
-                r.<BigDecimal>getFieldAs("notional"), r.<Long>getFieldAs("trade_count"), openTs,
-                r.<Long>getFieldAs("open_seq"), r.<Long>getFieldAs("close_ts"), r.<Long>getFieldAs("close_seq"),
-                r.getFieldAs("sources"));
-    }
-
-    private BarBook load() throws Exception {
-        Map<String, Bar> bars = new HashMap<>();
-        for (Map.Entry<String, Bar> e : state.entries()) {
-            bars.put(e.getKey(), e.getValue());
-        }
-        return new BarBook(bars, latenessMs);
-    }
-
-    private void save(BarBook book, TimerService timers) throws Exception {
-        state.clear();
-        state.putAll(book.bars());
-        for (long t : book.timersMs()) {
-            timers.registerEventTimeTimer(t);
-        }
+        late = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("late_trades");
     }
 
     @Override
-    public void processElement(Row row, Context ctx, Collector<Row> out) throws Exception {
-        String venue = row.getFieldAs("venue");
-        TradingSessions days = sessionsByVenue.getOrDefault(venue == null ? "" : venue, TradingSessions.UTC);
-        BarBook book = load();
-        List<Bar> revised = book.add(partOf(row), days);
-        save(book, ctx.timerService());
-        revisions.inc(revised.size());
-        for (Bar b : revised) {
+    public void processElement(Row t, Context ctx, Collector<Row> out) throws Exception {
+        key = ctx.getCurrentKey();
+        BarBook.Outcome o = book.add(t.getFieldAs("symbol"), t.getFieldAs("source"), t.getFieldAs("venue"),
+                t.<Long>getFieldAs("ts_event"), t.<Long>getFieldAs("seq"), t.<BigDecimal>getFieldAs("price"),
+                t.<BigDecimal>getFieldAs("size"), watermark(ctx.timerService()));
+        if (o.lateDetail != null) {
+            late.inc();
+            ctx.output(LATE, LateTrades.row(t, o.lateDetail));
+            return;
+        }
+        if (o.newMinuteDueMs != Long.MIN_VALUE) {
+            ctx.timerService().registerEventTimeTimer(o.newMinuteDueMs);
+        }
+        revisions.inc(o.revised.size());
+        for (Bar b : o.revised) {
             out.collect(BarRecords.row(b));
         }
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws Exception {
-        if (state.isEmpty()) {
-            return;
+        key = ctx.getCurrentKey();
+        TimerService timers = ctx.timerService();
+        watermark(timers);
+        BarBook.Advance a = book.advance(timestamp);
+        for (long t : a.timersMs) {
+            timers.registerEventTimeTimer(t);
         }
-        BarBook book = load();
-        List<Bar> emitted = book.advance(timestamp);
-        save(book, ctx.timerService());
-        for (Bar b : emitted) {
+        for (Bar b : a.emitted) {
+            if (b.revision > 0) {
+                revisions.inc();
+            }
             out.collect(BarRecords.row(b));
+        }
+    }
+
+    /** The watermark trades are judged by: the operator's, or the last checkpoint's while it is behind it. */
+    private long watermark(TimerService timers) {
+        long current = timers.currentWatermark();
+        seenWatermarkMs = Math.max(seenWatermarkMs, current);
+        return Math.max(current, restoredWatermarkMs);
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext ctx) throws Exception {
+        watermarkState.update(List.of(Math.max(seenWatermarkMs, restoredWatermarkMs)));
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext ctx) throws Exception {
+        watermarkState = ctx.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>(WATERMARK_STATE, Types.LONG));
+        long lowest = Long.MAX_VALUE;
+        for (Long w : watermarkState.get()) {
+            if (w != null && w != Long.MIN_VALUE) {
+                lowest = Math.min(lowest, w);
+            }
+        }
+        restoredWatermarkMs = lowest == Long.MAX_VALUE ? Long.MIN_VALUE : lowest;
+    }
+
+    private String currentKey() {
+        return key;
+    }
+
+    /** A keyed-state access; state backends declare checked exceptions that a book cannot handle. */
+    private interface StateCall<T> {
+        T call() throws Exception;
+    }
+
+    private static <T> T state(StateCall<T> call) {
+        try {
+            return call.call();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("keyed state access failed", e);
+        }
+    }
+
+    /**
+     * The book's store in this key's state. The forgotten-through watermark is read once per key and then
+     * held in memory beside the state it mirrors (written through), so a trade costs one state read and one
+     * write, of its minute.
+     */
+    private final class StateStore implements BarStore {
+        private final Map<String, Long> closedCache = new HashMap<>();
+
+        @Override
+        public Bar minute(long bucketStart) {
+            return state(() -> minutes.get(bucketStart));
+        }
+
+        @Override
+        public void putMinute(Bar bar) {
+            state(() -> {
+                minutes.put(bar.bucketStart, bar);
+                return null;
+            });
+        }
+
+        @Override
+        public Bar rollup(String key) {
+            return state(() -> rollups.get(key));
+        }
+
+        @Override
+        public void putRollup(Bar bar) {
+            state(() -> {
+                rollups.put(bar.key(), bar);
+                return null;
+            });
+        }
+
+        @Override
+        public void remove(Bar bar) {
+            state(() -> {
+                if (bar.timeframe.equals("1m")) {
+                    minutes.remove(bar.bucketStart);
+                } else {
+                    rollups.remove(bar.key());
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public List<Bar> all() {
+            return state(() -> {
+                List<Bar> out = new ArrayList<>();
+                minutes.values().forEach(out::add);
+                rollups.values().forEach(out::add);
+                return out;
+            });
+        }
+
+        @Override
+        public long closedThroughMs() {
+            return closedCache.computeIfAbsent(currentKey(), k -> {
+                Long v = state(() -> closedThrough.value());
+                return v == null ? Long.MIN_VALUE : v;
+            });
+        }
+
+        @Override
+        public void setClosedThroughMs(long ms) {
+            state(() -> {
+                closedThrough.update(ms);
+                return null;
+            });
+            closedCache.put(currentKey(), ms);
         }
     }
 }

@@ -27,6 +27,17 @@ class BarTest {
         return bar;
     }
 
+    /** Copies of emitted bars as they are now (the book keeps changing the bars it holds). */
+    static List<Bar> copies(List<Bar> bars) {
+        List<Bar> out = new ArrayList<>();
+        for (Bar b : bars) {
+            Bar c = b.rebucket(b.timeframe, b.bucketStart, b.bucketEnd);
+            c.revision = b.revision;
+            out.add(c);
+        }
+        return out;
+    }
+
     static String ohlc(Bar b) {
         return Bar.text(b.open) + " " + Bar.text(b.high) + " " + Bar.text(b.low) + " " + Bar.text(b.close) + " v"
                 + Bar.text(b.volume) + " n" + b.tradeCount + " vwap" + Bar.text(b.vwap());
