@@ -40,6 +40,7 @@ COMPONENT = "storage_writer"
 # Exact decimals in Parquet: prices to 9 places (the contract's precision), sizes and volumes wider.
 PRICE = "DECIMAL(18, 9)"
 QUANTITY = "DECIMAL(28, 9)"
+VOLUME = "DECIMAL(38, 9)"  # a bar's volume is a sum of sizes: the widest decimal Flink has
 # the trades' watermark (the archive needs none, but the shared first stage declares one): the processor's
 OUT_OF_ORDERNESS_MS = 2_000
 INDICATORS = ("sma_20", "sma_50", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "rsi_14",
@@ -163,7 +164,7 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
             FROM (SELECT *, CAST(payload AS STRING) AS v FROM bars_in)""",
         f"""CREATE TEMPORARY VIEW bars_checked AS SELECT *, ({_all_present(BAR_FIELDS)}
               AND {_decimals(PRICE, 'open', 'high', 'low', 'close', 'vwap')}
-              AND {_decimals(QUANTITY, 'volume')}) IS TRUE AS ok FROM bars_json""",
+              AND {_decimals(VOLUME, 'volume')}) IS TRUE AS ok FROM bars_json""",
         f"""CREATE TEMPORARY VIEW indicators_json AS
             SELECT k, payload, kafka_partition, kafka_offset,
                    {_json('symbol')} AS symbol, {_json('timeframe')} AS timeframe,
@@ -276,7 +277,7 @@ def inserts(o: StorageOptions) -> list[str]:
                   CAST(price AS {PRICE}), CAST(size AS {QUANTITY}), {day.format(_ts('ts_event'))},
                   DATE_FORMAT({_ts('ts_event')}, 'HH') FROM trades_ok""",
             f"""INSERT INTO lake_bars SELECT symbol, timeframe, bucket_start, bucket_end, CAST(`open` AS {PRICE}),
-                  CAST(high AS {PRICE}), CAST(low AS {PRICE}), CAST(`close` AS {PRICE}), CAST(volume AS {QUANTITY}),
+                  CAST(high AS {PRICE}), CAST(low AS {PRICE}), CAST(`close` AS {PRICE}), CAST(volume AS {VOLUME}),
                   CAST(vwap AS {PRICE}), trade_count, revision,
                   sources, pipeline_version, {day.format(_ts('bucket_start'))} FROM bars_checked WHERE ok""",
             f"""INSERT INTO lake_indicators SELECT symbol, timeframe, bucket_start, bucket_end, bar_revision,
