@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,15 @@ def render_config(s: Settings) -> str:
     left = re.findall(r"\$\{[A-Z_]+\}", text)
     if left:
         raise StackError(f"{CONF_TEMPLATE}: no value for {left[0]}")
-    return text
+    return text + (high_availability(s) if s.flink_ha else "")
+
+
+def high_availability(s: Settings) -> str:
+    """The JobManager HA section (``flink_ha``): leadership in the stack's ZooKeeper, job graphs and
+    checkpoint pointers on its S3, so a new JobManager recovers the jobs of a lost one."""
+    return (f"\nhigh-availability:\n  type: zookeeper\n  storageDir: s3://{s.s3_bucket}/flink/ha\n"
+            f"  cluster-id: /tickflow-local\n  zookeeper:\n    quorum: {s.host}:{s.zookeeper_port}\n"
+            "    path:\n      root: /flink\n")
 
 
 def _distribution_java_opts() -> str:
@@ -157,6 +166,30 @@ def up(s: Settings) -> str:
         raise StackError(f"start-cluster.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
     return status(s)
+
+
+def jobmanager_pids(s: Settings) -> list[int]:
+    """PIDs of this cluster's live JobManager processes."""
+    return [p for f in _paths(s)["pids"].glob("*standalonesession*.pid") for p in _live_pids(f)]
+
+
+def kill_jobmanager(s: Settings) -> None:
+    """SIGKILL the JobManager, as a lost pod or machine would end it (fault injection)."""
+    victims = jobmanager_pids(s)
+    if not victims:
+        raise StackError("no JobManager process to kill")
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not jobmanager_pids(s), 30, "the JobManager to exit")
+
+
+def start_jobmanager(s: Settings) -> None:
+    """Start a JobManager for this cluster's configuration; with ``flink_ha`` it recovers the jobs."""
+    out = subprocess.run([str(flink_home() / "bin" / "jobmanager.sh"), "start"], env=_environment(s),
+                         capture_output=True, text=True, start_new_session=True)
+    if out.returncode != 0:
+        raise StackError(f"jobmanager.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    wait_until(lambda: status(s).startswith("running"), 120, "the Flink JobManager to answer")
 
 
 def start_taskmanager(s: Settings) -> None:

@@ -33,6 +33,7 @@ class Settings:
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123
     flink_metrics_port: int = 9249
+    zookeeper_port: int = 2181
     postgres_db: str = "tickflow"
     postgres_user: str = "tickflow"
     postgres_password: str = "tickflow"
@@ -49,6 +50,11 @@ class Settings:
     # slots of the session cluster's TaskManager: one per core here; more when several jobs run at once
     # (the soak and the fault suite run the whole pipeline side by side with --parallelism 1 each)
     flink_task_slots: int = 2
+    # JobManager high availability for the session cluster: the stack runs ZooKeeper, the JobManager keeps
+    # its leadership there and the job graphs and checkpoint pointers on S3, so a JobManager started after
+    # one was lost recovers the running jobs from their latest checkpoints (as Kubernetes HA does in
+    # production). Off by default: a laptop needs no second JobManager process to fail over to.
+    flink_ha: bool = False
     # Where the jobs' connectors, the S3 plugin and the local services' jars are gathered by Maven.
     jars_dir: Path | None = None
     # The Kubernetes image puts the connector jars in Flink's lib/: jobs then do not ship them again.
@@ -134,7 +140,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
 
 
 PORT_FIELDS = ("kafka_port", "kafka_controller_port", "postgres_port", "s3_port", "flink_rest_port",
-               "flink_rpc_port", "flink_metrics_port")
+               "flink_rpc_port", "flink_metrics_port", "zookeeper_port")
 
 
 def shifted_stack_env(offset: int, home: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import subprocess
 
 from tickflow.config import PROJECT_ROOT, Settings
 
-JAR_GROUPS = ("flink-lib", "flink-s3", "kafka-broker", "s3proxy", "k8s-crds")
+JAR_GROUPS = ("flink-lib", "flink-s3", "kafka-broker", "s3proxy", "k8s-crds", "zookeeper")
 
 
 def gather_jars(s: Settings, groups: tuple[str, ...] = JAR_GROUPS) -> None:

@@ -264,10 +264,49 @@ def s3_client(s: Settings):
                                       connect_timeout=3, read_timeout=10))
 
 
+# --- ZooKeeper (only with flink_ha) -------------------------------------------------------------------
+
+def _zookeeper(s: Settings) -> Service:
+    base = s.home / "zookeeper"
+    conf = base / "zoo.cfg"
+    data = s.data_dir / "zookeeper"
+    proc = ManagedProcess("zookeeper", s.run_dir / "zookeeper.pid", s.log_dir / "zookeeper.log", marker=str(conf))
+
+    def prepare() -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
+        conf.write_text("\n".join([
+            "tickTime=2000", f"dataDir={data}", f"clientPort={s.zookeeper_port}",
+            f"clientPortAddress={s.host}", "admin.enableServer=false", "4lw.commands.whitelist=ruok",
+            "maxClientCnxns=0", ""]))
+
+    def launch() -> None:
+        proc.start([_java(), "-Xmx256m", "-cp", _jar_classpath(s.jars / "zookeeper", "ZooKeeper"),
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(conf)])
+
+    def healthy() -> bool:
+        return zookeeper_ok(s.host, s.zookeeper_port)
+
+    return Service("zookeeper", [s.zookeeper_port], proc, prepare, launch, healthy,
+                   endpoint=f"{s.host}:{s.zookeeper_port} (Flink JobManager HA)")
+
+
+def zookeeper_ok(host: str, port: int) -> bool:
+    """ZooKeeper's ``ruok`` four-letter command answered ``imok``."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2) as conn:
+            conn.sendall(b"ruok")
+            return conn.recv(4) == b"imok"
+    except OSError:
+        return False
+
+
 # --- the stack ---------------------------------------------------------------------------------------
 
 def services(s: Settings) -> list[Service]:
-    return [_kafka(s), _postgres(s), _s3(s)]
+    return [_kafka(s), _postgres(s), _s3(s)] + ([_zookeeper(s)] if s.flink_ha else [])
 
 
 def _select(s: Settings, names: list[str] | None) -> list[Service]:
