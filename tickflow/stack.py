@@ -55,6 +55,11 @@ def _jar_classpath(directory: Path, what: str) -> str:
 
 # --- Kafka -------------------------------------------------------------------------------------------
 
+# The longest transaction the broker accepts (Kafka's default is 15 min). The jobs' exactly-once sinks ask
+# for kafka_transactions.TRANSACTION_TIMEOUT_MS, which must fit under it (docs/fault_tolerance.md).
+KAFKA_TRANSACTION_MAX_TIMEOUT_MS = 3_600_000
+
+
 def _kafka(s: Settings) -> Service:
     base = s.home / "kafka"
     props = base / "server.properties"
@@ -90,8 +95,7 @@ def _kafka(s: Settings) -> Service:
             "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
-            # Flink's transactional sinks must keep transaction.timeout.ms at or below this (15 min).
-            "transaction.max.timeout.ms=900000",
+            f"transaction.max.timeout.ms={KAFKA_TRANSACTION_MAX_TIMEOUT_MS}",
             "group.initial.rebalance.delay.ms=0",
             "log.retention.check.interval.ms=60000",
             "",
