@@ -34,6 +34,10 @@ class Service:
     endpoint: str
     stop_signal: int = signal.SIGTERM
     start_timeout: float = 90.0
+    # a running process started by an older version: why it must be restarted to take this version's
+    # configuration (None: it need not be), and what was brought up to date without a restart
+    outdated: Callable[[], str | None] = lambda: None
+    reload: Callable[[], str | None] = lambda: None
 
 
 def _java() -> str:
@@ -55,6 +59,37 @@ def _jar_classpath(directory: Path, what: str) -> str:
 
 # --- Kafka -------------------------------------------------------------------------------------------
 
+# The longest transaction the broker accepts (Kafka's default is 15 min). The jobs' exactly-once sinks ask
+# for kafka_transactions.TRANSACTION_TIMEOUT_MS, which must fit under it (docs/fault_tolerance.md).
+KAFKA_TRANSACTION_MAX_TIMEOUT_MS = 3_600_000
+
+
+def kafka_properties(s: Settings) -> str:
+    """The broker's server.properties: one KRaft node on loopback, data under the stack's data directory."""
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+        f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+        f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={s.data_dir / 'kafka'}",
+        "num.partitions=1",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        f"transaction.max.timeout.ms={KAFKA_TRANSACTION_MAX_TIMEOUT_MS}",
+        "group.initial.rebalance.delay.ms=0",
+        "log.retention.check.interval.ms=60000",
+        "",
+    ])
+
+
 def _kafka(s: Settings) -> Service:
     base = s.home / "kafka"
     props = base / "server.properties"
@@ -63,6 +98,12 @@ def _kafka(s: Settings) -> Service:
 
     def classpath() -> str:
         return _jar_classpath(s.jars / "kafka-broker", "the Kafka broker")
+
+    def outdated() -> str | None:
+        # the broker reads server.properties only at start (transaction.max.timeout.ms is not dynamic)
+        if props.exists() and props.read_text() != kafka_properties(s):
+            return "its server.properties is an older version's"
+        return None
 
     def prepare() -> None:
         base.mkdir(parents=True, exist_ok=True)
@@ -73,29 +114,7 @@ def _kafka(s: Settings) -> Service:
             "appender.out.layout.pattern=[%d] %p %m (%c)%n\n"
             "logger.kafka.name=kafka\nlogger.kafka.level=WARN\n"
             "logger.apache.name=org.apache.kafka\nlogger.apache.level=WARN\n")
-        props.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={log_dirs}",
-            "num.partitions=1",
-            "auto.create.topics.enable=false",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            # Flink's transactional sinks must keep transaction.timeout.ms at or below this (15 min).
-            "transaction.max.timeout.ms=900000",
-            "group.initial.rebalance.delay.ms=0",
-            "log.retention.check.interval.ms=60000",
-            "",
-        ]))
+        props.write_text(kafka_properties(s))
         if not (log_dirs / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             out = subprocess.run([_java(), "-cp", classpath(), f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
@@ -122,7 +141,7 @@ def _kafka(s: Settings) -> Service:
             admin.close()
 
     return Service("kafka", [s.kafka_port, s.kafka_controller_port], proc, prepare, launch, healthy,
-                   endpoint=f"kafka://{s.kafka_bootstrap}")
+                   endpoint=f"kafka://{s.kafka_bootstrap}", outdated=outdated)
 
 
 def kafka_format_args(cluster_id: str, props: Path) -> list[str]:
@@ -151,41 +170,71 @@ def postgres_bindir() -> Path:
     raise StackError("PostgreSQL server binaries not found (apt-get install postgresql, or run `make setup`)")
 
 
+def postgres_auth_files(server_user: str) -> dict[str, str]:
+    """pg_hba.conf and pg_ident.conf of the local server, which runs as the OS user ``server_user``.
+
+    Over the socket only ``server_user`` is the superuser ``postgres`` (peer, as the stack's own ``psql``
+    calls run); every other role, there and on loopback TCP, gives its password (scram-sha-256). Other
+    local users cannot reach the socket anyway: its directory is ``server_user``'s alone (0700)."""
+    return {
+        "pg_hba.conf": "# written by `tickflow stack up` (tickflow/stack.py) at every start; edits are replaced\n"
+                       "local all postgres peer map=stack\n"
+                       "local all all scram-sha-256\n"
+                       "host all all 127.0.0.1/32 scram-sha-256\n"
+                       "host all all ::1/128 scram-sha-256\n",
+        "pg_ident.conf": "# written by `tickflow stack up` (tickflow/stack.py): the OS user the server runs as\n"
+                         f"stack {server_user} postgres\n",
+    }
+
+
 def _postgres(s: Settings) -> Service:
     pgdata = s.data_dir / "postgres"
     sock = s.home / "postgres-socket"
     proc = ManagedProcess("postgres", s.run_dir / "postgres.pid", s.log_dir / "postgres.log", marker=str(pgdata))
     # PostgreSQL refuses to run as root: when we are root it runs as the `postgres` user Debian creates.
     run_as = "postgres" if os.geteuid() == 0 else None
+    server_user = run_as or pwd.getpwuid(os.geteuid()).pw_name
 
     def chown(path: Path) -> None:
         if run_as:
             pw = pwd.getpwnam(run_as)
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
+    def private_socket_dir() -> None:
+        sock.mkdir(parents=True, exist_ok=True)
+        chown(sock)
+        sock.chmod(0o700)
+
+    def write_auth_files() -> bool:
+        """Write pg_hba.conf and pg_ident.conf; True if either changed (a data directory of an older stack)."""
+        changed = False
+        for name, text in postgres_auth_files(server_user).items():
+            path = pgdata / name
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                chown(path)
+                changed = True
+        return changed
+
     def prepare() -> None:
         bindir = postgres_bindir()
-        for d in (pgdata.parent, sock):
-            d.mkdir(parents=True, exist_ok=True)
-        chown(sock)
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        private_socket_dir()
         s.log_dir.mkdir(parents=True, exist_ok=True)
         if not (pgdata / "PG_VERSION").exists():
             pgdata.mkdir(mode=0o700, exist_ok=True)
             chown(pgdata)
             out = subprocess.run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-E", "UTF8",
-                                  "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"],
+                                  "--locale=C", "--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions"],
                                  capture_output=True, text=True, user=run_as)
             if out.returncode != 0:
                 raise StackError(f"initdb failed: {out.stderr.strip().splitlines()[-1:]}")
-            # Loopback only; the tickflow role authenticates with its password.
-            (pgdata / "pg_hba.conf").write_text(
-                "local all all trust\n"
-                "host all all 127.0.0.1/32 scram-sha-256\n"
-                "host all all ::1/128 scram-sha-256\n")
+        write_auth_files()
 
     def launch() -> None:
         proc.start([str(postgres_bindir() / "postgres"), "-D", str(pgdata), "-p", str(s.postgres_port),
                     "-c", f"listen_addresses={s.host}", "-c", f"unix_socket_directories={sock}",
+                    "-c", "unix_socket_permissions=0700",
                     "-c", "max_connections=100", "-c", "shared_buffers=256MB", "-c", "fsync=on",
                     "-c", "logging_collector=off"], user=run_as, cwd=pgdata)
         wait_until(lambda: port_open(s.host, s.postgres_port), 60, "PostgreSQL to listen")
@@ -196,6 +245,16 @@ def _postgres(s: Settings) -> Service:
                      f"SELECT 1 FROM pg_database WHERE datname='{s.postgres_db}'").strip():
             _psql(sock, s.postgres_port, run_as, f"CREATE DATABASE {s.postgres_db} OWNER {s.postgres_user}")
 
+    def reload() -> str | None:
+        """A server started by an older stack (socket open to all, ``local all all trust``): made private in
+        place, the new authentication rules taken by a reload (SIGHUP), the server not restarted."""
+        private_socket_dir()
+        pid = proc.pid()
+        if not write_auth_files() or pid is None:
+            return None
+        os.kill(pid, signal.SIGHUP)
+        return f"reloaded (pid {pid}): socket logins need a password, or peer for {server_user} as postgres"
+
     def healthy() -> bool:
         import psycopg2
 
@@ -205,7 +264,7 @@ def _postgres(s: Settings) -> Service:
 
     return Service("postgres", [s.postgres_port], proc, prepare, launch, healthy,
                    endpoint=f"postgresql://{s.postgres_user}:***@{s.host}:{s.postgres_port}/{s.postgres_db}",
-                   stop_signal=signal.SIGINT)
+                   stop_signal=signal.SIGINT, reload=reload)
 
 
 def _psql(sock: Path, port: int, user: str | None, sql: str) -> str:
@@ -345,7 +404,14 @@ def up(s: Settings, names: list[str] | None = None, log: Callable[[str], None] =
     """Start what is not running, wait until healthy, create topics. Safe to call again."""
     for svc in _select(s, names):
         pid = svc.process.pid()
-        if pid is not None:
+        why = svc.outdated() if pid is not None else None
+        if why:
+            log(f"{svc.name:9s} restarting (pid {pid}): {why}")
+            svc.process.stop(svc.stop_signal, timeout=60)
+        elif pid is not None:
+            done = svc.reload()
+            if done:
+                log(f"{svc.name:9s} {done}")
             wait_until(svc.healthy, svc.start_timeout, f"{svc.name} (pid {pid}) to become healthy")
             log(f"{svc.name:9s} already running (pid {pid})  {svc.endpoint}")
             continue

@@ -1,5 +1,10 @@
 """The local stack against real Kafka, PostgreSQL and s3proxy processes."""
 import dataclasses
+import os
+import pwd
+import shutil
+import signal
+import stat
 import subprocess
 import sys
 
@@ -7,7 +12,7 @@ import psycopg2
 import pytest
 
 from tickflow import stack
-from tickflow.processes import StackError, alive
+from tickflow.processes import StackError, alive, wait_until
 from tickflow.topics import describe_topics, load_registry
 
 
@@ -114,3 +119,125 @@ def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move
     finally:
         admin.delete_topics([topic])
         admin.close()
+
+
+def test_the_broker_runs_with_the_transaction_maximum_the_sinks_need(running_stack):
+    """Kafka's default (15 min) would refuse the sinks' 30 min transactions when a job starts."""
+    from confluent_kafka.admin import AdminClient, ConfigResource   # kafka-python lists no broker configs
+
+    admin = AdminClient({"bootstrap.servers": running_stack.kafka_bootstrap})
+    [described] = admin.describe_configs([ConfigResource("BROKER", "1")]).values()
+    entries = described.result(timeout=30)
+    assert int(entries["transaction.max.timeout.ms"].value) == stack.KAFKA_TRANSACTION_MAX_TIMEOUT_MS
+
+
+def test_a_broker_started_by_an_older_version_is_restarted_on_up_and_keeps_its_topics(running_stack):
+    kafka = stack.service(running_stack, "kafka")
+    props = running_stack.home / "kafka" / "server.properties"
+    props.write_text(props.read_text().replace(f"={stack.KAFKA_TRANSACTION_MAX_TIMEOUT_MS}", "=900000"))
+    before = kafka.process.pid()
+    lines: list[str] = []
+    stack.up(running_stack, ["kafka"], log=lines.append)
+    assert lines[0] == f"kafka     restarting (pid {before}): its server.properties is an older version's"
+    assert "started" in lines[1] and kafka.process.pid() not in (None, before) and not alive(before)
+    assert props.read_text() == stack.kafka_properties(running_stack)
+    specs = load_registry()
+    assert all(t["partitions"] == specs[n].partitions
+               for n, t in describe_topics(running_stack.kafka_bootstrap, list(specs)).items())
+
+
+# --- the local PostgreSQL's socket: private to the stack's user, a password for everyone else ----------------
+
+OLD_PG_HBA = ("local all all trust\n"                       # what stacks wrote before: any local user, any role
+              "host all all 127.0.0.1/32 scram-sha-256\n"
+              "host all all ::1/128 scram-sha-256\n")
+
+
+def socket_login(s, password: str | None, user: str = "tickflow") -> str:
+    """Log in over the stack's Unix socket: "ok", or the server's refusal (first line)."""
+    args = {"host": str(s.home / "postgres-socket"), "port": s.postgres_port, "user": user, "dbname": "postgres",
+            "connect_timeout": 3, "passfile": "/dev/null"}
+    if password is not None:
+        args["password"] = password
+    try:
+        psycopg2.connect(**args).close()
+        return "ok"
+    except psycopg2.OperationalError as e:
+        return str(e).strip().splitlines()[-1]
+
+
+def psql_as(os_user: str, s) -> subprocess.CompletedProcess:
+    """The superuser over the socket, as another OS user (only root can be another user)."""
+    return subprocess.run([str(stack.postgres_bindir() / "psql"), "-h", str(s.home / "postgres-socket"),
+                           "-p", str(s.postgres_port), "-U", "postgres", "-d", "postgres", "-tAc", "SELECT 1"],
+                          capture_output=True, text=True, user=os_user, cwd="/", env={"PGPASSFILE": "/dev/null"},
+                          timeout=30)
+
+
+def server_user() -> str:
+    return "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+
+def assert_socket_is_private(s) -> None:
+    sock_dir = s.home / "postgres-socket"
+    st = sock_dir.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    assert pwd.getpwuid(st.st_uid).pw_name == server_user()
+    assert "password" in socket_login(s, None)                        # no password, no login
+    assert socket_login(s, "wrong") != "ok"
+    assert socket_login(s, s.postgres_password) == "ok"
+    assert stack._psql(sock_dir, s.postgres_port, "postgres" if os.geteuid() == 0 else None,
+                       "SELECT current_user").strip() == "postgres"    # the stack's own calls: peer
+    if os.geteuid() == 0:   # root can check what other local users get
+        refused = psql_as("root", s)                                  # the socket reached, but not the server user
+        assert refused.returncode != 0 and "Peer authentication failed" in refused.stderr, refused.stderr
+        stranger = psql_as("nobody", s)                               # the socket not even reachable
+        assert stranger.returncode != 0 and "Permission denied" in stranger.stderr, stranger.stderr
+
+
+def test_the_local_postgres_socket_takes_a_password_or_the_stack_users_peer(running_stack):
+    assert_socket_is_private(running_stack)
+    pgdata = running_stack.data_dir / "postgres"
+    for name, text in stack.postgres_auth_files(server_user()).items():
+        assert (pgdata / name).read_text() == text
+
+
+def test_an_older_stacks_open_postgres_is_made_private_on_the_next_up(settings):
+    """A running server of an older stack is reloaded in place; a stopped one starts with the new rules."""
+    own = dataclasses.replace(settings, home=settings.home / "pg-upgrade", postgres_port=settings.postgres_port + 100)
+    shutil.rmtree(own.home, ignore_errors=True)
+    pgdata, sock_dir = own.data_dir / "postgres", own.home / "postgres-socket"
+    svc = stack.service(own, "postgres")
+
+    def make_old() -> None:
+        (pgdata / "pg_hba.conf").write_text(OLD_PG_HBA)
+        (pgdata / "pg_ident.conf").write_text("# MAPNAME SYSTEM-USERNAME PG-USERNAME\n")
+        sock_dir.chmod(0o755)
+
+    try:
+        stack.up(own, ["postgres"], log=lambda _: None)
+        make_old()
+        pid = svc.process.pid()
+        os.kill(pid, signal.SIGHUP)
+        wait_until(lambda: socket_login(own, None) == "ok", 30, "the old trust rule to take effect")
+
+        lines: list[str] = []
+        stack.up(own, ["postgres"], log=lines.append)
+        assert lines[0].startswith(f"postgres  reloaded (pid {pid}): socket logins need a password"), lines
+        assert lines[1].startswith(f"postgres  already running (pid {pid})")
+        wait_until(lambda: "password" in socket_login(own, None), 30, "the reload to refuse a login without password")
+        assert_socket_is_private(own)
+        lines.clear()
+        stack.up(own, ["postgres"], log=lines.append)                  # up to date now: nothing to reload
+        assert [l.split("(")[0].strip() for l in lines] == ["postgres  already running"]
+
+        stack.down(own, ["postgres"], log=lambda _: None)
+        make_old()
+        stack.up(own, ["postgres"], log=lines.append)
+        assert "started" in lines[-1]
+        assert_socket_is_private(own)
+        for name, text in stack.postgres_auth_files(server_user()).items():
+            assert (pgdata / name).read_text() == text
+    finally:
+        stack.down(own, ["postgres"], log=lambda _: None)
+        shutil.rmtree(own.home, ignore_errors=True)
