@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from connectors.decimals import decimal_text
+from connectors.delivery import DeliveryStatus
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import Outlet
 from connectors.provider import Provider
@@ -17,15 +18,26 @@ from connectors.simulators.market import Trade
 
 @dataclass
 class RecordingSender:
-    """Stands in for the Kafka publisher in in-process tests: keeps every (topic, key, value)."""
+    """Stands in for the Kafka publisher in in-process tests: keeps every (topic, key, value), each
+    acknowledged at once."""
 
     sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    capacity: int = 1_000_000
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value))
 
-    def flush(self, timeout: float = 0) -> None:
+    def poll(self) -> None:
         pass
+
+    def undelivered(self) -> int:
+        return 0
+
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus(capacity=self.capacity, delivered=len(self.sent))
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
 
     def count(self, topic: str) -> int:
         return sum(1 for t, _, _ in self.sent if t == topic)
