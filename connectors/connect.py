@@ -1,6 +1,6 @@
 """``tickflow connect``: run the connector service for one provider (and a backup) until stopped.
 
-Start-up: reach Kafka (else one line and exit 1), then serve.
+Start-up: reach Kafka (else one line and exit 1), recover the positions from md.raw.trades, then serve.
 Exit code: 0 after a clean stop; 1 if the producer failed for good or records were still undelivered
 when the shutdown timeout ran out (both are said on stderr).
 """
@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from connectors.health import start_health_server
 from connectors.kafka_publisher import DeliveryOptions, RawPublisher
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import Outlet
+from connectors.position_recovery import Recovery, recover_positions
 from connectors.service import ConnectorService, ServiceOptions
 
 log = logging.getLogger("tickflow.connectors")
@@ -78,9 +80,12 @@ async def _serve(req: ConnectRequest, configs: dict, publisher: RawPublisher, me
 
     primary = make(req.provider)
     backup = make(req.backup) if req.backup else None
+    sources = {primary.name} | ({backup.name} if backup else set())
+    recovery = await asyncio.to_thread(recover_positions, req.bootstrap, sources, set(req.symbols))
+    print(describe_recovery(recovery, req.symbols), file=out, flush=True)
     options = ServiceOptions(stuck_after_s=req.stuck_after_s, shutdown_timeout_s=req.shutdown_timeout_s)
     service = ConnectorService(primary, req.symbols, Outlet(publisher, metrics, f"connector:{req.provider}"),
-                               metrics, backup, options)
+                               metrics, backup, options, positions=recovery.positions)
     runner = await start_health_server(service, metrics, req.health_host, req.health_port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,6 +111,23 @@ async def _serve(req: ConnectRequest, configs: dict, publisher: RawPublisher, me
         print(f"connect: {service.failure}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def describe_recovery(recovery: Recovery, symbols: list[str]) -> str:
+    """One line: where each symbol resumes (the backfill starts there), or that it starts fresh."""
+    parts = []
+    for symbol in symbols:
+        pos = recovery.positions.get(symbol)
+        if pos is None:
+            parts.append(f"{symbol} none")
+        else:
+            when = datetime.fromtimestamp(pos.ts / 1e9, timezone.utc).isoformat(timespec="milliseconds")
+            parts.append(f"{symbol} from {when} ({pos.published_at_ts()} trades at that instant, "
+                         f"{'+'.join(sorted(recovery.sources.get(symbol, ())))})")
+    uncertain = f"; not settled within the scan bound: {','.join(sorted(recovery.unsettled))}" \
+        if recovery.unsettled else ""
+    return (f"connect: positions from md.raw.trades ({recovery.read:,} records read): "
+            f"{', '.join(parts)}{uncertain}")
 
 
 async def _stop_when_idle(service: ConnectorService, idle_s: float) -> None:

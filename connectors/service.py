@@ -19,7 +19,8 @@ joins, becomes active, and the backup link is stopped.
 
 Kafka's pace: before a batch is published the service waits (``Outlet.room``) while the producer holds
 its limit of unacknowledged records, so a Kafka outage pauses the feed instead of losing records; the
-event loop, and with it the health endpoint, keeps running.
+event loop, and with it the health endpoint, keeps running. After a restart the gate starts from the
+positions recovered from md.raw.trades (``position_recovery.py``), so the first join backfills the gap.
 
 Probes: ``liveness`` (the event loop turns and the producer works), ``readiness`` (a feed is connected and
 Kafka acknowledges deliveries), ``health`` (the detail of both).
@@ -39,7 +40,7 @@ from connectors.metrics import ConnectorMetrics
 from connectors.outlet import DeliveryFailed, Outlet
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
 from connectors.raw_contract import RawQuote, RawTrade
-from connectors.trade_gate import RecentIds, TradeGate
+from connectors.trade_gate import Position, RecentIds, TradeGate
 
 log = logging.getLogger("tickflow.connectors.service")
 _DONE = object()
@@ -84,7 +85,8 @@ class Link:
 
 class ConnectorService:
     def __init__(self, primary: Provider, symbols: list[str], outlet: Outlet, metrics: ConnectorMetrics,
-                 backup: Provider | None = None, options: ServiceOptions | None = None) -> None:
+                 backup: Provider | None = None, options: ServiceOptions | None = None,
+                 positions: dict[str, Position] | None = None) -> None:
         if backup is not None and backup.name == primary.name:
             raise ValueError("the backup must be a different provider from the primary")
         self.symbols = symbols
@@ -94,6 +96,7 @@ class ConnectorService:
         self.primary = Link(primary, "primary", self.opts)
         self.backup = Link(backup, "backup", self.opts) if backup is not None else None
         self.gate = TradeGate()
+        self.gate.seed({s: p for s, p in (positions or {}).items() if s in symbols})
         self.ids = RecentIds(int(self.opts.id_horizon_s * 1e9))
         self.active: str | None = None
         self.last_published_at = 0.0   # wall time of the latest record published (idle detection)

@@ -14,6 +14,7 @@ from connectors.outlet import Outlet
 from connectors.provider import Provider
 from connectors.service import ConnectorService, ServiceOptions
 from connectors.simulators.market import Trade
+from connectors.trade_gate import Position
 
 
 @dataclass
@@ -73,15 +74,17 @@ async def open_when_connected(service: ConnectorService, sim) -> None:
 def run_service(primary: Provider, symbols: list[str],
                 scenario: Callable[[ConnectorService, RecordingSender], Awaitable[None]],
                 backup: Provider | None = None, options: ServiceOptions | None = None,
-                metrics: ConnectorMetrics | None = None) -> tuple[RecordingSender, ConnectorService]:
-    """Run the service while ``scenario`` drives it; the scenario returns when the test's condition holds."""
+                metrics: ConnectorMetrics | None = None, positions: dict[str, Position] | None = None
+                ) -> tuple[RecordingSender, ConnectorService]:
+    """Run the service while ``scenario`` drives it; the scenario returns when the test's condition holds.
+    ``positions``: where a restarted service resumes (as recovered from the topic)."""
     sender = RecordingSender()
     metrics = metrics or ConnectorMetrics()
 
     async def main() -> ConnectorService:
         service = ConnectorService(primary, symbols, Outlet(sender, metrics), metrics, backup,
                                    options or ServiceOptions(backoff_base_s=0.05, backoff_cap_s=0.5,
-                                                             reset_timeout_s=1.0))
+                                                             reset_timeout_s=1.0), positions=positions)
         runner = asyncio.create_task(service.run())
         try:
             await scenario(service, sender)
