@@ -85,8 +85,8 @@ class Outlet:
         m = self.metrics
         m.backpressure.set(1)
         m.backpressure_waits.inc()
-        log.warning("feed paused: the producer holds %d records not yet acknowledged by Kafka",
-                    self.sender.undelivered())
+        log.info("feed paused: the producer holds %d records not yet acknowledged by Kafka",
+                 self.sender.undelivered())
         resume_at = int(self.sender.capacity * RESUME_AT)
         try:
             while True:
@@ -101,7 +101,7 @@ class Outlet:
             self.paused_since = None
             m.backpressure.set(0)
             m.backpressure_seconds.inc(waited)
-        log.warning("feed resumed after %.1fs", waited)
+        log.info("feed resumed after %.1fs", waited)
 
     @property
     def busy(self) -> bool:

@@ -125,8 +125,9 @@ class ConnectorService:
         beat = asyncio.create_task(self._beat())
         try:
             await asyncio.wait({self.primary.task, stop, delivery}, return_when=asyncio.FIRST_COMPLETED)
-            if delivery.done() and isinstance(delivery.exception(), DeliveryFailed):
-                self.failure = str(delivery.exception())
+            if delivery.done():  # it only ends on a failure
+                exc = delivery.exception()
+                self.failure = str(exc) if isinstance(exc, DeliveryFailed) else f"delivery reports stopped: {exc!r}"
                 log.error("stopping: %s", self.failure)
         finally:
             stop.cancel()

@@ -34,6 +34,7 @@ class SlowKafka:
         self.sent: list[tuple[str, bytes, bytes]] = []
         self.flowing = False
         self.reachable = True
+        self.fatal: str | None = None
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value))
@@ -52,7 +53,7 @@ class SlowKafka:
 
     def status(self) -> DeliveryStatus:
         return DeliveryStatus(self.reachable, self.ledger.undelivered, self.ledger.oldest_age(), self.capacity,
-                              self.ledger.delivered)
+                              self.ledger.delivered, fatal=self.fatal)
 
     def flush(self, timeout: float = 0) -> int:
         return self.undelivered()
@@ -175,6 +176,25 @@ def test_a_wedged_loop_or_a_failed_producer_is_not_live_an_outage_is():
     service._beat_at -= 60
     ok, doc = service.liveness()
     assert not ok and "not turned" in doc["problems"][0]
+
+
+def test_a_producer_that_fails_for_good_stops_the_service_and_says_why():
+    kafka = SlowKafka(capacity=10)
+    kafka.flowing = True
+    service = ConnectorService(ScriptedFeed([[trade(i)] for i in range(5)]), ["ES"],
+                               Outlet(kafka, ConnectorMetrics(), poll_interval_s=0.005), ConnectorMetrics(),
+                               options=ServiceOptions(first_trade_wait_s=0.1))
+
+    async def main() -> None:
+        run = asyncio.create_task(service.run())
+        await wait_for(lambda: len(kafka.sent) == 5, 10, "the feed's trades")
+        kafka.fatal = "Broker: producer fenced"
+        await asyncio.wait_for(run, 10)
+
+    asyncio.run(main())
+    assert "producer fenced" in service.failure
+    ok, doc = service.liveness()
+    assert not ok and "producer fenced" in doc["problems"][0]
 
 
 class IdleService:
