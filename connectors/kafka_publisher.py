@@ -99,6 +99,8 @@ class RawPublisher:
         settle = self.ledger.take()
         if self._held:
             self._held.append((topic, key, value, settle))
+            if self.wait_when_full:
+                self._release_held(wait=True)
         elif not self._produce(topic, key, value, settle) and self.wait_when_full:
             self._release_held(wait=True)
         if self.ledger.sent % 1000 == 0:  # serve delivery reports in bulk; a poll per record costs ~25%

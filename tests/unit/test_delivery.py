@@ -277,3 +277,21 @@ def test_batch_callers_wait_for_room_as_before(fake):
     for i in range(12, 20):
         pub.send("md.raw.trades", b"ES", b"%d" % i)
     assert [v for _, v in producer.log] == [b"%d" % i for i in range(20)] and not pub._held
+
+
+def test_in_batch_mode_a_dead_letter_held_on_a_full_queue_does_not_strand_later_records(fake):
+    pub, producer = fake()
+    for i in range(5):
+        pub.send("md.raw.trades", b"ES", b"%d" % i)
+    producer.deliver(1, KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    pub.send("md.raw.trades", b"ES", b"5")  # takes the freed place: the dead letter finds the queue full
+    producer.poll()
+    assert len(pub._held) == 1
+
+    def poll(timeout=0):
+        producer.deliver(5)
+        return FakeProducer.poll(producer)
+    producer.poll = poll
+    pub.send("md.raw.trades", b"ES", b"6")
+    assert not pub._held
+    assert [t for t, _ in producer.log] == ["md.raw.trades"] * 6 + ["md.dlq", "md.raw.trades"]
