@@ -125,8 +125,9 @@ class ConnectorService:
         beat = asyncio.create_task(self._beat())
         try:
             await asyncio.wait({self.primary.task, stop, delivery}, return_when=asyncio.FIRST_COMPLETED)
-            if delivery.done():  # it only ends on a failure
-                exc = delivery.exception()
+            errors = [t.exception() for t in (delivery, self.primary.task) if t.done() and not t.cancelled()]
+            exc = next((e for e in errors if e is not None), None)
+            if exc is not None or delivery.done():  # the delivery task only ends on a failure
                 self.failure = str(exc) if isinstance(exc, DeliveryFailed) else f"delivery reports stopped: {exc!r}"
                 log.error("stopping: %s", self.failure)
         finally:
@@ -205,6 +206,8 @@ class ConnectorService:
                 link.ended = True
                 log.info("%s: source ended", link.name)
                 return
+            except DeliveryFailed:  # the producer cannot go on: the service stops (run says why)
+                raise
             except AuthError as exc:
                 self._error(link, "auth", exc)
                 for _ in range(link.breaker.failure_threshold):

@@ -12,6 +12,7 @@ from collections import deque
 from types import SimpleNamespace
 
 import aiohttp
+import pytest
 
 from connectors import connect
 from connectors.delivery import DeliveryLedger, DeliveryStatus
@@ -178,16 +179,20 @@ def test_a_wedged_loop_or_a_failed_producer_is_not_live_an_outage_is():
     assert not ok and "not turned" in doc["problems"][0]
 
 
-def test_a_producer_that_fails_for_good_stops_the_service_and_says_why():
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_producer_that_fails_for_good_stops_the_service_and_says_why(paused):
     kafka = SlowKafka(capacity=10)
-    kafka.flowing = True
-    service = ConnectorService(ScriptedFeed([[trade(i)] for i in range(5)]), ["ES"],
+    kafka.flowing = not paused
+    service = ConnectorService(ScriptedFeed([[trade(i)] for i in range(20)]), ["ES"],
                                Outlet(kafka, ConnectorMetrics(), poll_interval_s=0.005), ConnectorMetrics(),
-                               options=ServiceOptions(first_trade_wait_s=0.1))
+                               options=ServiceOptions(first_trade_wait_s=0.1, shutdown_timeout_s=0.5))
 
     async def main() -> None:
         run = asyncio.create_task(service.run())
-        await wait_for(lambda: len(kafka.sent) == 5, 10, "the feed's trades")
+        if paused:
+            await wait_for(lambda: service.outlet.paused_since is not None, 10, "the feed to pause")
+        else:
+            await wait_for(lambda: len(kafka.sent) == 20, 10, "the feed's trades")
         kafka.fatal = "Broker: producer fenced"
         await asyncio.wait_for(run, 10)
 
