@@ -17,12 +17,14 @@ from collections import Counter
 import pytest
 
 from connectors.polygon import parse_frame
+from connectors.position_recovery import recover_positions
+from connectors.raw_contract import RawTrade
 from connectors.simulators.launch import build
 from connectors.simulators.market import Market, Trade
 from connectors.simulators.polygon import PolygonSimulator, encode_events, trade_event
 from connectors.simulators.server import free_port
 from connectors.symbols import SymbolMap
-from tests.integration.kafka_tools import reset_topics
+from tests.integration.kafka_tools import publish, reset_topics
 from tests.integration.test_connectors import KEY, cleaned_up, config_file, get, start_connect, wait_subscribed
 from tickflow import stack
 from tickflow.kafka_reading import end_offsets, read_to_end
@@ -187,3 +189,25 @@ def test_a_connector_killed_mid_stream_resumes_where_the_topic_ends(running_stac
     got = published(s.kafka_bootstrap, "ES")
     assert Counter(got) == Counter(want)
     assert got == want
+
+
+def test_recovery_reads_further_back_only_as_far_as_a_symbol_needs(running_stack):
+    """ES's last instant (1,500 trades) starts before the last 1,000 records of its partition; NQ is
+    behind 3,000 records of another symbol. Both are found by reading further back, within the bound."""
+    s = running_stack
+    t0 = 1_378_130_400_000_000_000
+
+    def trade(source: str, symbol: str, ms: int, i: int) -> bytes:
+        return RawTrade(source, symbol, "XCME", t0 + ms * 1_000_000, t0, i, "1650.25", str(1 + i % 2)).to_json()
+    es = [trade("polygon", "ES", 1, 0)] + [trade("polygon", "ES", 2, i) for i in range(1500)]
+    other = ([trade("polygon", "NQ", 5, i) for i in range(3)] + [b"not a trade", trade("replay", "NQ", 9, 0)]
+             + [trade("polygon", "CL", 6, i) for i in range(3000)])
+    publish(s.kafka_bootstrap, [("md.raw.trades", b"ES", v, 0) for v in es]
+            + [("md.raw.trades", b"NQ", v, 1) for v in other])
+    got = recover_positions(s.kafka_bootstrap, {"polygon"}, {"ES", "NQ"})
+    assert {sym: (p.ts, sum(p.at_ts.values())) for sym, p in got.positions.items()} == {
+        "ES": (t0 + 2_000_000, 1500), "NQ": (t0 + 5_000_000, 3)}
+    assert got.positions["ES"].at_ts == Counter({("1650.25", "1"): 750, ("1650.25", "2"): 750})
+    assert not got.unsettled and got.read == len(es) + len(other)
+    bounded = recover_positions(s.kafka_bootstrap, {"polygon"}, {"ES", "NQ"}, max_records=1000)
+    assert bounded.unsettled == {"ES", "NQ"} and bounded.read == 2000
