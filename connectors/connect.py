@@ -80,26 +80,29 @@ async def _serve(req: ConnectRequest, configs: dict, publisher: RawPublisher, me
 
     primary = make(req.provider)
     backup = make(req.backup) if req.backup else None
-    sources = {primary.name} | ({backup.name} if backup else set())
-    recovery = await asyncio.to_thread(recover_positions, req.bootstrap, sources, set(req.symbols))
-    print(describe_recovery(recovery, req.symbols), file=out, flush=True)
     options = ServiceOptions(stuck_after_s=req.stuck_after_s, shutdown_timeout_s=req.shutdown_timeout_s)
     service = ConnectorService(primary, req.symbols, Outlet(publisher, metrics, f"connector:{req.provider}"),
-                               metrics, backup, options, positions=recovery.positions)
+                               metrics, backup, options)
     runner = await start_health_server(service, metrics, req.health_host, req.health_port)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, service.stop)
-    print(f"connect: {req.provider}{' (backup ' + req.backup + ')' if req.backup else ''} → Kafka {req.bootstrap} "
-          f"for {','.join(req.symbols)}; http://{req.health_host}:{req.health_port}/health, /livez, /readyz, "
-          f"/metrics", file=out, flush=True)
-    watcher = asyncio.create_task(_stop_when_idle(service, req.stop_when_idle_s)) if req.stop_when_idle_s else None
-    started = time.monotonic()
-    try:
-        await service.run()
+    try:  # the probes answer from here on: /livez 200, /readyz 503 until a feed is connected
+        sources = {primary.name} | ({backup.name} if backup else set())
+        recovery = await asyncio.to_thread(recover_positions, req.bootstrap, sources, set(req.symbols))
+        print(describe_recovery(recovery, req.symbols), file=out, flush=True)
+        service.resume_from(recovery.positions)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        print(f"connect: {req.provider}{' (backup ' + req.backup + ')' if req.backup else ''} → Kafka "
+              f"{req.bootstrap} for {','.join(req.symbols)}; http://{req.health_host}:{req.health_port}/health, "
+              f"/livez, /readyz, /metrics", file=out, flush=True)
+        watcher = asyncio.create_task(_stop_when_idle(service, req.stop_when_idle_s)) if req.stop_when_idle_s else None
+        started = time.monotonic()
+        try:
+            await service.run()
+        finally:
+            if watcher:
+                watcher.cancel()
     finally:
-        if watcher:
-            watcher.cancel()
         await runner.cleanup()
     seconds = time.monotonic() - started
     published = sum(s.value for m in metrics.messages_out.collect() for s in m.samples if s.name.endswith("_total"))

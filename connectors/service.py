@@ -96,7 +96,7 @@ class ConnectorService:
         self.primary = Link(primary, "primary", self.opts)
         self.backup = Link(backup, "backup", self.opts) if backup is not None else None
         self.gate = TradeGate()
-        self.gate.seed({s: p for s, p in (positions or {}).items() if s in symbols})
+        self.resume_from(positions or {})
         self.ids = RecentIds(int(self.opts.id_horizon_s * 1e9))
         self.active: str | None = None
         self.last_published_at = 0.0   # wall time of the latest record published (idle detection)
@@ -109,6 +109,11 @@ class ConnectorService:
             metrics.active.labels(link.name).set(0)
             metrics.connected.labels(link.name).set(0)
             metrics.circuit_open.labels(link.name).set(0)
+
+    def resume_from(self, positions: dict[str, Position]) -> None:
+        """Start the gate from positions published before this process (recovered from the topic), so the
+        first join backfills from them. Before ``run``."""
+        self.gate.seed({s: p for s, p in positions.items() if s in self.symbols})
 
     @property
     def links(self) -> list[Link]:
