@@ -61,6 +61,30 @@ class ServiceOptions:
     shutdown_timeout_s: float = 20.0  # how long a stopping service waits for Kafka to take what it holds
 
 
+async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
+    """Cancel ``tasks`` and return once every one has ended.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives just as the call it waits
+    on completes (fixed in 3.12); the providers read their sockets through it. A task that outlives its
+    cancellation is therefore cancelled again, every half second, instead of being waited for forever.
+    If the caller is cancelled meanwhile, the tasks are still ended first, then the caller's cancellation
+    goes on: no task is left behind."""
+    pending = {t for t in tasks if t is not None}
+    interrupted = False
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+        except asyncio.CancelledError:
+            interrupted = True
+    for task in tasks:
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved: the loop's own handling of it is done
+    if interrupted:
+        raise asyncio.CancelledError
+
+
 class Link:
     """One provider's connection loop and its state."""
 
@@ -105,6 +129,7 @@ class ConnectorService:
         self.undelivered_at_exit = 0
         self._beat_at = time.monotonic()     # the event loop's last turn, as seen by ``_beat``
         self._logged: set[tuple[str, str]] = set()
+        self._stopping_links: set[asyncio.Task] = set()   # a replaced backup link, until it has ended
         for link in self.links:
             metrics.active.labels(link.name).set(0)
             metrics.connected.labels(link.name).set(0)
@@ -137,16 +162,13 @@ class ConnectorService:
                 log.error("stopping: %s", self.failure)
         finally:
             stop.cancel()
-            for link in self.links:
-                if link.task is not None and not link.task.done():
-                    link.task.cancel()
-            await asyncio.gather(*(l.task for l in self.links if l.task), return_exceptions=True)
+            await cancel_and_wait(*(l.task for l in self.links))
+            if self._stopping_links:  # a replaced backup link still ending
+                await asyncio.wait(set(self._stopping_links))
             for link in self.links:
                 await link.provider.close()
             self.undelivered_at_exit = await self.outlet.drain(self.opts.shutdown_timeout_s)
-            for task in (delivery, beat):
-                task.cancel()
-            await asyncio.gather(delivery, beat, return_exceptions=True)
+            await cancel_and_wait(delivery, beat)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -225,8 +247,7 @@ class ConnectorService:
                 self._error(link, "internal", exc)
                 link.breaker.record_failure()
             finally:
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
+                await cancel_and_wait(pump)
                 link.connected = False
                 self.metrics.connected.labels(link.name).set(0)
             self.metrics.circuit_open.labels(link.name).set(1 if link.breaker.state == OPEN else 0)
@@ -328,7 +349,9 @@ class ConnectorService:
                     await self._accept(link, batch, backfill=True)
             self.gate.set_boundary(link.name, symbol)
         if link is self.primary and self.backup is not None and self.backup.task is not None:
-            self.backup.task.cancel()
+            stopping = asyncio.create_task(cancel_and_wait(self.backup.task))
+            self._stopping_links.add(stopping)
+            stopping.add_done_callback(self._stopping_links.discard)
             self.backup.task = None
             log.info("%s is back; backup %s stopped", link.name, self.backup.name)
 
