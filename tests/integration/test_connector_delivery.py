@@ -145,7 +145,7 @@ def test_a_kafka_outage_longer_than_the_delivery_timeout_loses_nothing(running_s
     assert metric(during, "tickflow_connector_undelivered_records") >= 1000
     assert metric(during, "tickflow_connector_undelivered_capacity") == 2000
     assert len(prober.answers) > 20 and all(status == 200 for status, _ in prober.answers), prober.answers
-    assert max(seconds for _, seconds in prober.answers) < 2, "the event loop kept answering"
+    assert max(seconds for _, seconds in prober.answers) < 4, "the event loop kept answering"
     # afterwards: every trade exactly once, byte for byte, in order
     want = canonical(trades)
     got = published(s.kafka_bootstrap, "ES")
