@@ -1,7 +1,40 @@
 """The connector service's Prometheus metrics, one registry per service."""
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from connectors.delivery import DeliveryStatus
+
+
+class DeliveryCollector:
+    """The producer's delivery state, read from its ``status()`` at each scrape (nothing to keep in step)."""
+
+    def __init__(self) -> None:
+        self.status: Callable[[], DeliveryStatus] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.status is None:
+            return
+        s = self.status()
+        yield GaugeMetricFamily("tickflow_connector_kafka_reachable",
+                                "1 while a connection to a Kafka broker is up", value=int(s.reachable))
+        yield GaugeMetricFamily("tickflow_connector_undelivered_records",
+                                "records handed to the producer and not yet acknowledged by Kafka",
+                                value=s.undelivered)
+        yield GaugeMetricFamily("tickflow_connector_undelivered_capacity",
+                                "records the producer may hold before the feed is paused", value=s.capacity)
+        yield GaugeMetricFamily("tickflow_connector_oldest_undelivered_seconds",
+                                "how long the oldest unacknowledged record has waited", value=s.oldest_undelivered_s)
+        yield CounterMetricFamily("tickflow_connector_delivered", "records acknowledged by Kafka", value=s.delivered)
+        failed = CounterMetricFamily("tickflow_connector_delivery_failures",
+                                     "records Kafka refused for good (a copy goes to md.dlq), by topic and error",
+                                     labels=["topic", "error"])
+        for (topic, error), n in sorted(s.failures.items()):
+            failed.add_metric([topic, error], n)
+        yield failed
 
 
 class ConnectorMetrics:
@@ -42,6 +75,15 @@ class ConnectorMetrics:
                                   "wall time of the latest record from the provider", ["provider"], registry=r)
         self.circuit_open = Gauge("tickflow_connector_circuit_open", "1 while the provider's circuit breaker is open",
                                   ["provider"], registry=r)
+        self.backpressure = Gauge("tickflow_connector_backpressure",
+                                  "1 while the feed is paused because the producer holds its limit of records",
+                                  registry=r)
+        self.backpressure_waits = Counter("tickflow_connector_backpressure_waits",
+                                          "times the feed was paused for the producer to drain", registry=r)
+        self.backpressure_seconds = Counter("tickflow_connector_backpressure_seconds",
+                                            "seconds the feed spent paused for the producer to drain", registry=r)
+        self.delivery = DeliveryCollector()
+        r.register(self.delivery)
 
     def value(self, name: str, **labels: str) -> float:
         """Current value of a sample (tests and the health endpoint)."""

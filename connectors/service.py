@@ -16,6 +16,14 @@ gives ids, a ``(source, trade_id)`` guard, so the topic holds each trade once.
 Failover: when the primary's circuit opens (consecutive failed connects, or refused credentials) the
 backup link starts and joins. The primary keeps probing (half-open circuit); when it connects again it
 joins, becomes active, and the backup link is stopped.
+
+Kafka's pace: before a batch is published the service waits (``Outlet.room``) while the producer holds
+its limit of unacknowledged records, so a Kafka outage pauses the feed instead of losing records; the
+event loop, and with it the health endpoint, keeps running. After a restart the gate starts from the
+positions recovered from md.raw.trades (``position_recovery.py``), so the first join backfills the gap.
+
+Probes: ``liveness`` (the event loop turns and the producer works), ``readiness`` (a feed is connected and
+Kafka acknowledges deliveries), ``health`` (the detail of both).
 """
 from __future__ import annotations
 
@@ -29,13 +37,15 @@ from typing import Any
 from connectors.backoff import Backoff
 from connectors.circuit_breaker import OPEN, CircuitBreaker
 from connectors.metrics import ConnectorMetrics
-from connectors.outlet import Outlet
+from connectors.outlet import DeliveryFailed, Outlet
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
 from connectors.raw_contract import RawQuote, RawTrade
-from connectors.trade_gate import RecentIds, TradeGate
+from connectors.trade_gate import Position, RecentIds, TradeGate
 
 log = logging.getLogger("tickflow.connectors.service")
 _DONE = object()
+CHUNK = 1000   # records published between two checks of the producer's room
+FEED_QUEUE = 100   # batches read ahead of the service; when it is full the pump stops reading the feed
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,33 @@ class ServiceOptions:
     backoff_cap_s: float = 10.0
     first_trade_wait_s: float = 2.0   # how long a joining feed is read for its first live trade
     id_horizon_s: float = 600.0       # event-time memory of (source, trade_id) keys
+    stuck_after_s: float = 10.0       # a record unacknowledged this long: deliveries are stuck (not ready)
+    wedged_after_s: float = 30.0      # the event loop has not turned for this long: not live
+    shutdown_timeout_s: float = 20.0  # how long a stopping service waits for Kafka to take what it holds
+
+
+async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
+    """Cancel ``tasks`` and return once every one has ended.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives just as the call it waits
+    on completes (fixed in 3.12); the providers read their sockets through it. A task that outlives its
+    cancellation is therefore cancelled again, every half second, instead of being waited for forever.
+    If the caller is cancelled meanwhile, the tasks are still ended first, then the caller's cancellation
+    goes on: no task is left behind."""
+    pending = {t for t in tasks if t is not None}
+    interrupted = False
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+        except asyncio.CancelledError:
+            interrupted = True
+    for task in tasks:
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved: the loop's own handling of it is done
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 class Link:
@@ -72,7 +109,8 @@ class Link:
 
 class ConnectorService:
     def __init__(self, primary: Provider, symbols: list[str], outlet: Outlet, metrics: ConnectorMetrics,
-                 backup: Provider | None = None, options: ServiceOptions | None = None) -> None:
+                 backup: Provider | None = None, options: ServiceOptions | None = None,
+                 positions: dict[str, Position] | None = None) -> None:
         if backup is not None and backup.name == primary.name:
             raise ValueError("the backup must be a different provider from the primary")
         self.symbols = symbols
@@ -82,15 +120,25 @@ class ConnectorService:
         self.primary = Link(primary, "primary", self.opts)
         self.backup = Link(backup, "backup", self.opts) if backup is not None else None
         self.gate = TradeGate()
+        self.resume_from(positions or {})
         self.ids = RecentIds(int(self.opts.id_horizon_s * 1e9))
         self.active: str | None = None
         self.last_published_at = 0.0   # wall time of the latest record published (idle detection)
         self.stopping = asyncio.Event()
+        self.failure: str | None = None      # why the service stopped on its own (the exit code says so)
+        self.undelivered_at_exit = 0
+        self._beat_at = time.monotonic()     # the event loop's last turn, as seen by ``_beat``
         self._logged: set[tuple[str, str]] = set()
+        self._stopping_links: set[asyncio.Task] = set()   # a replaced backup link, until it has ended
         for link in self.links:
             metrics.active.labels(link.name).set(0)
             metrics.connected.labels(link.name).set(0)
             metrics.circuit_open.labels(link.name).set(0)
+
+    def resume_from(self, positions: dict[str, Position]) -> None:
+        """Start the gate from positions published before this process (recovered from the topic), so the
+        first join backfills from them. Before ``run``."""
+        self.gate.seed({s: p for s, p in positions.items() if s in self.symbols})
 
     @property
     def links(self) -> list[Link]:
@@ -98,28 +146,78 @@ class ConnectorService:
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Run until ``stop()`` or until the primary is a finite source that has ended."""
+        """Run until ``stop()``, until the primary is a finite source that has ended, or until the producer
+        fails for good (``failure`` says why). Then wait up to ``shutdown_timeout_s`` for Kafka to take
+        what the producer holds; ``undelivered_at_exit`` is what it did not."""
         self.primary.task = asyncio.create_task(self._link_loop(self.primary))
         stop = asyncio.create_task(self.stopping.wait())
+        delivery = asyncio.create_task(self.outlet.serve())
+        beat = asyncio.create_task(self._beat())
         try:
-            await asyncio.wait({self.primary.task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({self.primary.task, stop, delivery}, return_when=asyncio.FIRST_COMPLETED)
+            errors = [t.exception() for t in (delivery, self.primary.task) if t.done() and not t.cancelled()]
+            exc = next((e for e in errors if e is not None), None)
+            if exc is not None or delivery.done():  # the delivery task only ends on a failure
+                self.failure = str(exc) if isinstance(exc, DeliveryFailed) else f"delivery reports stopped: {exc!r}"
+                log.error("stopping: %s", self.failure)
         finally:
             stop.cancel()
-            for link in self.links:
-                if link.task is not None and not link.task.done():
-                    link.task.cancel()
-            await asyncio.gather(*(l.task for l in self.links if l.task), return_exceptions=True)
+            await cancel_and_wait(*(l.task for l in self.links))
+            if self._stopping_links:  # a replaced backup link still ending
+                await asyncio.wait(set(self._stopping_links))
             for link in self.links:
                 await link.provider.close()
-            self.outlet.flush()
+            self.undelivered_at_exit = await self.outlet.drain(self.opts.shutdown_timeout_s)
+            await cancel_and_wait(delivery, beat)
 
     def stop(self) -> None:
         self.stopping.set()
 
+    async def _beat(self) -> None:
+        while True:
+            self._beat_at = time.monotonic()
+            await asyncio.sleep(0.25)
+
+    # --- probes ---------------------------------------------------------------------------------
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless the event loop has stalled or the producer has failed for good: a restart would
+        help then, and only then (a provider or Kafka outage is waited out, not restarted)."""
+        lag = time.monotonic() - self._beat_at
+        problems = []
+        if lag > self.opts.wedged_after_s:
+            problems.append(f"the event loop has not turned for {lag:.0f}s")
+        fatal = self.failure or self.outlet.status().fatal
+        if fatal:
+            problems.append(fatal)
+        return not problems, {"status": "alive" if not problems else "wedged", "problems": problems,
+                              "event_loop_lag_s": round(lag, 3)}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready while a feed is connected (or a finite source has ended) and Kafka acknowledges deliveries."""
+        problems = []
+        if not (any(l.connected for l in self.links) or self.primary.ended):
+            problems.append("no provider feed is connected")
+        d = self.outlet.status()
+        if d.fatal:
+            problems.append(f"the Kafka producer failed: {d.fatal}")
+        elif not d.reachable:
+            problems.append("Kafka is unreachable")
+        elif d.stuck(self.opts.stuck_after_s):
+            problems.append(f"{d.undelivered} records wait for Kafka, the oldest for {d.oldest_undelivered_s:.0f}s")
+        return not problems, {"status": "ready" if not problems else "not ready", "problems": problems}
+
     def health(self) -> dict[str, Any]:
-        ok = any(l.connected for l in self.links) or self.primary.ended
-        return {"status": "ok" if ok else "degraded", "active": self.active, "symbols": self.symbols,
-                "providers": {l.name: l.state() for l in self.links}}
+        ready, why = self.readiness()
+        live, alive = self.liveness()
+        d = self.outlet.status()
+        paused = self.outlet.paused_since
+        return {"status": "ok" if ready and live else "degraded", "problems": why["problems"] + alive["problems"],
+                "active": self.active, "symbols": self.symbols,
+                "providers": {l.name: l.state() for l in self.links},
+                "kafka": {"reachable": d.reachable, "undelivered": d.undelivered, "capacity": d.capacity,
+                          "oldest_undelivered_s": round(d.oldest_undelivered_s, 3), "delivered": d.delivered,
+                          "failed": d.failed, "feed_paused_s": round(time.monotonic() - paused, 3) if paused else None},
+                "event_loop_lag_s": alive["event_loop_lag_s"]}
 
     # --- a provider's loop ----------------------------------------------------------------------
     async def _link_loop(self, link: Link) -> None:
@@ -128,13 +226,15 @@ class ConnectorService:
                 self.metrics.circuit_open.labels(link.name).set(1)
                 await asyncio.sleep(min(0.5, max(0.05, link.breaker.seconds_until_probe())))
                 continue
-            queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
+            queue: asyncio.Queue = asyncio.Queue(maxsize=FEED_QUEUE)
             pump = asyncio.create_task(self._pump(link, queue))
             try:
                 await self._session(link, queue)
                 link.ended = True
                 log.info("%s: source ended", link.name)
                 return
+            except DeliveryFailed:  # the producer cannot go on: the service stops (run says why)
+                raise
             except AuthError as exc:
                 self._error(link, "auth", exc)
                 for _ in range(link.breaker.failure_threshold):
@@ -147,8 +247,7 @@ class ConnectorService:
                 self._error(link, "internal", exc)
                 link.breaker.record_failure()
             finally:
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
+                await cancel_and_wait(pump)
                 link.connected = False
                 self.metrics.connected.labels(link.name).set(0)
             self.metrics.circuit_open.labels(link.name).set(1 if link.breaker.state == OPEN else 0)
@@ -196,12 +295,12 @@ class ConnectorService:
         if self._should_join(link):
             held += await self._read_until_cut(link, queue)
             await self._join(link, held)
-        self._accept(link, held)
+        await self._accept(link, held)
         while True:
             batch = self._next(await queue.get())
             if batch is None:
                 return
-            self._accept(link, batch)
+            await self._accept(link, batch)
 
     def _should_join(self, link: Link) -> bool:
         """The primary always takes (back) the feed; the backup only when the primary is not connected."""
@@ -247,10 +346,12 @@ class ConnectorService:
                 async for batch in link.provider.backfill(symbol, position.ts):
                     if until is not None:
                         batch = [r for r in batch if not (isinstance(r, RawTrade) and r.ts_event >= until)]
-                    self._accept(link, batch, backfill=True)
+                    await self._accept(link, batch, backfill=True)
             self.gate.set_boundary(link.name, symbol)
         if link is self.primary and self.backup is not None and self.backup.task is not None:
-            self.backup.task.cancel()
+            stopping = asyncio.create_task(cancel_and_wait(self.backup.task))
+            self._stopping_links.add(stopping)
+            stopping.add_done_callback(self._stopping_links.discard)
             self.backup.task = None
             log.info("%s is back; backup %s stopped", link.name, self.backup.name)
 
@@ -264,7 +365,18 @@ class ConnectorService:
             backup.task = asyncio.create_task(self._link_loop(backup))
 
     # --- records --------------------------------------------------------------------------------
-    def _accept(self, link: Link, records: list[Record], backfill: bool = False) -> int:
+    async def _accept(self, link: Link, records: list[Record], backfill: bool = False) -> int:
+        """Publish those of ``records`` that should be, ``CHUNK`` at a time once the producer has room for
+        them (the feed waits meanwhile); returns how many were."""
+        outlet, published = self.outlet, 0
+        for i in range(0, len(records), CHUNK):
+            chunk = records[i:i + CHUNK] if len(records) > CHUNK else records
+            if not outlet.has_room(len(chunk)):
+                await outlet.room(len(chunk))
+            published += self._publish(link, chunk, backfill)
+        return published
+
+    def _publish(self, link: Link, records: list[Record], backfill: bool) -> int:
         """Publish those of ``records`` that should be; returns how many were. Metrics move once per batch."""
         if not records:
             return 0

@@ -74,6 +74,11 @@ class TradeGate:
     def position(self, symbol: str) -> Position | None:
         return self.positions.get(symbol)
 
+    def seed(self, positions: dict[str, Position]) -> None:
+        """Start from positions published before this process (recovered from the topic after a restart)."""
+        for symbol, pos in positions.items():
+            self.positions[symbol] = Position(pos.ts, Counter(pos.at_ts))
+
     def set_boundary(self, feed: str, symbol: str) -> None:
         """``feed`` is (re)joining: its trades up to the current position of ``symbol`` are duplicates."""
         pos = self.positions.get(symbol)

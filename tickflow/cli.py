@@ -201,7 +201,9 @@ def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
         return _fail("connect: --backup must be a different provider from the primary", 2)
     return run(ConnectRequest(args.provider, symbols, args.backup, Path(args.config) if args.config else None,
                               args.bootstrap or s.kafka_bootstrap, args.health_host or s.host, args.health_port,
-                              args.stop_when_idle))
+                              args.stop_when_idle, delivery_timeout_s=args.delivery_timeout,
+                              max_undelivered=args.max_undelivered, stuck_after_s=args.stuck_after,
+                              shutdown_timeout_s=args.shutdown_timeout))
 
 
 def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
@@ -371,11 +373,21 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--backup", choices=sorted(PROVIDERS), help="provider to fail over to for the same symbols")
     co.add_argument("--config", help="provider config file (default: connectors/providers.yaml or "
                                      "$TICKFLOW_CONNECT_CONFIG); keys come from the variables it names")
-    co.add_argument("--health-port", type=int, default=9464, help="port of /health and /metrics (default 9464)")
+    co.add_argument("--health-port", type=int, default=9464, help="port of /livez, /readyz, /health and /metrics (default 9464)")
     co.add_argument("--health-host", help="address to serve them on (default: the stack host; 0.0.0.0 in a pod)")
     co.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     co.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                     help="stop once nothing has been published for this long (finite runs: demo, benchmarks)")
+    co.add_argument("--max-undelivered", type=int, default=100_000, metavar="N",
+                    help="records held for Kafka (e.g. while it is unreachable) before the feed is paused "
+                         "(default 100000)")
+    co.add_argument("--delivery-timeout", type=float, default=0.0, metavar="SECONDS",
+                    help="give up on a record Kafka has not acknowledged by then, counted and sent to md.dlq "
+                         "(default 0: never, the record waits for Kafka)")
+    co.add_argument("--stuck-after", type=float, default=10.0, metavar="SECONDS",
+                    help="a record unacknowledged this long makes /readyz and /health report 503 (default 10)")
+    co.add_argument("--shutdown-timeout", type=float, default=20.0, metavar="SECONDS",
+                    help="on SIGTERM, how long to wait for Kafka to take the records still held (default 20)")
     co.add_argument("-v", "--verbose", action="store_true", help="log reconnects and failovers as they happen")
     co.set_defaults(func=cmd_connect)
 

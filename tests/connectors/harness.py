@@ -8,24 +8,37 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from connectors.decimals import decimal_text
+from connectors.delivery import DeliveryStatus
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import Outlet
 from connectors.provider import Provider
 from connectors.service import ConnectorService, ServiceOptions
 from connectors.simulators.market import Trade
+from connectors.trade_gate import Position
 
 
 @dataclass
 class RecordingSender:
-    """Stands in for the Kafka publisher in in-process tests: keeps every (topic, key, value)."""
+    """Stands in for the Kafka publisher in in-process tests: keeps every (topic, key, value), each
+    acknowledged at once."""
 
     sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    capacity: int = 1_000_000
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value))
 
-    def flush(self, timeout: float = 0) -> None:
+    def poll(self) -> None:
         pass
+
+    def undelivered(self) -> int:
+        return 0
+
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus(capacity=self.capacity, delivered=len(self.sent))
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
 
     def count(self, topic: str) -> int:
         return sum(1 for t, _, _ in self.sent if t == topic)
@@ -61,15 +74,17 @@ async def open_when_connected(service: ConnectorService, sim) -> None:
 def run_service(primary: Provider, symbols: list[str],
                 scenario: Callable[[ConnectorService, RecordingSender], Awaitable[None]],
                 backup: Provider | None = None, options: ServiceOptions | None = None,
-                metrics: ConnectorMetrics | None = None) -> tuple[RecordingSender, ConnectorService]:
-    """Run the service while ``scenario`` drives it; the scenario returns when the test's condition holds."""
+                metrics: ConnectorMetrics | None = None, positions: dict[str, Position] | None = None
+                ) -> tuple[RecordingSender, ConnectorService]:
+    """Run the service while ``scenario`` drives it; the scenario returns when the test's condition holds.
+    ``positions``: where a restarted service resumes (as recovered from the topic)."""
     sender = RecordingSender()
     metrics = metrics or ConnectorMetrics()
 
     async def main() -> ConnectorService:
         service = ConnectorService(primary, symbols, Outlet(sender, metrics), metrics, backup,
                                    options or ServiceOptions(backoff_base_s=0.05, backoff_cap_s=0.5,
-                                                             reset_timeout_s=1.0))
+                                                             reset_timeout_s=1.0), positions=positions)
         runner = asyncio.create_task(service.run())
         try:
             await scenario(service, sender)

@@ -163,6 +163,8 @@ def test_alphavantage_bars_reach_the_raw_bars_topic_once_each(running_stack, tmp
 
 def test_failover_between_providers_keeps_each_trade_once_in_kafka(running_stack, tmp_path, trades):
     settings = running_stack
+    # the earlier tests published these trades as polygon and finnhub: a connector would resume after them
+    reset_topics(settings.kafka_bootstrap, ["md.raw.trades"])
     rate = 400  # slow enough that the outage, the takeover and the primary's return (its circuit probes
     #            every 10 s) all happen while the market is open
     market = Market(trades, rate, opened=False)

@@ -113,3 +113,15 @@ def test_cancel_of_something_that_is_not_a_job():
     r = tickflow("cancel", "nope")
     assert r.returncode == 1
     assert "'nope' is neither a job" in one_line(r.stderr)
+
+
+def test_connect_to_unreachable_broker():
+    r = tickflow("connect", "polygon", "--symbols", "ES", "--bootstrap", "127.0.0.1:1", "--health-port", "0")
+    assert r.returncode == 1
+    assert "cannot reach Kafka at 127.0.0.1:1" in one_line(r.stderr)
+
+
+def test_connect_delivery_flags_are_checked():
+    r = tickflow("connect", "polygon", "--symbols", "ES", "--max-undelivered", "many")
+    assert r.returncode == 2
+    assert "--max-undelivered: invalid int value" in one_line(r.stderr)

@@ -108,3 +108,43 @@ def test_decimal_text_refuses_floats_and_what_the_contract_cannot_carry(bad):
 
 def test_fixed_point_prices_become_exact_text():
     assert fixed_price_text(1_640_250_000_000) == "1640.25"
+
+
+def test_a_task_that_swallows_its_cancellation_is_cancelled_again_until_it_ends():
+    """As a provider's pump does on Python 3.11 when asyncio.wait_for swallows the cancellation, then
+    blocks on its full queue: stopping the service must not wait for it forever."""
+    from connectors.service import cancel_and_wait
+
+    ended = []
+
+    async def stubborn(queue: asyncio.Queue) -> None:
+        try:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # swallowed
+            await queue.put("one more batch")  # the queue is full and no one reads it
+        finally:
+            ended.append(True)
+
+    async def main() -> None:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        queue.put_nowait("full")
+        task = asyncio.create_task(stubborn(queue))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(cancel_and_wait(task), 5)
+        assert task.cancelled() and ended
+
+        ended.clear()
+        queue2: asyncio.Queue = asyncio.Queue(maxsize=1)
+        queue2.put_nowait("full")
+        child = asyncio.create_task(stubborn(queue2))
+        await asyncio.sleep(0)
+        parent = asyncio.create_task(cancel_and_wait(child))
+        await asyncio.sleep(0)
+        parent.cancel()  # the caller is stopped too: the child still ends first
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(parent, 5)
+        assert child.done() and ended
+
+    asyncio.run(main())
