@@ -46,7 +46,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, AsyncIterator
@@ -190,6 +190,59 @@ def parse_intraday(doc: Any, symbol: str, ts_recv: int, interval: str = "1min", 
     return bars, bad
 
 
+def classify(doc: dict[str, Any]) -> str:
+    """What a JSON object without a series says: 'wait' (quota), 'unknown' (symbol), 'other' (a bad body);
+    raises AuthError when it refuses the key."""
+    error, note, info = doc.get("Error Message"), doc.get("Note"), doc.get("Information")
+    if isinstance(error, str):
+        if _BAD_KEY.search(error):
+            raise AuthError(f"{NAME}: key refused: {error[:160]}")
+        if "invalid api call" in error.lower():
+            return "unknown"
+        return "other"
+    if isinstance(note, str):
+        return "wait"
+    if isinstance(info, str):
+        if _RATE_LIMIT.search(info):
+            return "wait"
+        if _BAD_KEY.search(info) or "premium" in info.lower():
+            raise AuthError(f"{NAME}: key not entitled: {info[:160]}")
+    return "other"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one ``/query`` answer says. ``kind``: "bars" (``bars`` and malformed ``bad`` ones), "wait" (the
+    quota is spent), "unknown" (the symbol is not known) or "bad" (not an answer); ``detail`` says why."""
+
+    kind: str
+    bars: list[RawBar] = field(default_factory=list)
+    bad: list[Malformed] = field(default_factory=list)
+    detail: str = ""
+
+
+def read_answer(body: bytes, symbol: str, theirs: str, ts_recv: int, interval: str = "1min",
+                bar_stamp: str = "start") -> Answer:
+    """One answer's body for ``symbol`` (asked as ``theirs``); raises AuthError when the key is refused."""
+    try:
+        doc = json.loads(body, parse_float=Decimal)
+    except ValueError as exc:
+        return Answer("bad", detail=f"not JSON ({exc})")
+    if isinstance(doc, dict) and not any(k.startswith("Time Series") for k in doc):
+        verdict = classify(doc)
+        if verdict in ("wait", "unknown"):
+            return Answer(verdict, detail=_message(doc))
+    try:
+        if isinstance(doc, dict) and isinstance(doc.get("Meta Data"), dict):
+            echoed = doc["Meta Data"].get("2. Symbol")
+            if isinstance(echoed, str) and echoed.upper() != theirs.upper():
+                raise ShapeError(f"answer is for {echoed!r}, asked for {theirs!r}")
+        bars, bad = parse_intraday(doc, symbol, ts_recv, interval, bar_stamp)
+    except ShapeError as exc:
+        return Answer("bad", detail=str(exc))
+    return Answer("bars", bars, bad)
+
+
 class _Limits:
     """Both quotas in front of one ``RestClient``: each request takes a token from every bucket."""
 
@@ -289,57 +342,27 @@ class AlphaVantageProvider(Provider):
                   "outputsize": self.outputsize, "apikey": self.secret}
         while True:
             body = await self.rest.get(self.base_url, params)
-            ts_recv = time.time_ns()
-            try:
-                doc = json.loads(body, parse_float=Decimal)
-            except ValueError as exc:
-                return self._bad_body(symbol, body, f"not JSON ({exc})")
-            if isinstance(doc, dict) and not any(k.startswith("Time Series") for k in doc):
-                verdict = self._classify(doc, symbol)
-                if verdict == "wait":
-                    await self._wait_out_limit(doc)
-                    continue
-                if verdict == "unknown":
-                    detail = f"{NAME}: {symbol} ({theirs}) is unknown to Alpha Vantage: {_message(doc)}"
-                    log.error("%s; not polling it again", detail)
-                    return _Poll([Malformed(detail, body, symbol)], ok=False, changed=False, drop=True)
+            answer = read_answer(body, symbol, theirs, time.time_ns(), self.interval, self.bar_stamp)
+            if answer.kind == "wait":
+                await self._wait_out_limit(answer.detail)
+                continue
             self._wait = self.wait_base
-            try:
-                if isinstance(doc, dict) and isinstance(doc.get("Meta Data"), dict):
-                    echoed = doc["Meta Data"].get("2. Symbol")
-                    if isinstance(echoed, str) and echoed.upper() != theirs.upper():
-                        raise ShapeError(f"answer is for {echoed!r}, asked for {theirs!r}")
-                bars, bad = parse_intraday(doc, symbol, ts_recv, self.interval, self.bar_stamp)
-            except ShapeError as exc:
-                return self._bad_body(symbol, body, str(exc))
-            fresh = self._fresh(symbol, bars)
-            bad = [m for m in bad if self._first_report(m)]
+            if answer.kind == "unknown":
+                detail = f"{NAME}: {symbol} ({theirs}) is unknown to Alpha Vantage: {answer.detail}"
+                log.error("%s; not polling it again", detail)
+                return _Poll([Malformed(detail, body, symbol)], ok=False, changed=False, drop=True)
+            if answer.kind == "bad":
+                return self._bad_body(symbol, body, answer.detail)
+            fresh = self._fresh(symbol, answer.bars)
+            bad = [m for m in answer.bad if self._first_report(m)]
             return _Poll([*fresh, *bad], ok=True, changed=bool(fresh))
 
-    def _classify(self, doc: dict[str, Any], symbol: str) -> str:
-        """'wait' (quota), 'unknown' (symbol), raise AuthError (key), or 'other' (parsed as a bad body)."""
-        error, note, info = doc.get("Error Message"), doc.get("Note"), doc.get("Information")
-        if isinstance(error, str):
-            if _BAD_KEY.search(error):
-                raise AuthError(f"{NAME}: key refused: {error[:160]}")
-            if "invalid api call" in error.lower():
-                return "unknown"
-            return "other"
-        if isinstance(note, str):
-            return "wait"
-        if isinstance(info, str):
-            if _RATE_LIMIT.search(info):
-                return "wait"
-            if _BAD_KEY.search(info) or "premium" in info.lower():
-                raise AuthError(f"{NAME}: key not entitled: {info[:160]}")
-        return "other"
-
-    async def _wait_out_limit(self, doc: dict[str, Any]) -> None:
+    async def _wait_out_limit(self, message: str) -> None:
         pause = self._wait
         self._wait = min(self.wait_cap, self._wait * 2)
         self.metrics.rate_limit_waits.labels(NAME).inc()
         self.metrics.rate_limit_wait_seconds.labels(NAME).inc(pause)
-        log.warning("%s: rate limited (%s); asking again in %.1fs", NAME, _message(doc)[:120], pause)
+        log.warning("%s: rate limited (%s); asking again in %.1fs", NAME, message[:120], pause)
         await asyncio.sleep(pause)
 
     def _bad_body(self, symbol: str, body: bytes, why: str) -> _Poll:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,8 +48,13 @@ def normalise_clean_csv(path: Path, meta: CsvTradeSource, first_seq: int = 1) ->
     """Every row of ``path`` as raw-trade JSON, in file order; None when the file needs the row path."""
     if path.stat().st_size > MAX_BYTES:
         return None
+    return normalise_clean_csv_source(path, meta, first_seq)
+
+
+def normalise_clean_csv_source(source: Any, meta: CsvTradeSource, first_seq: int = 1) -> list[bytes] | None:
+    """``normalise_clean_csv`` over ``source``: a path or a readable file object (e.g. ``pa.BufferReader``)."""
     try:
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=None),
+        table = pacsv.read_csv(source, read_options=pacsv.ReadOptions(column_names=None),
                                convert_options=pacsv.ConvertOptions(
                                    column_types={c: pa.string() for c in CsvTradeNormalizer.HEADER},
                                    strings_can_be_null=False))

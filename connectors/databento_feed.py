@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import databento_dbn as dbn
 
@@ -184,8 +184,14 @@ def read_dbn_file(path: Path | str, symbols: SymbolMap | None = None, venue: str
 
     ``Malformed`` records are always kept. Bars get ``ts_recv`` = their end (a file has no receive time).
     """
+    return dbn_item_records(iter_dbn_file(path), symbols, venue, wanted)
+
+
+def dbn_item_records(item_batches: Iterable[list[tuple[bytes, Item]]], symbols: SymbolMap | None = None,
+                     venue: str | None = DEFAULT_VENUE, wanted: set[str] | None = None) -> Iterator[list[Record]]:
+    """``read_dbn_file`` over batches of decoded DBN items (``dbn_records.iter_dbn_chunks``)."""
     norm = Normalizer(symbols or SymbolMap(SOURCE), venue)
-    for items in iter_dbn_file(path):
+    for items in item_batches:
         batch: list[Record] = []
         for raw, item in items:
             rec = norm.apply(raw, item, None)
@@ -404,10 +410,15 @@ def read_dbn_trades(path: Path, meta, result, on_skip) -> Iterator[tuple[int, by
     Records that do not normalise are skipped and reported with their position in the file; quotes and
     bars in the file are not trades and are passed over.
     """
+    return dbn_trades(read_dbn_file(path, SymbolMap(SOURCE), meta.venue), result, on_skip)
+
+
+def dbn_trades(batches: Iterable[list[Record]], result, on_skip) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_dbn_trades`` over batches of normalised records (``dbn_item_records``)."""
     from connectors.replay import skip_row
 
     n = 0
-    for batch in read_dbn_file(path, SymbolMap(SOURCE), meta.venue):
+    for batch in batches:
         for rec in batch:
             n += 1
             if isinstance(rec, Malformed):

@@ -336,20 +336,25 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
 
 
 def iter_dbn_file(path: Path | str, chunk_size: int = 1 << 20) -> Iterator[list[tuple[bytes, Item]]]:
-    """The (record bytes, item) pairs of a ``.dbn`` or ``.dbn.zst`` file, one list per chunk read.
-
-    A broken framing or a truncated last record ends the file with one ``BadFrame`` carrying the bytes
-    that could not be framed (at most 64 KiB of them).
-    """
+    """The (record bytes, item) pairs of a ``.dbn`` or ``.dbn.zst`` file, one list per chunk read."""
     path = Path(path)
+    return iter_dbn_chunks(_chunks(path, chunk_size), path.name)
+
+
+def iter_dbn_chunks(chunks: Iterable[bytes], name: str) -> Iterator[list[tuple[bytes, Item]]]:
+    """The (record bytes, item) pairs of a DBN byte stream given in chunks, one list per chunk.
+
+    A broken framing or a truncated last record ends the stream with one ``BadFrame`` carrying the bytes
+    that could not be framed (at most 64 KiB of them); ``name`` names the stream in its detail.
+    """
     decoder = DbnFrameDecoder()
-    for chunk in _chunks(path, chunk_size):
+    for chunk in chunks:
         try:
             items = decoder.feed(chunk)
         except FramingError as exc:
-            yield exc.items + [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: {exc}; rest of the file skipped"))]
+            yield exc.items + [(decoder.pending[:1 << 16], BadFrame(f"{name}: {exc}; rest of the file skipped"))]
             return
         if items:
             yield items
     if decoder.pending:
-        yield [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: truncated record at the end of the file"))]
+        yield [(decoder.pending[:1 << 16], BadFrame(f"{name}: truncated record at the end of the file"))]

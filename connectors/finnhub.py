@@ -76,6 +76,24 @@ def trades_from_ticks(doc: dict[str, Any], symbol: str, recv_ns: int, venue: str
     return out
 
 
+def tick_page(doc: Any, body: bytes) -> dict[str, Any]:
+    """``doc`` when it is a tick-history answer; ProviderError otherwise."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("t", []), list):
+        raise ProviderError(f"finnhub: unexpected tick response: {body[:200]!r}")
+    return doc
+
+
+def tick_total(doc: dict[str, Any]) -> int:
+    """How many ticks the day has, as a tick-history answer says."""
+    return int(doc.get("total", 0))
+
+
+def first_tick_ms(doc: dict[str, Any]) -> int:
+    """The time (ms) of an answer's first tick; 0 when it has none."""
+    t = doc.get("t") or [0]
+    return int(t[0])
+
+
 class FinnhubProvider(Provider):
     name = SOURCE
     can_backfill = True
@@ -123,18 +141,15 @@ class FinnhubProvider(Provider):
     async def _ticks(self, ticker: str, day: str, skip: int, limit: int) -> dict[str, Any]:
         doc, body = await self.rest.get_json(f"{self.rest_url}/stock/tick", {
             "symbol": ticker, "date": day, "skip": skip, "limit": limit, "token": self.key})
-        if not isinstance(doc, dict) or not isinstance(doc.get("t", []), list):
-            raise ProviderError(f"finnhub: unexpected tick response: {body[:200]!r}")
-        return doc
+        return tick_page(doc, body)
 
     async def _first_skip_at_or_after(self, ticker: str, day: str, since_ns: int) -> int:
         """Binary search (one-tick requests) for the first tick of ``day`` at or after ``since_ns``."""
-        total = int((await self._ticks(ticker, day, 0, 1)).get("total", 0))
+        total = tick_total(await self._ticks(ticker, day, 0, 1))
         lo, hi = 0, total
         while lo < hi:
             mid = (lo + hi) // 2
-            t = (await self._ticks(ticker, day, mid, 1)).get("t") or [0]
-            if int(t[0]) * MS < since_ns:
+            if first_tick_ms(await self._ticks(ticker, day, mid, 1)) * MS < since_ns:
                 lo = mid + 1
             else:
                 hi = mid

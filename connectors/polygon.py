@@ -62,6 +62,22 @@ def trade_from_rest(row: dict[str, Any], symbol: str, recv_ns: int, venue: str |
                     f"{int(row['exchange'])}:{row['id']}", tuple(str(c) for c in row.get("conditions") or ()))
 
 
+def trades_page(doc: Any, body: bytes, symbol: str, recv_ns: int, venue: str | None
+                ) -> tuple[list[Record], str | None]:
+    """(trades, next page's URL) of one ``/v3/trades`` answer; a row that cannot be normalised is one
+    ``Malformed`` with its JSON. ProviderError when the answer is not a page of trades."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
+        raise ProviderError(f"polygon: unexpected trades response: {body[:200]!r}")
+    batch: list[Record] = []
+    for row in doc.get("results", []):
+        try:
+            batch.append(trade_from_rest(row, symbol, recv_ns, venue))
+        except (KeyError, TypeError, ValueError) as exc:
+            batch.append(Malformed(f"polygon REST trade cannot be normalised: {exc}",
+                                   json.dumps(row, default=str).encode(), symbol))
+    return batch, doc.get("next_url")
+
+
 def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
                 ) -> tuple[list[Record], list[dict[str, Any]], list[str]]:
     """(records, status events, unknown event types) of one WebSocket text frame.
@@ -168,19 +184,9 @@ class PolygonProvider(Provider):
                                          "limit": self.page_limit, "apiKey": self.key}
         while url:
             doc, body = await self.rest.get_json(url, params)
-            if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
-                raise ProviderError(f"polygon: unexpected trades response: {body[:200]!r}")
-            recv = time.time_ns()
-            batch: list[Record] = []
-            for row in doc.get("results", []):
-                try:
-                    batch.append(trade_from_rest(row, symbol, recv, self.venue))
-                except (KeyError, TypeError, ValueError) as exc:
-                    batch.append(Malformed(f"polygon REST trade cannot be normalised: {exc}",
-                                           json.dumps(row, default=str).encode(), symbol))
+            batch, next_url = trades_page(doc, body, symbol, time.time_ns(), self.venue)
             if batch:
                 yield batch
-            next_url = doc.get("next_url")
             url, params = (next_url, {"apiKey": self.key}) if next_url else ("", None)
 
     async def close(self) -> None:

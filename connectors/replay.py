@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO, Union
+from typing import Any, Callable, Iterable, Iterator, TextIO, Union
 
 from connectors.csv_vectorised import normalise_clean_csv
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
@@ -155,22 +155,28 @@ def read_jsonl_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     """Each line of a JSON Lines file is one canonical raw trade; it is published with its own source,
     symbol and times (``meta`` is not applied), re-encoded in the contract's compact form."""
     with open(path, "rb") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:  # includes bad UTF-8
-                skip_row(result, on_skip, line_no, f"not JSON: {str(exc).splitlines()[0][:80]}")
-                continue
-            reason = check_raw_trade(rec)
-            if reason:
-                skip_row(result, on_skip, line_no, reason)
-                continue
-            trade = RawTrade(rec["source"], rec["symbol"], rec.get("venue"), rec["ts_event"], rec["ts_recv"],
-                             rec["seq"], rec["price"], rec["size"], rec.get("trade_id"),
-                             tuple(rec.get("conditions", ())))
-            yield trade.ts_event, trade.symbol.encode(), trade.to_json()
+        yield from jsonl_trades(lines, result, on_skip)
+
+
+def jsonl_trades(lines: Iterable[bytes], result: ReplayResult,
+                 on_skip: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_jsonl_trades`` over the lines of a JSON Lines file as bytes."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:  # includes bad UTF-8
+            skip_row(result, on_skip, line_no, f"not JSON: {str(exc).splitlines()[0][:80]}")
+            continue
+        reason = check_raw_trade(rec)
+        if reason:
+            skip_row(result, on_skip, line_no, reason)
+            continue
+        trade = RawTrade(rec["source"], rec["symbol"], rec.get("venue"), rec["ts_event"], rec["ts_recv"],
+                         rec["seq"], rec["price"], rec["size"], rec.get("trade_id"),
+                         tuple(rec.get("conditions", ())))
+        yield trade.ts_event, trade.symbol.encode(), trade.to_json()
 
 
 def _decimal_column(name: str, typ: Any) -> Callable[[Any], str]:
@@ -220,11 +226,19 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     missing column use ``meta.symbol``) and ``trade_id``. ``source`` and ``venue`` come from ``meta``;
     ``ts_recv`` = ``ts_event``; ``seq`` numbers the good rows 1, 2, 3… in file order.
     """
+    return parquet_trades(path, path.name, meta, result, on_skip, batch_size)
+
+
+def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayResult,
+                   on_skip: Callable[[int, str], None] | None = None,
+                   batch_size: int = 65_536) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_parquet_trades`` over ``source`` (a path or a readable file object) called ``name``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    path = Path(name)  # error messages name the file
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
         raise ReplayError(f"{path.name}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
     schema = pf.schema_arrow

@@ -86,14 +86,19 @@ class RestClient:
     async def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, bytes]:
         """(parsed JSON with numbers as ``Decimal``, raw body)."""
         body = await self.get(url, params)
-        try:
-            return json.loads(body, parse_float=Decimal), body
-        except ValueError as exc:
-            raise ProviderError(f"{self.provider}: response from {url} is not JSON: {exc}") from None
+        return json_body(self.provider, url, body), body
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def json_body(provider: str, url: str, body: bytes) -> Any:
+    """A response body parsed as JSON with numbers as ``Decimal``; ProviderError when it is not JSON."""
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except ValueError as exc:
+        raise ProviderError(f"{provider}: response from {url} is not JSON: {exc}") from None
 
 
 def _retry_after(header: str | None) -> float | None:

@@ -13,6 +13,8 @@ read it from a savepoint.
 from __future__ import annotations
 
 import bisect
+import json
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -55,6 +57,22 @@ def bar_from_record(v: dict, day_of) -> IncomingBar:
         raise Refused("BAD_TYPE", f"bucket [{start}, {end}) or revision {revision} impossible")
     day = start if v.get("timeframe") == "1d" else day_of(start)
     return IncomingBar(start, end, revision, BarPoint(float(h), float(l), float(c), float(volume), float(vwap), day))
+
+
+def read_bar(payload: bytes | None, key: str, days: Callable[[str], Callable[[int], int]]
+             ) -> tuple[str, str, IncomingBar]:
+    """An md.bars message of the series ``key`` (``symbol|timeframe``) → (symbol, timeframe, bar).
+
+    ``days(symbol)`` is that symbol's ``day_of``. Raises ``Refused`` for what is not such a bar.
+    """
+    try:
+        v = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Refused("MALFORMED", f"not JSON: {e}"[:300]) from None
+    if not isinstance(v, dict) or key == "?" or f"{v.get('symbol')}|{v.get('timeframe')}" != key:
+        raise Refused("MALFORMED", f"not a bar record of series {key}")
+    symbol = v["symbol"]
+    return symbol, v["timeframe"], bar_from_record(v, days(symbol))
 
 
 class IndicatorSeries:
