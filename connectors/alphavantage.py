@@ -48,18 +48,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.backoff import Backoff
-from connectors.decimals import decimal_text
+from connectors import wire_json
+from connectors.decimals import bounded_decimal, decimal_text, plain_text
+from connectors.fields import INT64_MAX
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
 from connectors.provider_config import ProviderConfig
 from connectors.rate_limit import TokenBucket
 from connectors.raw_contract import RawBar
-from connectors.rest import RestClient
+from connectors.rest import DEFAULT_MAX_BODY_BYTES, RestClient
+from connectors.wire_json import dumps_or
 
 log = logging.getLogger("tickflow.connectors.alphavantage")
 
@@ -92,10 +95,10 @@ def zone_of(name: str | None) -> ZoneInfo:
     """The zone a response's "6. Time Zone" names (US/Eastern when absent or unknown)."""
     name = name or "US/Eastern"
     for candidate in (name, _ZONE_ALIASES.get(name)):
-        if candidate:
+        if candidate and len(candidate) <= 64:
             try:
                 return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, not a zone
                 continue
     return ZoneInfo("America/New_York")
 
@@ -111,31 +114,30 @@ def local_to_utc_ns(stamp: str, zone: ZoneInfo) -> int:
     except (TypeError, ValueError):
         raise BarError(f"bad time {stamp!r}, expected YYYY-MM-DD HH:MM:SS") from None
     local = naive.replace(tzinfo=zone, fold=0)
-    if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
-        raise BarError(f"{stamp} does not exist in {zone.key} (daylight-saving gap)")
-    return int((local - _EPOCH).total_seconds()) * NS
+    try:
+        if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+            raise BarError(f"{stamp} does not exist in {zone.key} (daylight-saving gap)")
+    except OverflowError:  # years 1 and 9999 leave datetime's range in UTC
+        raise BarError(f"{stamp} is outside the ns time range") from None
+    ns = int((local - _EPOCH).total_seconds()) * NS
+    if not 0 <= ns <= INT64_MAX:
+        raise BarError(f"{stamp} is outside the ns time range")
+    return ns
 
 
 def volume_text(value: object) -> str:
     """Canonical text of a volume (up to 12 integer digits, as md.raw.bars allows)."""
-    if isinstance(value, (bool, float)) or value is None:
-        raise ValueError(f"not a decimal: {value!r}")
-    try:
-        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
-    if not d.is_finite() or d < 0:
-        raise ValueError(f"not a non-negative decimal: {value!r}")
-    text = format(d, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
+    d = bounded_decimal(value, 12, 9)
+    if d < 0:
+        raise ValueError(f"volume {d} is negative")
+    text = plain_text(d)
     if not _VOLUME.fullmatch(text):
-        raise ValueError(f"{value!r} does not fit the volume column")
+        raise ValueError(f"{text} does not fit the volume column")
     return text
 
 
 def _bar_bytes(stamp: str, fields: Any) -> bytes:
-    return json.dumps({stamp: fields}, separators=(",", ":"), default=str).encode()
+    return dumps_or({stamp: fields}, json.dumps({stamp: None}).encode())
 
 
 def parse_bar(stamp: str, fields: Any, symbol: str, zone: ZoneInfo, timeframe: str, shift_ns: int,
@@ -185,7 +187,7 @@ def parse_intraday(doc: Any, symbol: str, ts_recv: int, interval: str = "1min", 
         try:
             bars.append(parse_bar(stamp, fields, symbol, zone, timeframe, shift, ts_recv, source))
         except BarError as exc:
-            bad.append(Malformed(f"{source}: {symbol} bar {stamp}: {exc}", _bar_bytes(stamp, fields), symbol))
+            bad.append(Malformed(f"{source}: {symbol} bar {stamp[:40]}: {exc}", _bar_bytes(stamp, fields), symbol))
     bars.sort(key=lambda b: b.ts_start)
     return bars, bad
 
@@ -225,7 +227,7 @@ def read_answer(body: bytes, symbol: str, theirs: str, ts_recv: int, interval: s
                 bar_stamp: str = "start") -> Answer:
     """One answer's body for ``symbol`` (asked as ``theirs``); raises AuthError when the key is refused."""
     try:
-        doc = json.loads(body, parse_float=Decimal)
+        doc = wire_json.loads(body, parse_float=Decimal)
     except ValueError as exc:
         return Answer("bad", detail=f"not JSON ({exc})")
     if isinstance(doc, dict) and not any(k.startswith("Time Series") for k in doc):
@@ -295,7 +297,8 @@ class AlphaVantageProvider(Provider):
                                        retries=int(o.get("retries", 6)),
                                        backoff=Backoff(base=float(o.get("retry_base_s", 0.5)),
                                                        cap=float(o.get("retry_cap_s", 30))),
-                                       timeout_s=float(o.get("timeout_s", 30)))
+                                       timeout_s=float(o.get("timeout_s", 30)),
+                                       max_body_bytes=int(o.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         # (symbol, ts_start) → (open, high, low, close, volume) last yielded
         self._seen: dict[tuple[str, int], tuple[str, str, str, str, str]] = {}
         self._bad_seen: set[tuple[str, bytes]] = set()
@@ -405,8 +408,8 @@ class AlphaVantageProvider(Provider):
 def _message(doc: dict[str, Any]) -> str:
     for k in ("Error Message", "Note", "Information"):
         if isinstance(doc.get(k), str):
-            return doc[k]
-    return json.dumps(doc, default=str)[:200]
+            return doc[k][:500]
+    return dumps_or(doc, b"")[:200].decode("utf-8", "replace")
 
 
 def create(cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -> Provider:
