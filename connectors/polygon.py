@@ -95,7 +95,10 @@ def next_page(next_url: object, rest_url: str) -> str | None:
         return None
     if not isinstance(next_url, str) or len(next_url) > 4096 or not is_clean_text(next_url):
         raise ProviderError(f"polygon: next_url is not a URL: {short(next_url)}")
-    ours, theirs = urlsplit(rest_url), urlsplit(next_url)
+    try:
+        ours, theirs = urlsplit(rest_url), urlsplit(next_url)
+    except ValueError:  # e.g. a bracketed host that is not IPv6
+        raise ProviderError(f"polygon: next_url is not a URL: {short(next_url)}") from None
     if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
         raise ProviderError(f"polygon: next_url leaves {ours.scheme}://{ours.netloc}: "
                             f"{redact(theirs.scheme + '://' + theirs.netloc)}")

@@ -52,7 +52,7 @@ class ReplayResult:
 def read_trades(lines: TextIO, meta: CsvTradeSource, result: ReplayResult,
                 on_skip: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (ts_event, JSON) for each good row; record skipped rows in ``result``."""
-    header = lines.readline().strip().split(",")
+    header = lines.readline().lstrip("\ufeff").strip().split(",")  # a byte order mark (Excel's) is not a name
     if [h.strip() for h in header] != CsvTradeNormalizer.HEADER:
         raise ReplayError(f"line 1: expected header {','.join(CsvTradeNormalizer.HEADER)}, got {','.join(header)[:60]!r}")
     normalizer = CsvTradeNormalizer(meta)
@@ -254,6 +254,10 @@ def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayR
     ts_type = schema.field("ts_event").type
     if not (pa.types.is_integer(ts_type) or pa.types.is_timestamp(ts_type)):
         raise ReplayError(f"{path.name}: column ts_event is {ts_type}, expected int64 ns or timestamp")
+    try:
+        ns_type = pa.timestamp("ns", tz=ts_type.tz) if pa.types.is_timestamp(ts_type) else None
+    except (ValueError, pa.ArrowException) as exc:  # a time zone that is not UTF-8, or not a zone
+        raise ReplayError(f"{path.name}: ts_event's time zone cannot be read: {str(exc)[:200]}") from None
     price_of = _decimal_column("price", schema.field("price").type)
     size_of = _decimal_column("size", schema.field("size").type)
     optional = [c for c in ("symbol", "trade_id") if c in schema.names]
@@ -266,10 +270,11 @@ def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayR
     for batch in _batches(pf, ["ts_event", "price", "size", *optional], batch_size, path.name):
         ts_col = batch.column("ts_event")
         try:
-            if pa.types.is_timestamp(ts_type):
-                ts_col = ts_col.cast(pa.timestamp("ns", tz=ts_type.tz)).cast(pa.int64())
-        except pa.ArrowInvalid as exc:
-            raise ReplayError(f"{path.name}: ts_event beyond the ns range: {str(exc)[:200]}") from None
+            if ns_type is not None:
+                ts_col = ts_col.cast(ns_type).cast(pa.int64())
+        except pa.ArrowException as exc:
+            raise ReplayError(f"{path.name}: ts_event cannot be read as ns (beyond their range?): "
+                              f"{str(exc)[:200]}") from None
         try:
             ts_list = ts_col.to_pylist()
             prices = batch.column("price").to_pylist()
