@@ -307,3 +307,11 @@ def test_log_once_remembers_a_bounded_number_of_keys(caplog):
 
 def test_the_files_used_here_exist():
     assert Path(PRODUCTION_FILE).is_file()
+
+
+def test_a_provider_error_masks_what_a_server_echoed():
+    register_secret(SECRET)
+    assert str(ProviderError(f"polygon: unexpected auth reply: [{{'key': '{SECRET}'}}]")) == \
+        "polygon: unexpected auth reply: [{'key': '***'}]"
+    from connectors.provider import AuthError
+    assert SECRET not in str(AuthError(f"https://x/?apiKey={SECRET}"))

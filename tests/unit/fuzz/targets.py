@@ -13,7 +13,6 @@ import json
 import math
 import pickle
 import random
-import struct
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,7 +35,7 @@ from connectors.simulators.databento import GARBAGE_RECORD
 from connectors.simulators.market import Trade, quote_around
 from connectors.symbols import SymbolMap
 from tests.unit.fuzz.contract import ContractBroken, check_record, outcome_of
-from tests.unit.fuzz.mutate import ByteMutator, JsonMutator, mutate_bytes
+from tests.unit.fuzz.mutate import ByteMutator, JsonMutator
 
 T0 = 1_378_072_800_083_000_000  # 2013-09-01 22:00:00.083 UTC (17:00:00.083 Chicago)
 RECV = T0 + 7_000_000
@@ -508,7 +507,7 @@ class Target:
     name: str
     seeds: Callable[[], list[bytes]]
     run: Callable[[bytes], str]
-    mutator: str = "json"  # "json", "bytes", "dbn", "parquet" or "random"
+    mutator: str = "json"  # "json", "bytes", "dbn", "parquet", "random" (self-tests) or "given" (the corpus)
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
@@ -605,10 +604,4 @@ def input_for(name: str, seed: int, index: int) -> bytes:
     return _generator(name)(random.Random((zlib.crc32(name.encode()) << 48) ^ (seed << 32) ^ index))
 
 
-def struct_pack_header(length_words: int, rtype: int, publisher: int, instrument: int, ts_event: int) -> bytes:
-    """A DBN record header (for structural generation in the Hypothesis properties)."""
-    return struct.pack("<BBHIQ", length_words, rtype, publisher, instrument, ts_event)
-
-
-__all__ = ["SELF_TESTS", "TARGETS", "Target", "input_for", "mutate_bytes", "struct_pack_header", "target_named",
-           "warm", "warm_for"]
+__all__ = ["SELF_TESTS", "TARGETS", "Target", "input_for", "target_named", "warm", "warm_for"]
