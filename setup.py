@@ -29,6 +29,7 @@ setup(
         "databento-dbn==0.72.0",
         "zstandard==0.25.0",  # .dbn.zst files (databento-dbn cannot hand back raw decompressed bytes)
         "pytest==9.2.0",
+        "hypothesis==6.170.27",  # property-based fuzzing of the parsers of external bytes (tests/unit/fuzz)
         # indicator references for the tests: TA-Lib (binary wheel, C library bundled) and real daily bars
         "TA-Lib==0.8.2",
         "bokeh_sampledata==2026.1",

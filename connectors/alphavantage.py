@@ -46,20 +46,23 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.backoff import Backoff
-from connectors.decimals import decimal_text
+from connectors import wire_json
+from connectors.decimals import bounded_decimal, decimal_text, plain_text
+from connectors.fields import INT64_MAX
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
 from connectors.provider_config import ProviderConfig
 from connectors.rate_limit import TokenBucket
 from connectors.raw_contract import RawBar
-from connectors.rest import RestClient
+from connectors.rest import DEFAULT_MAX_BODY_BYTES, RestClient
+from connectors.wire_json import dumps_or
 
 log = logging.getLogger("tickflow.connectors.alphavantage")
 
@@ -92,10 +95,10 @@ def zone_of(name: str | None) -> ZoneInfo:
     """The zone a response's "6. Time Zone" names (US/Eastern when absent or unknown)."""
     name = name or "US/Eastern"
     for candidate in (name, _ZONE_ALIASES.get(name)):
-        if candidate:
+        if candidate and len(candidate) <= 64:
             try:
                 return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, not a zone
                 continue
     return ZoneInfo("America/New_York")
 
@@ -111,31 +114,30 @@ def local_to_utc_ns(stamp: str, zone: ZoneInfo) -> int:
     except (TypeError, ValueError):
         raise BarError(f"bad time {stamp!r}, expected YYYY-MM-DD HH:MM:SS") from None
     local = naive.replace(tzinfo=zone, fold=0)
-    if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
-        raise BarError(f"{stamp} does not exist in {zone.key} (daylight-saving gap)")
-    return int((local - _EPOCH).total_seconds()) * NS
+    try:
+        if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+            raise BarError(f"{stamp} does not exist in {zone.key} (daylight-saving gap)")
+    except OverflowError:  # years 1 and 9999 leave datetime's range in UTC
+        raise BarError(f"{stamp} is outside the ns time range") from None
+    ns = int((local - _EPOCH).total_seconds()) * NS
+    if not 0 <= ns <= INT64_MAX:
+        raise BarError(f"{stamp} is outside the ns time range")
+    return ns
 
 
 def volume_text(value: object) -> str:
     """Canonical text of a volume (up to 12 integer digits, as md.raw.bars allows)."""
-    if isinstance(value, (bool, float)) or value is None:
-        raise ValueError(f"not a decimal: {value!r}")
-    try:
-        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
-    if not d.is_finite() or d < 0:
-        raise ValueError(f"not a non-negative decimal: {value!r}")
-    text = format(d, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
+    d = bounded_decimal(value, 12, 9)
+    if d < 0:
+        raise ValueError(f"volume {d} is negative")
+    text = plain_text(d)
     if not _VOLUME.fullmatch(text):
-        raise ValueError(f"{value!r} does not fit the volume column")
+        raise ValueError(f"{text} does not fit the volume column")
     return text
 
 
 def _bar_bytes(stamp: str, fields: Any) -> bytes:
-    return json.dumps({stamp: fields}, separators=(",", ":"), default=str).encode()
+    return dumps_or({stamp: fields}, json.dumps({stamp: None}).encode())
 
 
 def parse_bar(stamp: str, fields: Any, symbol: str, zone: ZoneInfo, timeframe: str, shift_ns: int,
@@ -185,9 +187,62 @@ def parse_intraday(doc: Any, symbol: str, ts_recv: int, interval: str = "1min", 
         try:
             bars.append(parse_bar(stamp, fields, symbol, zone, timeframe, shift, ts_recv, source))
         except BarError as exc:
-            bad.append(Malformed(f"{source}: {symbol} bar {stamp}: {exc}", _bar_bytes(stamp, fields), symbol))
+            bad.append(Malformed(f"{source}: {symbol} bar {stamp[:40]}: {exc}", _bar_bytes(stamp, fields), symbol))
     bars.sort(key=lambda b: b.ts_start)
     return bars, bad
+
+
+def classify(doc: dict[str, Any]) -> str:
+    """What a JSON object without a series says: 'wait' (quota), 'unknown' (symbol), 'other' (a bad body);
+    raises AuthError when it refuses the key."""
+    error, note, info = doc.get("Error Message"), doc.get("Note"), doc.get("Information")
+    if isinstance(error, str):
+        if _BAD_KEY.search(error):
+            raise AuthError(f"{NAME}: key refused: {error[:160]}")
+        if "invalid api call" in error.lower():
+            return "unknown"
+        return "other"
+    if isinstance(note, str):
+        return "wait"
+    if isinstance(info, str):
+        if _RATE_LIMIT.search(info):
+            return "wait"
+        if _BAD_KEY.search(info) or "premium" in info.lower():
+            raise AuthError(f"{NAME}: key not entitled: {info[:160]}")
+    return "other"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one ``/query`` answer says. ``kind``: "bars" (``bars`` and malformed ``bad`` ones), "wait" (the
+    quota is spent), "unknown" (the symbol is not known) or "bad" (not an answer); ``detail`` says why."""
+
+    kind: str
+    bars: list[RawBar] = field(default_factory=list)
+    bad: list[Malformed] = field(default_factory=list)
+    detail: str = ""
+
+
+def read_answer(body: bytes, symbol: str, theirs: str, ts_recv: int, interval: str = "1min",
+                bar_stamp: str = "start") -> Answer:
+    """One answer's body for ``symbol`` (asked as ``theirs``); raises AuthError when the key is refused."""
+    try:
+        doc = wire_json.loads(body, parse_float=Decimal)
+    except ValueError as exc:
+        return Answer("bad", detail=f"not JSON ({exc})")
+    if isinstance(doc, dict) and not any(k.startswith("Time Series") for k in doc):
+        verdict = classify(doc)
+        if verdict in ("wait", "unknown"):
+            return Answer(verdict, detail=_message(doc))
+    try:
+        if isinstance(doc, dict) and isinstance(doc.get("Meta Data"), dict):
+            echoed = doc["Meta Data"].get("2. Symbol")
+            if isinstance(echoed, str) and echoed.upper() != theirs.upper():
+                raise ShapeError(f"answer is for {echoed!r}, asked for {theirs!r}")
+        bars, bad = parse_intraday(doc, symbol, ts_recv, interval, bar_stamp)
+    except ShapeError as exc:
+        return Answer("bad", detail=str(exc))
+    return Answer("bars", bars, bad)
 
 
 class _Limits:
@@ -242,7 +297,8 @@ class AlphaVantageProvider(Provider):
                                        retries=int(o.get("retries", 6)),
                                        backoff=Backoff(base=float(o.get("retry_base_s", 0.5)),
                                                        cap=float(o.get("retry_cap_s", 30))),
-                                       timeout_s=float(o.get("timeout_s", 30)))
+                                       timeout_s=float(o.get("timeout_s", 30)),
+                                       max_body_bytes=int(o.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         # (symbol, ts_start) → (open, high, low, close, volume) last yielded
         self._seen: dict[tuple[str, int], tuple[str, str, str, str, str]] = {}
         self._bad_seen: set[tuple[str, bytes]] = set()
@@ -289,57 +345,27 @@ class AlphaVantageProvider(Provider):
                   "outputsize": self.outputsize, "apikey": self.secret}
         while True:
             body = await self.rest.get(self.base_url, params)
-            ts_recv = time.time_ns()
-            try:
-                doc = json.loads(body, parse_float=Decimal)
-            except ValueError as exc:
-                return self._bad_body(symbol, body, f"not JSON ({exc})")
-            if isinstance(doc, dict) and not any(k.startswith("Time Series") for k in doc):
-                verdict = self._classify(doc, symbol)
-                if verdict == "wait":
-                    await self._wait_out_limit(doc)
-                    continue
-                if verdict == "unknown":
-                    detail = f"{NAME}: {symbol} ({theirs}) is unknown to Alpha Vantage: {_message(doc)}"
-                    log.error("%s; not polling it again", detail)
-                    return _Poll([Malformed(detail, body, symbol)], ok=False, changed=False, drop=True)
+            answer = read_answer(body, symbol, theirs, time.time_ns(), self.interval, self.bar_stamp)
+            if answer.kind == "wait":
+                await self._wait_out_limit(answer.detail)
+                continue
             self._wait = self.wait_base
-            try:
-                if isinstance(doc, dict) and isinstance(doc.get("Meta Data"), dict):
-                    echoed = doc["Meta Data"].get("2. Symbol")
-                    if isinstance(echoed, str) and echoed.upper() != theirs.upper():
-                        raise ShapeError(f"answer is for {echoed!r}, asked for {theirs!r}")
-                bars, bad = parse_intraday(doc, symbol, ts_recv, self.interval, self.bar_stamp)
-            except ShapeError as exc:
-                return self._bad_body(symbol, body, str(exc))
-            fresh = self._fresh(symbol, bars)
-            bad = [m for m in bad if self._first_report(m)]
+            if answer.kind == "unknown":
+                detail = f"{NAME}: {symbol} ({theirs}) is unknown to Alpha Vantage: {answer.detail}"
+                log.error("%s; not polling it again", detail)
+                return _Poll([Malformed(detail, body, symbol)], ok=False, changed=False, drop=True)
+            if answer.kind == "bad":
+                return self._bad_body(symbol, body, answer.detail)
+            fresh = self._fresh(symbol, answer.bars)
+            bad = [m for m in answer.bad if self._first_report(m)]
             return _Poll([*fresh, *bad], ok=True, changed=bool(fresh))
 
-    def _classify(self, doc: dict[str, Any], symbol: str) -> str:
-        """'wait' (quota), 'unknown' (symbol), raise AuthError (key), or 'other' (parsed as a bad body)."""
-        error, note, info = doc.get("Error Message"), doc.get("Note"), doc.get("Information")
-        if isinstance(error, str):
-            if _BAD_KEY.search(error):
-                raise AuthError(f"{NAME}: key refused: {error[:160]}")
-            if "invalid api call" in error.lower():
-                return "unknown"
-            return "other"
-        if isinstance(note, str):
-            return "wait"
-        if isinstance(info, str):
-            if _RATE_LIMIT.search(info):
-                return "wait"
-            if _BAD_KEY.search(info) or "premium" in info.lower():
-                raise AuthError(f"{NAME}: key not entitled: {info[:160]}")
-        return "other"
-
-    async def _wait_out_limit(self, doc: dict[str, Any]) -> None:
+    async def _wait_out_limit(self, message: str) -> None:
         pause = self._wait
         self._wait = min(self.wait_cap, self._wait * 2)
         self.metrics.rate_limit_waits.labels(NAME).inc()
         self.metrics.rate_limit_wait_seconds.labels(NAME).inc(pause)
-        log.warning("%s: rate limited (%s); asking again in %.1fs", NAME, _message(doc)[:120], pause)
+        log.warning("%s: rate limited (%s); asking again in %.1fs", NAME, message[:120], pause)
         await asyncio.sleep(pause)
 
     def _bad_body(self, symbol: str, body: bytes, why: str) -> _Poll:
@@ -382,8 +408,8 @@ class AlphaVantageProvider(Provider):
 def _message(doc: dict[str, Any]) -> str:
     for k in ("Error Message", "Note", "Information"):
         if isinstance(doc.get(k), str):
-            return doc[k]
-    return json.dumps(doc, default=str)[:200]
+            return doc[k][:500]
+    return dumps_or(doc, b"")[:200].decode("utf-8", "replace")
 
 
 def create(cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -> Provider:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from connectors.raw_contract import TradeEncoder, is_decimal_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_SECONDS = (2**63 - 1) // 1_000_000_000  # the last whole second a BIGINT of ns holds
 
 
 class RowError(ValueError):
@@ -39,16 +40,23 @@ class LocalClock:
         if hit is not None:
             return hit
         try:
+            if not text.isascii():  # strptime would take other scripts' digits
+                raise ValueError
             naive = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
         except ValueError:
-            raise RowError(f"bad timestamp {text!r}, expected YYYY-MM-DD HH:MM:SS[.fraction]") from None
+            raise RowError(f"bad timestamp {text[:40]!r}, expected YYYY-MM-DD HH:MM:SS[.fraction]") from None
         first = naive.replace(tzinfo=self.zone, fold=0)
         second = naive.replace(tzinfo=self.zone, fold=1)
         # A wall time in the spring gap does not survive the round trip through UTC.
-        if first.astimezone(timezone.utc).astimezone(self.zone).replace(tzinfo=None) != naive:
-            raise RowError(f"local time {text} does not exist in {self.zone.key} (daylight-saving gap)")
+        try:
+            if first.astimezone(timezone.utc).astimezone(self.zone).replace(tzinfo=None) != naive:
+                raise RowError(f"local time {text} does not exist in {self.zone.key} (daylight-saving gap)")
+        except OverflowError:  # years 1 and 9999 leave datetime's range in UTC
+            raise RowError(f"local time {text} is outside the ns time range") from None
         utc_first = int((first - _EPOCH).total_seconds())
         utc_second = int((second - _EPOCH).total_seconds())
+        if not 0 <= min(utc_first, utc_second) <= max(utc_first, utc_second) < MAX_SECONDS:
+            raise RowError(f"local time {text} is outside the ns time range")
         result = (naive, utc_first, utc_second if utc_second != utc_first else None)
         if len(self._cache) > 100_000:
             self._cache.clear()
@@ -57,8 +65,8 @@ class LocalClock:
 
     def to_utc_ns(self, text: str) -> int:
         whole, _, frac = text.strip().partition(".")
-        if frac and (not frac.isdigit() or len(frac) > 9):
-            raise RowError(f"bad fractional seconds in {text!r}")
+        if frac and (not frac.isascii() or not frac.isdigit() or len(frac) > 9):
+            raise RowError(f"bad fractional seconds in {text[:40]!r}")
         naive, utc_first, utc_second = self._second(whole)
         if utc_second is None:
             self._second_pass = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
-from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
+from connectors.csv_trades import MAX_SECONDS, CsvTradeNormalizer, CsvTradeSource
 
 MAX_BYTES = 1 << 30  # the file is held in memory as Arrow columns and JSON: larger files take the row path
 _STAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
@@ -37,9 +38,15 @@ def _local_seconds_to_utc(texts: list[str], tz: str) -> list[int] | None:
         first = naive.replace(tzinfo=zone, fold=0)
         if first.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
             return None  # in the autumn overlap (or the spring gap): the row path decides row by row
-        if first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+        try:
+            if first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+                return None
+        except OverflowError:
             return None
-        out.append(int(first.timestamp()))
+        seconds = int(first.timestamp())
+        if not 0 <= seconds < MAX_SECONDS:
+            return None  # outside the ns range: the row path reports the row
+        out.append(seconds)
     return out
 
 
@@ -47,14 +54,25 @@ def normalise_clean_csv(path: Path, meta: CsvTradeSource, first_seq: int = 1) ->
     """Every row of ``path`` as raw-trade JSON, in file order; None when the file needs the row path."""
     if path.stat().st_size > MAX_BYTES:
         return None
+    return normalise_clean_csv_source(path, meta, first_seq)
+
+
+def normalise_clean_csv_source(source: Any, meta: CsvTradeSource, first_seq: int = 1) -> list[bytes] | None:
+    """``normalise_clean_csv`` over ``source``: a path or a readable file object (e.g. ``pa.BufferReader``).
+
+    Any failure of Arrow on the bytes (not CSV, not UTF-8, a header that is not text) is None too: the row
+    path then reads the file and reports what is wrong with it.
+    """
     try:
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=None),
+        table = pacsv.read_csv(source, read_options=pacsv.ReadOptions(column_names=None),
+                               parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False,
+                                                                ignore_empty_lines=False),
                                convert_options=pacsv.ConvertOptions(
                                    column_types={c: pa.string() for c in CsvTradeNormalizer.HEADER},
                                    strings_can_be_null=False))
-    except (pa.ArrowInvalid, OSError):
-        return None
-    if table.column_names != CsvTradeNormalizer.HEADER or table.num_rows == 0:
+        if table.column_names != CsvTradeNormalizer.HEADER or table.num_rows == 0:
+            return None
+    except (pa.ArrowException, OSError, ValueError):  # ValueError: UnicodeDecodeError of a header name
         return None
     stamp, price, size = (table.column(c).combine_chunks() for c in CsvTradeNormalizer.HEADER)
     for column, pattern in ((stamp, _STAMP), (price, _DECIMAL), (size, _DECIMAL)):

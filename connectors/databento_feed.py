@@ -21,14 +21,15 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import databento_dbn as dbn
 
 from connectors.dbn_records import (BAR_TIMEFRAMES, DEFAULT_DATASET, START_SESSION, BadFrame, DbnFrameDecoder,
                                     FramingError, Item, Skipped, auth_line, iter_dbn_file, parse_control,
                                     subscription_line)
-from connectors.decimals import fixed_price_text
+from connectors.decimals import decimal_text, fixed_price_text
+from connectors.fields import INT64_MAX, symbol_field
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
 from connectors.provider_config import ProviderConfig
@@ -40,7 +41,10 @@ SOURCE = "databento"
 SCHEMAS = ("trades", "mbp-1", "ohlcv-1m")
 DEFAULT_VENUE = "XCME"
 READ_SIZE = 1 << 16
+LIVE_PORT = 13000  # every dataset's live gateway listens here
+GREETING_LINES = 16  # control lines a gateway may send before its challenge (it sends two)
 SEQ_SLOTS = 1000  # records of one instrument and schema that may share a packet sequence number
+MAX_BAR_VOLUME = 10**12  # md.raw.bars' volume has at most 12 integer digits
 
 
 # --- mapping: pure functions -------------------------------------------------------------------------
@@ -54,7 +58,14 @@ def _price(raw: int, what: str) -> str:
 def _ts(raw: int, what: str) -> int:
     if raw == dbn.UNDEF_TIMESTAMP:
         raise ValueError(f"{what} is undefined (UNDEF_TIMESTAMP)")
+    if raw > INT64_MAX:
+        raise ValueError(f"{what} {raw} is beyond the BIGINT range")
     return raw
+
+
+def _recv(rec: Any, ts_event: int) -> int:
+    """``ts_recv``, or ``ts_event`` when the record has none."""
+    return ts_event if rec.ts_recv == dbn.UNDEF_TIMESTAMP else _ts(rec.ts_recv, "ts_recv")
 
 
 def seq_for(sequence: int, ordinal: int) -> int:
@@ -74,18 +85,18 @@ def trade_id_for(rec: dbn.TradeMsg, ordinal: int) -> str | None:
 def trade_from_dbn(rec: dbn.TradeMsg, symbol: str, venue: str | None, ordinal: int = 0) -> RawTrade:
     """``ordinal``: how many trades of this instrument came before this one with the same sequence."""
     ts_event = _ts(rec.ts_event, "ts_event")
-    ts_recv = ts_event if rec.ts_recv == dbn.UNDEF_TIMESTAMP else rec.ts_recv
+    ts_recv = _recv(rec, ts_event)
     return RawTrade(SOURCE, symbol, venue, ts_event, ts_recv, seq_for(rec.sequence, ordinal),
-                    _price(rec.price, "price"), str(rec.size), trade_id_for(rec, ordinal))
+                    _price(rec.price, "price"), decimal_text(rec.size), trade_id_for(rec, ordinal))
 
 
 def quote_from_dbn(rec: dbn.MBP1Msg, symbol: str, venue: str | None, ordinal: int = 0) -> RawQuote:
     level = rec.levels[0]
     ts_event = _ts(rec.ts_event, "ts_event")
-    ts_recv = ts_event if rec.ts_recv == dbn.UNDEF_TIMESTAMP else rec.ts_recv
+    ts_recv = _recv(rec, ts_event)
     return RawQuote(SOURCE, symbol, venue, ts_event, ts_recv, seq_for(rec.sequence, ordinal),
-                    _price(level.bid_px, "bid_px"), str(level.bid_sz), _price(level.ask_px, "ask_px"),
-                    str(level.ask_sz))
+                    _price(level.bid_px, "bid_px"), decimal_text(level.bid_sz), _price(level.ask_px, "ask_px"),
+                    decimal_text(level.ask_sz))
 
 
 def bar_from_dbn(rec: dbn.OHLCVMsg, symbol: str, recv_ns: int | None) -> RawBar:
@@ -95,7 +106,9 @@ def bar_from_dbn(rec: dbn.OHLCVMsg, symbol: str, recv_ns: int | None) -> RawBar:
         raise ValueError(f"{rec.rtype.name} bars have no tickflow timeframe")
     ts_start = _ts(rec.ts_event, "ts_event")
     if recv_ns is None:
-        recv_ns = ts_start + int(rec.rtype.interval().total_seconds()) * 1_000_000_000
+        recv_ns = _ts(ts_start + int(rec.rtype.interval().total_seconds()) * 1_000_000_000, "the bar's end")
+    if rec.volume >= MAX_BAR_VOLUME:
+        raise ValueError(f"volume {rec.volume} does not fit md.raw.bars' 12 integer digits")
     return RawBar(SOURCE, symbol, BAR_TIMEFRAMES[rtype], ts_start, _price(rec.open, "open"), _price(rec.high, "high"),
                   _price(rec.low, "low"), _price(rec.close, "close"), str(rec.volume), recv_ns)
 
@@ -120,6 +133,12 @@ class Normalizer:
 
     def apply(self, raw: bytes, item: Item, recv_ns: int | None) -> Record | None:
         """The canonical record of one item, a ``Malformed``, or None (control records)."""
+        try:
+            return self._apply(raw, item, recv_ns)
+        except dbn.DBNError as exc:  # a field the decoder cannot read (e.g. a symbol that is not UTF-8)
+            return Malformed(f"databento: {type(item).__name__} record cannot be read: {exc}"[:300], raw)
+
+    def _apply(self, raw: bytes, item: Item, recv_ns: int | None) -> Record | None:
         if isinstance(item, dbn.TradeMsg):
             ordinal = self._ordinal("trades", item)
             return self._map(raw, item, "trade", lambda s: trade_from_dbn(item, s, self.venue, ordinal))
@@ -129,7 +148,7 @@ class Normalizer:
         if isinstance(item, dbn.OHLCVMsg):
             return self._map(raw, item, "ohlcv", lambda s: bar_from_dbn(item, s, recv_ns))
         if isinstance(item, dbn.SymbolMappingMsg):
-            self.instruments[item.instrument_id] = self.symbols.to_tickflow(item.stype_in_symbol)
+            self._map_symbol(item.instrument_id, item.stype_in_symbol)
         elif isinstance(item, dbn.SystemMsg):
             if item.code == dbn.SystemCode.REPLAY_COMPLETED:
                 self.replays_completed += 1
@@ -147,6 +166,15 @@ class Normalizer:
             self.on_event("unknown_message", type(item).__name__)
         return None
 
+    def _map_symbol(self, instrument_id: int, raw_symbol: object) -> None:
+        """Remember an instrument's tickflow symbol; a mapping to what cannot be a symbol is reported and
+        forgotten (that instrument's records then go to md.dlq as of an unknown instrument)."""
+        try:
+            self.instruments[instrument_id] = symbol_field(raw_symbol, self.symbols)
+        except ValueError as exc:
+            self.instruments.pop(instrument_id, None)
+            self.on_event("bad_symbol_mapping", f"instrument {instrument_id}: {exc}")
+
     def _ordinal(self, schema: str, rec: Any) -> int:
         """Records of this instrument and schema seen just before with the same sequence (counts every
         record, normalisable or not, so that a replay gives each the same ordinal)."""
@@ -162,8 +190,8 @@ class Normalizer:
             return Malformed(f"databento {kind} record for unknown instrument id {rec.instrument_id}", raw)
         try:
             return build(symbol)
-        except (ValueError, TypeError, OverflowError, IndexError) as exc:
-            return Malformed(f"databento {kind} record cannot be normalised: {exc}", raw, symbol)
+        except (ValueError, TypeError, OverflowError, IndexError, dbn.DBNError) as exc:
+            return Malformed(f"databento {kind} record cannot be normalised: {exc}"[:300], raw, symbol)
 
     def _load_metadata(self, meta: dbn.Metadata) -> None:
         """Historical files map symbols in the metadata (raw symbol → instrument id intervals)."""
@@ -172,8 +200,9 @@ class Normalizer:
             return
         for raw_symbol, intervals in meta.mappings.items():
             for interval in intervals:
-                with contextlib.suppress(ValueError):
-                    self.instruments[int(interval["symbol"])] = self.symbols.to_tickflow(raw_symbol)
+                iid = interval.get("symbol") if isinstance(interval, dict) else None
+                if isinstance(iid, str) and iid.isascii() and iid.isdigit() and len(iid) <= 10:
+                    self._map_symbol(int(iid), raw_symbol)
 
 
 # --- files -------------------------------------------------------------------------------------------
@@ -184,8 +213,14 @@ def read_dbn_file(path: Path | str, symbols: SymbolMap | None = None, venue: str
 
     ``Malformed`` records are always kept. Bars get ``ts_recv`` = their end (a file has no receive time).
     """
+    return dbn_item_records(iter_dbn_file(path), symbols, venue, wanted)
+
+
+def dbn_item_records(item_batches: Iterable[list[tuple[bytes, Item]]], symbols: SymbolMap | None = None,
+                     venue: str | None = DEFAULT_VENUE, wanted: set[str] | None = None) -> Iterator[list[Record]]:
+    """``read_dbn_file`` over batches of decoded DBN items (``dbn_records.iter_dbn_chunks``)."""
     norm = Normalizer(symbols or SymbolMap(SOURCE), venue)
-    for items in iter_dbn_file(path):
+    for items in item_batches:
         batch: list[Record] = []
         for raw, item in items:
             rec = norm.apply(raw, item, None)
@@ -243,13 +278,16 @@ class GatewaySession:
         except (OSError, asyncio.TimeoutError) as exc:
             raise ProviderError(f"databento: cannot connect to {where}: {exc or 'timeout'}") from None
         challenge = ""
-        while not challenge:
-            fields = await self._control_line("greeting")
-            challenge = fields.get("cram", "")
+        for _ in range(GREETING_LINES):
+            challenge = (await self._control_line("greeting")).get("cram", "")
+            if challenge:
+                break
+        else:
+            raise ProviderError(f"databento: no cram challenge in the gateway's first {GREETING_LINES} lines")
         self._writer.write(auth_line(challenge, self.key, self.dataset, self.heartbeat_interval_s))
         reply = await self._control_line("authentication reply")
         if reply.get("success") != "1":
-            raise AuthError(f"databento: authentication refused: {reply.get('error') or reply}")
+            raise AuthError(f"databento: authentication refused: {str(reply.get('error') or reply)[:200]}")
         self.session_id = reply.get("session_id")
         self._writer.writelines(subscriptions + [START_SESSION])
         await self._drain()
@@ -317,11 +355,11 @@ class DatabentoLive(Provider):
         self.cfg = cfg
         self.metrics = metrics
         self.key = secret or ""
-        host, _, port = str(cfg.options["gateway"]).rpartition(":")
+        self.dataset: str = cfg.options.get("dataset", DEFAULT_DATASET)
+        host, _, port = gateway_for(str(cfg.options["gateway"]), self.dataset).rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"databento: gateway must be 'host:port', got {cfg.options['gateway']!r}")
         self.host, self.port = host, int(port)
-        self.dataset: str = cfg.options.get("dataset", DEFAULT_DATASET)
         self.schemas: list[str] = list(cfg.options.get("schemas") or SCHEMAS)
         unknown = set(self.schemas) - set(SCHEMAS)
         if unknown:
@@ -389,6 +427,14 @@ class DatabentoLive(Provider):
             await session.close()
 
 
+def gateway_for(gateway: str, dataset: str) -> str:
+    """``host:port`` of the live gateway: as configured, or for ``auto`` the dataset's own
+    (``GLBX.MDP3`` → ``glbx-mdp3.lsg.databento.com:13000``)."""
+    if gateway != "auto":
+        return gateway
+    return f"{dataset.lower().replace('.', '-')}.lsg.databento.com:{LIVE_PORT}"
+
+
 def create(cfg: ProviderConfig, metrics: ConnectorMetrics, secret: str | None) -> Provider:
     """The live gateway provider when ``options["gateway"]`` is set, else the DBN files provider."""
     if cfg.options.get("gateway"):
@@ -404,10 +450,15 @@ def read_dbn_trades(path: Path, meta, result, on_skip) -> Iterator[tuple[int, by
     Records that do not normalise are skipped and reported with their position in the file; quotes and
     bars in the file are not trades and are passed over.
     """
+    return dbn_trades(read_dbn_file(path, SymbolMap(SOURCE), meta.venue), result, on_skip)
+
+
+def dbn_trades(batches: Iterable[list[Record]], result, on_skip) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_dbn_trades`` over batches of normalised records (``dbn_item_records``)."""
     from connectors.replay import skip_row
 
     n = 0
-    for batch in read_dbn_file(path, SymbolMap(SOURCE), meta.venue):
+    for batch in batches:
         for rec in batch:
             n += 1
             if isinstance(rec, Malformed):

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Iterable, Iterator, Sequence
 
 import databento_dbn as dbn
 from databento_dbn import v1 as dbn_v1, v2 as dbn_v2
@@ -29,6 +29,9 @@ PUBLISHER_GLBX_MDP3 = 1  # Databento's publisher id of CME Globex MDP 3.0 (datas
 CAPTURE_LATENCY_NS = 20_000
 HEADER_BYTES = 16  # length (u8, in 4-byte words), rtype (u8), publisher_id (u16), instrument_id (u32), ts_event (u64)
 PRICE_SCALE = Decimal(dbn.FIXED_PRICE_SCALE)
+#: a metadata header claiming more is refused rather than buffered (a file with many symbol mappings
+#: needs a few MiB at most)
+MAX_METADATA_BYTES = 64 << 20
 
 
 # --- Raw API control lines ---------------------------------------------------------------------------
@@ -183,6 +186,8 @@ class DbnFrameDecoder:
         if bytes(buf[:3]) != b"DBN":
             raise FramingError("stream does not start with a DBN metadata header")
         total = 8 + int.from_bytes(buf[4:8], "little")
+        if total > MAX_METADATA_BYTES:
+            raise FramingError(f"DBN metadata claims {total} bytes, more than {MAX_METADATA_BYTES}")
         if len(buf) < total:
             return 0
         raw = bytes(buf[:total])
@@ -325,31 +330,54 @@ def write_dbn_file(trades: Iterable[Trade], path: Path | str, symbol: str = "ES"
 
 def _chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
     with open(path, "rb") as f:
-        if path.suffix == ".zst":
-            try:
-                import zstandard  # present with apache-beam (a dependency of apache-flink)
-            except ImportError:  # pragma: no cover - depends on the environment
-                raise RuntimeError(f"{path}: reading .zst files needs the 'zstandard' module") from None
-            f = zstandard.ZstdDecompressor().stream_reader(f)  # type: ignore[assignment]
+        yield from decompressed_chunks(f, path.suffix == ".zst", chunk_size)
+
+
+def decompressed_chunks(f: BinaryIO, compressed: bool, chunk_size: int) -> Iterator[bytes]:
+    """The bytes of ``f`` in chunks, zstd-decompressed when ``compressed`` (FramingError when it is not zstd)."""
+    if not compressed:
         while chunk := f.read(chunk_size):
             yield chunk
+        return
+    try:
+        import zstandard  # present with apache-beam (a dependency of apache-flink)
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise RuntimeError("reading .zst files needs the 'zstandard' module") from None
+    reader = zstandard.ZstdDecompressor().stream_reader(f)
+    while True:
+        try:
+            chunk = reader.read(chunk_size)
+        except zstandard.ZstdError as exc:
+            raise FramingError(f"not a valid zstd stream: {exc}") from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def iter_dbn_file(path: Path | str, chunk_size: int = 1 << 20) -> Iterator[list[tuple[bytes, Item]]]:
-    """The (record bytes, item) pairs of a ``.dbn`` or ``.dbn.zst`` file, one list per chunk read.
-
-    A broken framing or a truncated last record ends the file with one ``BadFrame`` carrying the bytes
-    that could not be framed (at most 64 KiB of them).
-    """
+    """The (record bytes, item) pairs of a ``.dbn`` or ``.dbn.zst`` file, one list per chunk read."""
     path = Path(path)
+    return iter_dbn_chunks(_chunks(path, chunk_size), path.name)
+
+
+def iter_dbn_chunks(chunks: Iterable[bytes], name: str) -> Iterator[list[tuple[bytes, Item]]]:
+    """The (record bytes, item) pairs of a DBN byte stream given in chunks, one list per chunk.
+
+    A broken framing or a truncated last record ends the stream with one ``BadFrame`` carrying the bytes
+    that could not be framed (at most 64 KiB of them); ``name`` names the stream in its detail.
+    """
     decoder = DbnFrameDecoder()
-    for chunk in _chunks(path, chunk_size):
+    source = iter(chunks)
+    while True:
         try:
+            chunk = next(source, None)  # a .zst stream that is not zstd fails here
+            if chunk is None:
+                break
             items = decoder.feed(chunk)
         except FramingError as exc:
-            yield exc.items + [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: {exc}; rest of the file skipped"))]
+            yield exc.items + [(decoder.pending[:1 << 16], BadFrame(f"{name}: {exc}; rest of the file skipped"))]
             return
         if items:
             yield items
     if decoder.pending:
-        yield [(decoder.pending[:1 << 16], BadFrame(f"{path.name}: truncated record at the end of the file"))]
+        yield [(decoder.pending[:1 << 16], BadFrame(f"{name}: truncated record at the end of the file"))]

@@ -17,17 +17,21 @@ import json
 import logging
 import time
 from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from connectors import websocket_feed
+from connectors import websocket_feed, wire_json
 from connectors.decimals import decimal_text
+from connectors.fields import (conditions_field, int_field, is_clean_text, ms_to_ns, short, symbol_field,
+                               symbol_or_blank, text_field)
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
-from connectors.rest import RestClient
+from connectors.rest import DEFAULT_MAX_BODY_BYTES, RestClient, redact
 from connectors.symbols import SymbolMap
+from connectors.wire_json import dumps_or
 
 log = logging.getLogger("tickflow.connectors.polygon")
 SOURCE = "polygon"
@@ -39,27 +43,71 @@ class Unknown(Exception):
 
 
 def trade_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int, venue: str | None) -> RawTrade:
-    return RawTrade(SOURCE, symbols.to_tickflow(str(ev["sym"])), venue, int(ev["t"]) * MS, recv_ns, int(ev["q"]),
-                    decimal_text(ev["p"]), decimal_text(ev["s"]), f"{int(ev['x'])}:{ev['i']}",
-                    tuple(str(c) for c in ev.get("c") or ()))
+    return RawTrade(SOURCE, symbol_field(ev["sym"], symbols), venue, ms_to_ns(ev["t"], "t"), recv_ns,
+                    int_field(ev["q"], "q"), decimal_text(ev["p"]), decimal_text(ev["s"]),
+                    f"{int_field(ev['x'], 'x')}:{text_field(ev['i'], 'i', 40, ints=True)}",
+                    conditions_field(ev.get("c")))
 
 
 def quote_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int, venue: str | None) -> RawQuote:
-    return RawQuote(SOURCE, symbols.to_tickflow(str(ev["sym"])), venue, int(ev["t"]) * MS, recv_ns, int(ev["q"]),
-                    decimal_text(ev["bp"]), decimal_text(ev["bs"]), decimal_text(ev["ap"]), decimal_text(ev["as"]))
+    return RawQuote(SOURCE, symbol_field(ev["sym"], symbols), venue, ms_to_ns(ev["t"], "t"), recv_ns,
+                    int_field(ev["q"], "q"), decimal_text(ev["bp"]), decimal_text(ev["bs"]), decimal_text(ev["ap"]),
+                    decimal_text(ev["as"]))
 
 
 def bar_from_ws(ev: dict[str, Any], symbols: SymbolMap, recv_ns: int) -> RawBar:
     vwap = ev.get("a")
-    return RawBar(SOURCE, symbols.to_tickflow(str(ev["sym"])), "1m", int(ev["s"]) * MS, decimal_text(ev["o"]),
+    return RawBar(SOURCE, symbol_field(ev["sym"], symbols), "1m", ms_to_ns(ev["s"], "s"), decimal_text(ev["o"]),
                   decimal_text(ev["h"]), decimal_text(ev["l"]), decimal_text(ev["c"]), decimal_text(ev["v"]),
                   recv_ns, None if vwap is None else decimal_text(vwap), None)
 
 
 def trade_from_rest(row: dict[str, Any], symbol: str, recv_ns: int, venue: str | None) -> RawTrade:
-    return RawTrade(SOURCE, symbol, venue, int(row["sip_timestamp"]) // MS * MS, recv_ns,
-                    int(row["sequence_number"]), decimal_text(row["price"]), decimal_text(row["size"]),
-                    f"{int(row['exchange'])}:{row['id']}", tuple(str(c) for c in row.get("conditions") or ()))
+    return RawTrade(SOURCE, symbol, venue, int_field(row["sip_timestamp"], "sip_timestamp") // MS * MS, recv_ns,
+                    int_field(row["sequence_number"], "sequence_number"), decimal_text(row["price"]),
+                    decimal_text(row["size"]),
+                    f"{int_field(row['exchange'], 'exchange')}:{text_field(row['id'], 'id', 40, ints=True)}",
+                    conditions_field(row.get("conditions")))
+
+
+def trades_page(doc: Any, body: bytes, symbol: str, recv_ns: int, venue: str | None, rest_url: str
+                ) -> tuple[list[Record], str | None]:
+    """(trades, next page's URL) of one ``/v3/trades`` answer; a row that cannot be normalised is one
+    ``Malformed`` with its JSON. ProviderError when the answer is not a page of trades, or when its next
+    page is not on ``rest_url``'s host (the key goes with every request)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
+        raise ProviderError(f"polygon: unexpected trades response: {body[:200]!r}")
+    batch: list[Record] = []
+    for row in doc.get("results", []):
+        try:
+            if not isinstance(row, dict):
+                raise TypeError(f"a trade is {short(row)}, not an object")
+            batch.append(trade_from_rest(row, symbol, recv_ns, venue))
+        except (KeyError, TypeError, ValueError) as exc:
+            batch.append(Malformed(f"polygon REST trade cannot be normalised: {type(exc).__name__}: {exc}",
+                                   dumps_or(row, body), symbol))
+    return batch, next_page(doc.get("next_url"), rest_url)
+
+
+def next_page(next_url: object, rest_url: str) -> str | None:
+    """``next_url`` when it is on the same scheme, host and port as ``rest_url``; ProviderError otherwise."""
+    if next_url is None or next_url == "":
+        return None
+    if not isinstance(next_url, str) or len(next_url) > 4096 or not is_clean_text(next_url):
+        raise ProviderError(f"polygon: next_url is not a URL: {short(next_url)}")
+    try:
+        ours, theirs = urlsplit(rest_url), urlsplit(next_url)
+    except ValueError:  # e.g. a bracketed host that is not IPv6
+        raise ProviderError(f"polygon: next_url is not a URL: {short(next_url)}") from None
+    if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+        raise ProviderError(f"polygon: next_url leaves {ours.scheme}://{ours.netloc}: "
+                            f"{redact(theirs.scheme + '://' + theirs.netloc)}")
+    return next_url
+
+
+def _kind(value: object) -> str:
+    """An event type's name as logged and counted (bounded; a non-string type is named by its JSON type)."""
+    return value[:64] if isinstance(value, str) else f"<{type(value).__name__}>"
 
 
 def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
@@ -69,14 +117,15 @@ def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
     A frame that is not a JSON array is one ``Malformed``; an event that cannot be normalised is one
     ``Malformed`` carrying that event's JSON; the rest of the frame is still used.
     """
+    original = frame.encode("utf-8", "surrogatepass")
     try:
-        events = json.loads(frame, parse_float=str)  # number text kept exact
+        events = wire_json.loads(frame, parse_float=str)  # number text kept exact
     except ValueError as exc:
-        return [Malformed(f"polygon frame is not JSON: {exc}", frame.encode())], [], []
+        return [Malformed(f"polygon frame is not JSON: {exc}", original)], [], []
     if isinstance(events, dict):
         events = [events]
     if not isinstance(events, list):
-        return [Malformed("polygon frame is not a JSON array of events", frame.encode())], [], []
+        return [Malformed("polygon frame is not a JSON array of events", original)], [], []
     records: list[Record] = []
     status: list[dict[str, Any]] = []
     unknown: list[str] = []
@@ -92,11 +141,10 @@ def parse_frame(frame: str, symbols: SymbolMap, recv_ns: int, venue: str | None
             elif kind == "status":
                 status.append(ev)
             else:
-                unknown.append(str(kind))
+                unknown.append(_kind(kind))
         except (KeyError, TypeError, ValueError) as exc:
             detail = f"polygon {kind} event cannot be normalised: {type(exc).__name__}: {exc}"
-            records.append(Malformed(detail, json.dumps(ev, default=str).encode(), str(ev.get("sym", ""))
-                                     if isinstance(ev, dict) else ""))
+            records.append(Malformed(detail, dumps_or(ev, original), symbol_or_blank(ev.get("sym"))))
     return records, status, unknown
 
 
@@ -115,17 +163,21 @@ class PolygonProvider(Provider):
         self.heartbeat_s: float = float(cfg.options.get("heartbeat_s", 5.0))
         self.idle_timeout_s: float = float(cfg.options.get("idle_timeout_s", 120.0))
         self.page_limit: int = int(cfg.options.get("page_limit", 50_000))
-        self.rest = RestClient(SOURCE, metrics, cfg.limiter())
+        self.max_frame_bytes = int(cfg.options.get("max_frame_bytes", websocket_feed.DEFAULT_MAX_FRAME_BYTES))
+        # the REST key goes in a header (Polygon accepts "Authorization: Bearer"), never in a URL
+        self.rest = RestClient(SOURCE, metrics, cfg.limiter(), headers={"Authorization": f"Bearer {self.key}"},
+                               max_body_bytes=int(cfg.options.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         self._http: aiohttp.ClientSession | None = None
         self._log_once = websocket_feed.LogOnce(log)
 
     async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
         self._http = self._http or aiohttp.ClientSession()
-        ws = await websocket_feed.connect(self._http, SOURCE, self.ws_url, self.heartbeat_s)
+        ws = await websocket_feed.connect(self._http, SOURCE, self.ws_url, self.heartbeat_s,
+                                          max_frame_bytes=self.max_frame_bytes)
         try:
             await self._login(ws, symbols)
             yield []  # subscribed: the service may backfill now
-            async for frame in websocket_feed.frames(ws, SOURCE, self.idle_timeout_s):
+            async for frame in websocket_feed.frames(ws, SOURCE, self.idle_timeout_s, self.metrics):
                 if isinstance(frame, Malformed):
                     yield [frame]
                     continue
@@ -157,31 +209,21 @@ class PolygonProvider(Provider):
             raise ProviderError(f"polygon: connection closed before the {what}")
         _, status, _ = parse_frame(msg.data, self.cfg.symbols, 0, None)
         for ev in status:
-            if ev.get("status") in wanted:
-                return str(ev["status"])
+            if isinstance(ev.get("status"), str) and ev["status"] in wanted:
+                return ev["status"]
         raise ProviderError(f"polygon: unexpected {what}: {msg.data[:200]}")
 
     async def backfill(self, symbol: str, since_ns: int) -> AsyncIterator[list[Record]]:
         ticker = self.cfg.symbols.to_provider(symbol)
         url = f"{self.rest_url}/v3/trades/{ticker}"
         params: dict[str, Any] | None = {"timestamp.gte": since_ns // MS * MS, "order": "asc", "sort": "timestamp",
-                                         "limit": self.page_limit, "apiKey": self.key}
+                                         "limit": self.page_limit}
         while url:
             doc, body = await self.rest.get_json(url, params)
-            if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
-                raise ProviderError(f"polygon: unexpected trades response: {body[:200]!r}")
-            recv = time.time_ns()
-            batch: list[Record] = []
-            for row in doc.get("results", []):
-                try:
-                    batch.append(trade_from_rest(row, symbol, recv, self.venue))
-                except (KeyError, TypeError, ValueError) as exc:
-                    batch.append(Malformed(f"polygon REST trade cannot be normalised: {exc}",
-                                           json.dumps(row, default=str).encode(), symbol))
+            batch, next_url = trades_page(doc, body, symbol, time.time_ns(), self.venue, self.rest_url)
             if batch:
                 yield batch
-            next_url = doc.get("next_url")
-            url, params = (next_url, {"apiKey": self.key}) if next_url else ("", None)
+            url, params = (next_url, None) if next_url else ("", None)
 
     async def close(self) -> None:
         await self.rest.close()

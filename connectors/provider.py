@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Union
 
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
+from connectors.redaction import redact
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,14 @@ Record = Union[RawTrade, RawQuote, RawBar, Malformed]
 
 
 class ProviderError(Exception):
-    """The connection failed or the provider misbehaved; the service reconnects (with backoff)."""
+    """The connection failed or the provider misbehaved; the service reconnects (with backoff).
+
+    Its text is masked (``redaction.redact``) when it is made: it quotes URLs and what servers sent, and
+    it ends up in logs and in ``/health``'s ``last_error``.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(redact(str(message)))
 
 
 class AuthError(ProviderError):

@@ -14,17 +14,18 @@ rows is returned.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO, Union
+from typing import Any, Callable, Iterable, Iterator, TextIO, Union
 
 from connectors.csv_vectorised import normalise_clean_csv
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
+from connectors import wire_json
 from connectors.decimals import decimal_text
+from connectors.fields import INT64_MAX, is_clean_text, short
 from connectors.kafka_publisher import RawPublisher
 from connectors.raw_contract import RawTrade, TradeEncoder, is_decimal_text
 
@@ -51,7 +52,7 @@ class ReplayResult:
 def read_trades(lines: TextIO, meta: CsvTradeSource, result: ReplayResult,
                 on_skip: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (ts_event, JSON) for each good row; record skipped rows in ``result``."""
-    header = lines.readline().strip().split(",")
+    header = lines.readline().lstrip("\ufeff").strip().split(",")  # a byte order mark (Excel's) is not a name
     if [h.strip() for h in header] != CsvTradeNormalizer.HEADER:
         raise ReplayError(f"line 1: expected header {','.join(CsvTradeNormalizer.HEADER)}, got {','.join(header)[:60]!r}")
     normalizer = CsvTradeNormalizer(meta)
@@ -114,7 +115,11 @@ _TRADE_FIELDS = {"v", "source", "symbol", "venue", "ts_event", "ts_recv", "seq",
 
 
 def _int_at_least_0(v: Any) -> bool:
-    return type(v) is int and v >= 0
+    return type(v) is int and 0 <= v <= INT64_MAX
+
+
+def _text(v: Any, max_len: int) -> bool:
+    return isinstance(v, str) and len(v) <= max_len and is_clean_text(v)
 
 
 def check_raw_trade(rec: Any) -> str | None:
@@ -130,23 +135,23 @@ def check_raw_trade(rec: Any) -> str | None:
     if rec["v"] != 1 or type(rec["v"]) is not int:
         return f"v is {rec['v']!r}, expected 1"
     for name in ("source", "symbol"):
-        if not isinstance(rec[name], str) or not 1 <= len(rec[name]) <= 32:
-            return f"{name} must be a string of 1 to 32 characters"
+        if not _text(rec[name], 32) or not rec[name]:
+            return f"{name} must be a string of 1 to 32 characters (Unicode text, no NUL)"
     venue = rec.get("venue")
-    if venue is not None and (not isinstance(venue, str) or len(venue) > 16):
+    if venue is not None and not _text(venue, 16):
         return "venue must be null or a string of at most 16 characters"
     for name in ("ts_event", "ts_recv", "seq"):
         if not _int_at_least_0(rec[name]):
-            return f"{name} must be a non-negative integer, got {rec[name]!r}"
+            return f"{name} must be a non-negative integer below 2^63, got {short(rec[name])}"
     for name in ("price", "size"):
         if not isinstance(rec[name], str) or not is_decimal_text(rec[name]):
-            return f"{name} {rec[name]!r} is not a decimal string with at most 9+9 digits"
+            return f"{name} {short(rec[name])} is not a decimal string with at most 9+9 digits"
     trade_id = rec.get("trade_id")
-    if trade_id is not None and (not isinstance(trade_id, str) or len(trade_id) > 64):
+    if trade_id is not None and not _text(trade_id, 64):
         return "trade_id must be null or a string of at most 64 characters"
     conditions = rec.get("conditions", [])
-    if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
-        return "conditions must be a list of strings"
+    if not isinstance(conditions, list) or not all(_text(c, 32) for c in conditions):
+        return "conditions must be a list of strings of at most 32 characters"
     return None
 
 
@@ -155,22 +160,28 @@ def read_jsonl_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     """Each line of a JSON Lines file is one canonical raw trade; it is published with its own source,
     symbol and times (``meta`` is not applied), re-encoded in the contract's compact form."""
     with open(path, "rb") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:  # includes bad UTF-8
-                skip_row(result, on_skip, line_no, f"not JSON: {str(exc).splitlines()[0][:80]}")
-                continue
-            reason = check_raw_trade(rec)
-            if reason:
-                skip_row(result, on_skip, line_no, reason)
-                continue
-            trade = RawTrade(rec["source"], rec["symbol"], rec.get("venue"), rec["ts_event"], rec["ts_recv"],
-                             rec["seq"], rec["price"], rec["size"], rec.get("trade_id"),
-                             tuple(rec.get("conditions", ())))
-            yield trade.ts_event, trade.symbol.encode(), trade.to_json()
+        yield from jsonl_trades(lines, result, on_skip)
+
+
+def jsonl_trades(lines: Iterable[bytes], result: ReplayResult,
+                 on_skip: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_jsonl_trades`` over the lines of a JSON Lines file as bytes."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = wire_json.loads(line)
+        except ValueError as exc:  # includes bad UTF-8 and too deep nesting
+            skip_row(result, on_skip, line_no, f"not JSON: {str(exc).splitlines()[0][:80]}")
+            continue
+        reason = check_raw_trade(rec)
+        if reason:
+            skip_row(result, on_skip, line_no, reason)
+            continue
+        trade = RawTrade(rec["source"], rec["symbol"], rec.get("venue"), rec["ts_event"], rec["ts_recv"],
+                         rec["seq"], rec["price"], rec["size"], rec.get("trade_id"),
+                         tuple(rec.get("conditions", ())))
+        yield trade.ts_event, trade.symbol.encode(), trade.to_json()
 
 
 def _decimal_column(name: str, typ: Any) -> Callable[[Any], str]:
@@ -220,20 +231,33 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     missing column use ``meta.symbol``) and ``trade_id``. ``source`` and ``venue`` come from ``meta``;
     ``ts_recv`` = ``ts_event``; ``seq`` numbers the good rows 1, 2, 3… in file order.
     """
+    return parquet_trades(path, path.name, meta, result, on_skip, batch_size)
+
+
+def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayResult,
+                   on_skip: Callable[[int, str], None] | None = None,
+                   batch_size: int = 65_536) -> Iterator[tuple[int, bytes, bytes]]:
+    """``read_parquet_trades`` over ``source`` (a path or a readable file object) called ``name``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    path = Path(name)  # error messages name the file
     try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise ReplayError(f"{path.name}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
-    schema = pf.schema_arrow
+        pf = pq.ParquetFile(source)
+        schema = pf.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: a column name that is not UTF-8
+        raise ReplayError(f"{path.name}: not a readable Parquet file: {(str(exc).splitlines() or [''])[0][:200]}"
+                          ) from None
     missing = [c for c in ("ts_event", "price", "size") if c not in schema.names]
     if missing:
         raise ReplayError(f"{path.name}: no column {', '.join(missing)} (has {', '.join(schema.names)})")
     ts_type = schema.field("ts_event").type
     if not (pa.types.is_integer(ts_type) or pa.types.is_timestamp(ts_type)):
         raise ReplayError(f"{path.name}: column ts_event is {ts_type}, expected int64 ns or timestamp")
+    try:
+        ns_type = pa.timestamp("ns", tz=ts_type.tz) if pa.types.is_timestamp(ts_type) else None
+    except (ValueError, pa.ArrowException) as exc:  # a time zone that is not UTF-8, or not a zone
+        raise ReplayError(f"{path.name}: ts_event's time zone cannot be read: {str(exc)[:200]}") from None
     price_of = _decimal_column("price", schema.field("price").type)
     size_of = _decimal_column("size", schema.field("size").type)
     optional = [c for c in ("symbol", "trade_id") if c in schema.names]
@@ -243,23 +267,28 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     encoders: dict[str, TradeEncoder] = {}
     seq = 0
     row = 0
-    for batch in pf.iter_batches(batch_size=batch_size, columns=["ts_event", "price", "size", *optional]):
+    for batch in _batches(pf, ["ts_event", "price", "size", *optional], batch_size, path.name):
         ts_col = batch.column("ts_event")
         try:
-            if pa.types.is_timestamp(ts_type):
-                ts_col = ts_col.cast(pa.timestamp("ns", tz=ts_type.tz)).cast(pa.int64())
-        except pa.ArrowInvalid as exc:
-            raise ReplayError(f"{path.name}: ts_event beyond the ns range: {exc}") from None
-        ts_list = ts_col.to_pylist()
-        prices = batch.column("price").to_pylist()
-        sizes = batch.column("size").to_pylist()
-        symbols = batch.column("symbol").to_pylist() if "symbol" in optional else None
-        ids = batch.column("trade_id").to_pylist() if "trade_id" in optional else None
+            if ns_type is not None:
+                ts_col = ts_col.cast(ns_type).cast(pa.int64())
+        except pa.ArrowException as exc:
+            raise ReplayError(f"{path.name}: ts_event cannot be read as ns (beyond their range?): "
+                              f"{str(exc)[:200]}") from None
+        try:
+            ts_list = ts_col.to_pylist()
+            prices = batch.column("price").to_pylist()
+            sizes = batch.column("size").to_pylist()
+            symbols = batch.column("symbol").to_pylist() if "symbol" in optional else None
+            ids = batch.column("trade_id").to_pylist() if "trade_id" in optional else None
+        except (pa.ArrowException, ValueError, IndexError) as exc:  # text that is not UTF-8, a bad dictionary index
+            raise ReplayError(f"{path.name}: rows {row + 1} to {row + batch.num_rows} cannot be read: "
+                              f"{str(exc)[:200]}") from None
         for i in range(batch.num_rows):
             row += 1
             ts = ts_list[i]
-            if ts is None or ts < 0:
-                skip_row(result, on_skip, row, f"ts_event {ts!r} is not a time")
+            if ts is None or not 0 <= ts <= INT64_MAX:
+                skip_row(result, on_skip, row, f"ts_event {ts!r} is not a time in the ns range")
                 continue
             if prices[i] is None or sizes[i] is None:
                 skip_row(result, on_skip, row, "price or size is null")
@@ -270,12 +299,12 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
                 skip_row(result, on_skip, row, str(exc))
                 continue
             symbol = meta.symbol if symbols is None or symbols[i] is None else str(symbols[i])
-            if not 1 <= len(symbol) <= 32:
-                skip_row(result, on_skip, row, f"symbol {symbol!r} is not 1 to 32 characters")
+            if not _text(symbol, 32) or not symbol:
+                skip_row(result, on_skip, row, f"symbol {short(symbol)} is not 1 to 32 characters of text")
                 continue
             trade_id = None if ids is None or ids[i] is None else str(ids[i])
-            if trade_id is not None and len(trade_id) > 64:
-                skip_row(result, on_skip, row, "trade_id longer than 64 characters")
+            if trade_id is not None and not _text(trade_id, 64):
+                skip_row(result, on_skip, row, "trade_id is not text of at most 64 characters")
                 continue
             seq += 1
             if trade_id is None:
@@ -286,6 +315,27 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
             else:
                 value = RawTrade(meta.source, symbol, meta.venue, ts, ts, seq, price, size, trade_id).to_json()
             yield ts, symbol.encode(), value
+
+
+#: a row group is decoded whole; one claiming more is refused rather than read
+MAX_ROW_GROUP_BYTES = 1 << 30
+
+
+def _batches(pf: Any, columns: list[str], batch_size: int, name: str) -> Iterator[Any]:
+    """The record batches of a Parquet file, one row group at a time. A row group is decoded whole:
+    pyarrow 16's streaming batch reader can crash the process (SIGSEGV) on a corrupt page met after its
+    first batch, where reading the row group at once reports the corruption as an error."""
+    import pyarrow as pa
+
+    for group in range(pf.num_row_groups):
+        size = pf.metadata.row_group(group).total_byte_size
+        if not 0 <= size <= MAX_ROW_GROUP_BYTES:
+            raise ReplayError(f"{name}: row group {group} claims {size} bytes (at most {MAX_ROW_GROUP_BYTES} read)")
+        try:
+            table = pf.read_row_group(group, columns=columns)
+        except (pa.ArrowException, OSError, MemoryError) as exc:
+            raise ReplayError(f"{name}: row group {group} cannot be read: {str(exc).splitlines()[0][:200]}") from None
+        yield from table.to_batches(max_chunksize=batch_size)
 
 
 CSV_SUFFIX = ".csv"  # read by the fast path in replay_file, not through READERS

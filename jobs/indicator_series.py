@@ -13,8 +13,11 @@ read it from a savepoint.
 from __future__ import annotations
 
 import bisect
+import json
+import re
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from jobs.indicator_math import BarPoint, IndicatorSet
 
@@ -40,21 +43,69 @@ class Refused(Exception):
 def bar_from_record(v: dict, day_of) -> IncomingBar:
     """An md.bars value as the indicators read it; ``day_of(bucket_start)`` gives the trading day (ns)."""
     try:
-        o, h, l, c = (Decimal(v[f]) for f in ("open", "high", "low", "close"))
-        volume, vwap = Decimal(v["volume"]), Decimal(v["vwap"])
-        start, end, revision = int(v["bucket_start"]), int(v["bucket_end"]), int(v["revision"])
-    except (KeyError, TypeError, ValueError, InvalidOperation) as e:
-        raise Refused("BAD_TYPE", f"bar field missing or not a number: {e}") from None
-    if not all(x.is_finite() for x in (o, h, l, c, volume, vwap)):
-        raise Refused("BAD_TYPE", "bar has a non-finite number")
+        o, h, l, c = (_number(v[f], f) for f in ("open", "high", "low", "close"))
+        volume, vwap = _number(v["volume"], "volume"), _number(v["vwap"], "vwap")
+        start, end, revision = (_integer(v[f], f) for f in ("bucket_start", "bucket_end", "revision"))
+    except KeyError as e:
+        raise Refused("BAD_TYPE", f"bar field missing: {e}") from None
     if not (l <= min(o, c) and max(o, c) <= h):
         raise Refused("OHLC_VIOLATION", f"open {o} / close {c} outside [low {l}, high {h}]")
     if volume < 0:
         raise Refused("OHLC_VIOLATION", f"negative volume {volume}")
-    if end <= start or revision < 0:
-        raise Refused("BAD_TYPE", f"bucket [{start}, {end}) or revision {revision} impossible")
+    if end <= start:
+        raise Refused("BAD_TYPE", f"bucket [{start}, {end}) impossible")
     day = start if v.get("timeframe") == "1d" else day_of(start)
     return IncomingBar(start, end, revision, BarPoint(float(h), float(l), float(c), float(volume), float(vwap), day))
+
+
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?")
+INT64_MAX = 2**63 - 1
+
+
+def _number(value: object, what: str) -> Decimal:
+    """A bar's price or volume: decimal text as md.bars writes it (a JSON number is taken too) whose
+    magnitude stays below 1e18, so that its float and the indicators' sums stay finite."""
+    if isinstance(value, str):
+        if not _NUMBER_TEXT.fullmatch(value):
+            raise Refused("BAD_TYPE", f"{what} {value[:40]!r} is not decimal text")
+        d = Decimal(value)
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        d = Decimal(value)
+    else:
+        raise Refused("BAD_TYPE", f"{what} is not a number but {type(value).__name__}")
+    if not d.is_finite() or (not d.is_zero() and d.adjusted() >= 18):
+        raise Refused("BAD_TYPE", f"{what} {d:.3e} is not a finite number below 1e18")
+    return d
+
+
+def _integer(value: object, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= INT64_MAX:
+        raise Refused("BAD_TYPE", f"{what} is not an integer from 0 to 2^63-1")
+    return value
+
+
+def read_bar(payload: bytes | None, key: str, days: Callable[[str], Callable[[int], int]]
+             ) -> tuple[str, str, IncomingBar]:
+    """An md.bars message of the series ``key`` (``symbol|timeframe``) → (symbol, timeframe, bar).
+
+    ``days(symbol)`` is that symbol's ``day_of``. Raises ``Refused`` for what is not such a bar.
+    """
+    if payload is None:
+        raise Refused("MALFORMED", "the record has no value")
+    try:
+        v = json.loads(payload, parse_float=Decimal)
+    except RecursionError:
+        raise Refused("MALFORMED", "not JSON: nested too deeply") from None
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond Decimal's range
+        raise Refused("MALFORMED", "not JSON: a number beyond the decimal range") from None
+    except ValueError as e:  # bad UTF-8 included
+        raise Refused("MALFORMED", f"not JSON: {e}"[:300]) from None
+    if not isinstance(v, dict) or key == "?":
+        raise Refused("MALFORMED", f"not a bar record of series {key[:80]}")
+    symbol, timeframe = v.get("symbol"), v.get("timeframe")
+    if not isinstance(symbol, str) or not isinstance(timeframe, str) or f"{symbol}|{timeframe}" != key:
+        raise Refused("MALFORMED", f"not a bar record of series {key[:80]}")
+    return symbol, timeframe, bar_from_record(v, days(symbol))
 
 
 class IndicatorSeries:

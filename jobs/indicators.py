@@ -72,7 +72,7 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-    from jobs.indicator_series import IndicatorSeries, Refused, bar_from_record
+    from jobs.indicator_series import IndicatorSeries, Refused, read_bar
     from jobs.trading_days import trading_days
 
     def day_of(symbol: str):
@@ -94,21 +94,16 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
             return Row("dlq", row.k or b"", json.dumps(value, separators=(",", ":")).encode())
 
         def process_element(self, row, ctx):
-            key = ctx.get_current_key()
             try:
-                v = json.loads(row.payload)
-            except (ValueError, UnicodeDecodeError) as e:
-                yield self._refuse(row, "MALFORMED", f"not JSON: {e}"[:300])
+                symbol, timeframe, bar = read_bar(row.payload, ctx.get_current_key(), day_of)
+            except Refused as r:
+                yield self._refuse(row, r.reason, r.detail)
                 return
-            if not isinstance(v, dict) or key == "?" or f"{v.get('symbol')}|{v.get('timeframe')}" != key:
-                yield self._refuse(row, "MALFORMED", f"not a bar record of series {key}")
-                return
-            symbol, timeframe = v["symbol"], v["timeframe"]
             # a state layout this version cannot read is an upgrade error, not bad data: it fails the job
             raw = self.state.value()
             series = IndicatorSeries(o.indicator_set, o.keep_bars, pickle.loads(raw) if raw else None)
             try:
-                changed = series.apply(bar_from_record(v, day_of(symbol)))
+                changed = series.apply(bar)
             except Refused as r:
                 yield self._refuse(row, r.reason, r.detail)
                 return

@@ -24,6 +24,13 @@ def trade_item(t: Trade, symbol: str) -> dict[str, Any]:
     return {"s": symbol, "p": _number(t.price), "v": _number(t.size), "t": t.ts_ns // 1_000_000, "c": ["1"]}
 
 
+def tick_doc(symbol: str, skip: int, total: int, rows: list[Trade]) -> dict[str, Any]:
+    """A ``/stock/tick`` answer: ``rows`` from ``skip`` of the day's ``total`` ticks, as parallel arrays."""
+    return {"s": symbol, "skip": skip, "count": len(rows), "total": total,
+            "t": [t.ts_ns // 1_000_000 for t in rows], "p": [_number(t.price) for t in rows],
+            "v": [_number(t.size) for t in rows], "x": [EXCHANGE] * len(rows), "c": [["1"] for _ in rows]}
+
+
 def utc_day(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).date().isoformat()
 
@@ -129,7 +136,7 @@ class FinnhubSimulator(WebSimulator):
     async def _ticks(self, request: web.Request) -> web.Response:
         self.rest_requests += 1
         q = request.query
-        if q.get("token") != self.api_key:
+        if request.headers.get("X-Finnhub-Token", q.get("token")) != self.api_key:
             return web.json_response({"error": "Invalid API key"}, status=401)
         status = self.faults.take_http_error()
         if status == 429:
@@ -143,7 +150,4 @@ class FinnhubSimulator(WebSimulator):
         hi = min(hi, self.market.happened())
         total = max(0, hi - lo)
         rows = self.market.trades[lo + skip:min(hi, lo + skip + limit)] if skip < total else []
-        return web.json_response({
-            "s": symbol, "skip": skip, "count": len(rows), "total": total,
-            "t": [t.ts_ns // 1_000_000 for t in rows], "p": [_number(t.price) for t in rows],
-            "v": [_number(t.size) for t in rows], "x": [EXCHANGE] * len(rows), "c": [["1"] for _ in rows]})
+        return web.json_response(tick_doc(symbol, skip, total, rows))

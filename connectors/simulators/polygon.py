@@ -55,6 +55,21 @@ def quote_event(t: Trade, symbol: str) -> dict[str, Any]:
             "q": t.index + 1, "z": 1}
 
 
+def key_of(request: web.Request) -> str | None:
+    """The key of a REST request as Polygon takes it: ``Authorization: Bearer KEY`` or ``?apiKey=KEY``."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token
+    return request.query.get("apiKey")
+
+
+def rest_trade_row(t: Trade) -> dict[str, Any]:
+    """A trade as ``/v3/trades`` lists it."""
+    return {"conditions": [], "exchange": EXCHANGE, "id": str(t.index + 1), "participant_timestamp": t.ts_ns,
+            "price": Decimal(t.price), "sequence_number": t.index + 1, "sip_timestamp": t.ts_ns,
+            "size": int(Decimal(t.size)), "tape": 1}
+
+
 def _prepare(obj: Any) -> Any:
     """Decimals as JSON numbers, as Polygon sends prices. A float's repr is the shortest text that reads
     back to it, so a price such as 1640.25 is written exactly."""
@@ -177,7 +192,7 @@ class PolygonSimulator(WebSimulator):
     async def _trades(self, request: web.Request) -> web.Response:
         self.rest_requests += 1
         q = request.query
-        if q.get("apiKey") != self.api_key:
+        if key_of(request) != self.api_key:
             return web.json_response({"status": "ERROR", "request_id": "sim", "error": "Unknown API Key"}, status=401)
         status = self.faults.take_http_error()
         if status == 429:
@@ -195,10 +210,7 @@ class PolygonSimulator(WebSimulator):
         else:
             since, after = int(q.get("timestamp.gte", 0)), -1
         rows = self.market.history(since, limit, after)
-        doc: dict[str, Any] = {"status": "OK", "request_id": "sim", "results": [
-            {"conditions": [], "exchange": EXCHANGE, "id": str(t.index + 1), "participant_timestamp": t.ts_ns,
-             "price": Decimal(t.price), "sequence_number": t.index + 1, "sip_timestamp": t.ts_ns,
-             "size": int(Decimal(t.size)), "tape": 1} for t in rows]}
+        doc: dict[str, Any] = {"status": "OK", "request_id": "sim", "results": [rest_trade_row(t) for t in rows]}
         if len(rows) == limit:
             doc["next_url"] = f"{self.rest_url}/v3/trades/{self.symbol}?cursor={since}-{rows[-1].index}&limit={limit}"
         return web.Response(text=json.dumps(_prepare(doc), separators=(",", ":")), content_type="application/json")

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from connectors import alphavantage
 from connectors.alphavantage import (AlphaVantageProvider, ShapeError, create, local_to_utc_ns, parse_intraday,
                                      zone_of)
 from connectors.metrics import ConnectorMetrics
@@ -312,9 +313,8 @@ def test_the_launcher_builds_it_with_the_market_and_the_recorded_sample(recorded
     ({"Information": "something new"}, "other"),
 ])
 def test_answers_without_a_series_are_told_apart(body, verdict):
-    p = create(ProviderConfig("alphavantage", {}), ConnectorMetrics(), KEY)
     if verdict is AuthError:
         with pytest.raises(AuthError):
-            p._classify(body, "IBM")
+            alphavantage.classify(body)
     else:
-        assert p._classify(body, "IBM") == verdict
+        assert alphavantage.classify(body) == verdict
