@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from connectors.raw_contract import TradeEncoder, is_decimal_text
+from connectors.raw_contract import PositionNumbering, TradeEncoder, is_decimal_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_SECONDS = (2**63 - 1) // 1_000_000_000  # the last whole second a BIGINT of ns holds
@@ -87,21 +87,27 @@ class CsvTradeSource:
     symbol: str = "ES"
     venue: str | None = "XCME"
     tz: str = "America/Chicago"
+    # The identity of the file being read (``replay.file_identity``): each row's trade_id is then
+    # "<file_id>:<line or row number>". None: rows have no id and are identified by their seq.
+    file_id: str | None = None
 
 
 class CsvTradeNormalizer:
-    """Stateful row → raw-trade JSON converter: assigns ``seq`` 1, 2, 3… in file order to good rows."""
+    """Stateful row → raw-trade JSON converter: each good row's ``seq`` is its place in time
+    (``raw_contract.position_seq``), so the same file read twice gives the same trades and two files of
+    different trades never share one."""
 
     HEADER = ["DateTime", "Price", "Volume"]
 
-    def __init__(self, meta: CsvTradeSource, first_seq: int = 1) -> None:
+    def __init__(self, meta: CsvTradeSource) -> None:
         self.meta = meta
         self.clock = LocalClock(meta.tz)
         self.encoder = TradeEncoder(meta.source, meta.symbol, meta.venue)
-        self.next_seq = first_seq
+        self.numbering = PositionNumbering()
 
-    def normalize(self, line: str) -> tuple[int, bytes]:
-        """(ts_event ns, JSON bytes) for one data line; RowError if the row is malformed."""
+    def normalize(self, line: str, line_no: int | None = None) -> tuple[int, bytes]:
+        """(ts_event ns, JSON bytes) for one data line (number ``line_no`` of the file, 1 = the header);
+        RowError if the row is malformed."""
         parts = line.rstrip("\r\n").split(",")
         if len(parts) != 3:
             raise RowError(f"expected 3 columns (DateTime,Price,Volume), got {len(parts)}")
@@ -111,6 +117,9 @@ class CsvTradeNormalizer:
         if not is_decimal_text(size):
             raise RowError(f"volume {size!r} is not a decimal with at most 9+9 digits")
         ts = self.clock.to_utc_ns(stamp)
-        seq = self.next_seq
-        self.next_seq += 1
-        return ts, self.encoder.encode(ts, ts, seq, price, size)
+        try:
+            seq = self.numbering.seq(self.meta.symbol, ts)
+        except ValueError as exc:
+            raise RowError(str(exc)) from None
+        trade_id = f"{self.meta.file_id}:{line_no}" if self.meta.file_id and line_no else None
+        return ts, self.encoder.encode(ts, ts, seq, price, size, trade_id)

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
 from connectors.csv_trades import MAX_SECONDS, CsvTradeNormalizer, CsvTradeSource
+from connectors.raw_contract import SEQ_PER_MS
 
 MAX_BYTES = 1 << 30  # the file is held in memory as Arrow columns and JSON: larger files take the row path
 _STAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
@@ -50,14 +51,30 @@ def _local_seconds_to_utc(texts: list[str], tz: str) -> list[int] | None:
     return out
 
 
-def normalise_clean_csv(path: Path, meta: CsvTradeSource, first_seq: int = 1) -> list[bytes] | None:
+def place_in_time_seqs(ns: np.ndarray) -> np.ndarray | None:
+    """``raw_contract.position_seq`` of every row of a file in time order (each row's rank in its
+    millisecond); None when the file steps back in time anywhere (the row path numbers it) or a millisecond
+    holds too many trades."""
+    ms = ns // 1_000_000
+    if len(ms) > 1 and bool(np.any(ms[1:] < ms[:-1])):
+        return None
+    index = np.arange(len(ms), dtype=np.int64)
+    starts = np.ones(len(ms), dtype=bool)
+    starts[1:] = ms[1:] != ms[:-1]
+    rank = index - np.maximum.accumulate(np.where(starts, index, 0))
+    if len(rank) and int(rank.max()) >= SEQ_PER_MS:
+        return None
+    return ms * SEQ_PER_MS + rank
+
+
+def normalise_clean_csv(path: Path, meta: CsvTradeSource) -> list[bytes] | None:
     """Every row of ``path`` as raw-trade JSON, in file order; None when the file needs the row path."""
     if path.stat().st_size > MAX_BYTES:
         return None
-    return normalise_clean_csv_source(path, meta, first_seq)
+    return normalise_clean_csv_source(path, meta)
 
 
-def normalise_clean_csv_source(source: Any, meta: CsvTradeSource, first_seq: int = 1) -> list[bytes] | None:
+def normalise_clean_csv_source(source: Any, meta: CsvTradeSource) -> list[bytes] | None:
     """``normalise_clean_csv`` over ``source``: a path or a readable file object (e.g. ``pa.BufferReader``).
 
     Any failure of Arrow on the bytes (not CSV, not UTF-8, a header that is not text) is None too: the row
@@ -84,9 +101,18 @@ def normalise_clean_csv_source(source: Any, meta: CsvTradeSource, first_seq: int
         return None
     base_ns = np.asarray(utc, dtype=np.int64)[seconds.indices.to_numpy()] * 1_000_000_000
     frac_ns = pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(stamp, 20, 29), 9, "0"), pa.int64()).to_numpy()
-    ts = pa.array(base_ns + frac_ns).cast(pa.string())
-    seq = pa.array(np.arange(first_seq, first_seq + len(stamp), dtype=np.int64)).cast(pa.string())
+    ns = base_ns + frac_ns
+    seq_values = place_in_time_seqs(ns)
+    if seq_values is None:
+        return None
+    ts = pa.array(ns).cast(pa.string())
+    seq = pa.array(seq_values).cast(pa.string())
     head = CsvTradeNormalizer(meta).encoder._head
+    if meta.file_id:  # the row path's "<file>:<line>" ids: a clean file's data lines are 2, 3, …
+        lines = pa.array(np.arange(2, len(stamp) + 2, dtype=np.int64)).cast(pa.string())
+        ids = pc.binary_join_element_wise(f'"{meta.file_id}:', lines, '"', "")
+    else:
+        ids = "null"
     parts = [head + '"ts_event":', ts, ',"ts_recv":', ts, ',"seq":', seq, ',"price":"', price, '","size":"', size,
-             '","trade_id":null,"conditions":[]}', ""]
+             '","trade_id":', ids, ',"conditions":[]}', ""]
     return pc.binary_join_element_wise(*parts).cast(pa.binary()).to_pylist()

@@ -13,6 +13,7 @@ from functools import lru_cache
 from tickflow import dead_letter
 
 CONTRACT_VERSION = 1
+SEQ_PER_MS = 100_000  # place-in-time seqs: trades one symbol may have in one millisecond
 # DECIMAL(18,9): at most 9 integer and 9 fractional digits, optional sign.
 DECIMAL_TEXT = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")
 
@@ -30,6 +31,37 @@ def _js(text: str | None) -> str:
 
 def _js_list(items: tuple[str, ...]) -> str:
     return "[" + ",".join(_js(i) for i in items) + "]"
+
+
+def position_seq(ts_event_ns: int, rank: int) -> int:
+    """A seq from a trade's place in time, for feeds and files without sequence numbers: its millisecond ×
+    100,000 + its rank among its symbol's trades of that millisecond (0, 1, …). The same trade gets the same
+    seq however often it is read, trades of different files or sessions do not collide, and seqs grow with
+    time, so ties on ``ts_event`` keep the order they were read in."""
+    if not 0 <= rank < SEQ_PER_MS:
+        raise ValueError(f"more than {SEQ_PER_MS} trades of one symbol in the millisecond of {ts_event_ns}")
+    return ts_event_ns // 1_000_000 * SEQ_PER_MS + rank
+
+
+class PositionNumbering:
+    """Ranks each symbol's trades within their millisecond, in the order they are read, for ``position_seq``.
+
+    It remembers the counts of each symbol's last ``memory`` milliseconds: a file in time order (or out of
+    order by less than that) numbers every trade uniquely; a millisecond read again after more than
+    ``memory`` others starts counting from 0 again (docs/providers/replay.md)."""
+
+    def __init__(self, memory: int = 10_000) -> None:
+        self.memory = memory
+        self._counts: dict[str, dict[int, int]] = {}
+
+    def seq(self, symbol: str, ts_event_ns: int) -> int:
+        ms = ts_event_ns // 1_000_000
+        counts = self._counts.setdefault(symbol, {})
+        rank = counts.get(ms, 0)
+        counts[ms] = rank + 1
+        if rank == 0 and len(counts) > self.memory:
+            del counts[next(iter(counts))]  # the oldest millisecond first seen (dicts keep insertion order)
+        return position_seq(ts_event_ns, rank)
 
 
 @dataclass(frozen=True)
@@ -115,13 +147,16 @@ def dlq_json(reason: str, detail: str, origin: str, original: bytes, component: 
 class TradeEncoder:
     """Fast encoder for many trades of one (source, symbol, venue): the constant part is built once.
 
-    Produces bytes identical to ``RawTrade(...).to_json()`` for trades without id or conditions.
+    Produces bytes identical to ``RawTrade(...).to_json()`` for trades without conditions whose id, if any,
+    needs no JSON escaping (a replayed file's ``<digest>:<line>``).
     """
 
     def __init__(self, source: str, symbol: str, venue: str | None) -> None:
         d = json.dumps
         self._head = f'{{"v":{CONTRACT_VERSION},"source":{d(source)},"symbol":{d(symbol)},"venue":{d(venue)},'
 
-    def encode(self, ts_event: int, ts_recv: int, seq: int, price: str, size: str) -> bytes:
+    def encode(self, ts_event: int, ts_recv: int, seq: int, price: str, size: str,
+               trade_id: str | None = None) -> bytes:
+        tid = "null" if trade_id is None else f'"{trade_id}"'
         return (f'{self._head}"ts_event":{ts_event},"ts_recv":{ts_recv},"seq":{seq},'
-                f'"price":"{price}","size":"{size}","trade_id":null,"conditions":[]}}').encode()
+                f'"price":"{price}","size":"{size}","trade_id":{tid},"conditions":[]}}').encode()

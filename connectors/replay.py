@@ -13,6 +13,8 @@ rows is returned.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib
 import sys
 import time
@@ -27,7 +29,7 @@ from connectors import wire_json
 from connectors.decimals import decimal_text
 from connectors.fields import INT64_MAX, is_clean_text, short
 from connectors.kafka_publisher import RawPublisher
-from connectors.raw_contract import RawTrade, TradeEncoder, is_decimal_text
+from connectors.raw_contract import PositionNumbering, RawTrade, TradeEncoder, is_decimal_text
 
 RAW_TRADES_TOPIC = "md.raw.trades"
 
@@ -60,7 +62,7 @@ def read_trades(lines: TextIO, meta: CsvTradeSource, result: ReplayResult,
         if not line.strip():
             continue
         try:
-            yield normalizer.normalize(line)
+            yield normalizer.normalize(line, line_no)
         except RowError as exc:
             result.skipped += 1
             if len(result.skipped_rows) < 20:
@@ -229,7 +231,7 @@ def read_parquet_trades(path: Path, meta: CsvTradeSource, result: ReplayResult,
     ``ts_event``: int64 ns since epoch UTC, or a timestamp (any unit; without a time zone it is read as
     UTC). ``price``/``size``: decimal, string or integer (never float). Optional ``symbol`` (null rows and a
     missing column use ``meta.symbol``) and ``trade_id``. ``source`` and ``venue`` come from ``meta``;
-    ``ts_recv`` = ``ts_event``; ``seq`` numbers the good rows 1, 2, 3… in file order.
+    ``ts_recv`` = ``ts_event``; ``seq`` is each good row's place in time (``raw_contract.position_seq``).
     """
     return parquet_trades(path, path.name, meta, result, on_skip, batch_size)
 
@@ -265,7 +267,7 @@ def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayR
         _text_column(c, schema.field(c).type)
 
     encoders: dict[str, TradeEncoder] = {}
-    seq = 0
+    numbering = PositionNumbering()
     row = 0
     for batch in _batches(pf, ["ts_event", "price", "size", *optional], batch_size, path.name):
         ts_col = batch.column("ts_event")
@@ -306,7 +308,13 @@ def parquet_trades(source: Any, name: str, meta: CsvTradeSource, result: ReplayR
             if trade_id is not None and not _text(trade_id, 64):
                 skip_row(result, on_skip, row, "trade_id is not text of at most 64 characters")
                 continue
-            seq += 1
+            try:
+                seq = numbering.seq(symbol, ts)
+            except ValueError as exc:
+                skip_row(result, on_skip, row, str(exc))
+                continue
+            if trade_id is None and meta.file_id:
+                trade_id = f"{meta.file_id}:{row}"
             if trade_id is None:
                 enc = encoders.get(symbol)
                 if enc is None:
@@ -385,6 +393,17 @@ def reader_for(path: Path) -> RecordReader | None:
     raise ReplayError(f"{path.name}: unknown format; replay reads {', '.join(supported_suffixes())} files")
 
 
+def file_identity(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of the file's bytes: a replayed trade without an id of its own
+    is identified as "<this>:<line or row>", so the same file read again repeats its trades (DUPLICATE) and
+    two different files never share one (docs/providers/replay.md)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic: str = RAW_TRADES_TOPIC,
                 rate: float | None = None, speed: float | None = None, limit: int | None = None,
                 err: TextIO = sys.stderr) -> ReplayResult:
@@ -393,6 +412,7 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
     if not path.is_file():
         raise ReplayError(f"{path}: no such file")
     reader = reader_for(path)
+    meta = dataclasses.replace(meta, file_id=file_identity(path))
     result = ReplayResult()
     key = meta.symbol.encode()
     pacer = Pacer(rate, speed)

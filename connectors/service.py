@@ -39,7 +39,7 @@ from connectors.circuit_breaker import OPEN, CircuitBreaker
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import DeliveryFailed, Outlet
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
-from connectors.raw_contract import RawQuote, RawTrade
+from connectors.raw_contract import RawQuote, RawTrade, position_seq
 from connectors.trade_gate import Position, RecentIds, TradeGate
 
 log = logging.getLogger("tickflow.connectors.service")
@@ -411,7 +411,7 @@ class ConnectorService:
                     ids.add(key, record.ts_event)
                 if renumber:
                     k = gate.positions[record.symbol].published_at_ts() - 1
-                    record = dataclasses.replace(record, seq=record.ts_event // 1_000_000 * 100_000 + k)
+                    record = dataclasses.replace(record, seq=position_seq(record.ts_event, k))
                 lag_record = record
             elif kind == "RawQuote":
                 lag_record = record

@@ -1,4 +1,4 @@
-"""Replay normalisation: exchange-local times to ns UTC (with DST), exact decimals, seq in file order."""
+"""Replay normalisation: exchange-local times to ns UTC (with DST), exact decimals, seq from the place in time."""
 import io
 import json
 from decimal import Decimal
@@ -62,14 +62,15 @@ def test_row_becomes_schema_valid_raw_trade_with_exact_decimal_text():
     record = json.loads(value)
     jsonschema.validate(record, SCHEMA)
     assert record == {"v": 1, "source": "replay", "symbol": "ES", "venue": "XCME", "ts_event": ts, "ts_recv": ts,
-                      "seq": 1, "price": "1640.25", "size": "8", "trade_id": None, "conditions": []}
+                      "seq": ts // 1_000_000 * 100_000, "price": "1640.25", "size": "8", "trade_id": None,
+                      "conditions": []}
     assert Decimal(record["price"]) == Decimal("1640.25")
 
 
 def test_fast_encoder_matches_the_reference_encoding():
     n = CsvTradeNormalizer(CsvTradeSource(source="replay", symbol="ES", venue="XCME"))
     ts, value = n.normalize("2013-09-01 17:00:00.083,1640.25,8")
-    ref = RawTrade("replay", "ES", "XCME", ts, ts, 1, "1640.25", "8").to_json()
+    ref = RawTrade("replay", "ES", "XCME", ts, ts, ts // 1_000_000 * 100_000, "1640.25", "8").to_json()
     assert value == ref
 
 
@@ -86,7 +87,7 @@ def test_malformed_rows_are_rejected_with_reason(line, reason):
         CsvTradeNormalizer(CsvTradeSource()).normalize(line)
 
 
-def test_seq_counts_good_rows_in_file_order_and_skips_bad_ones():
+def test_seq_is_the_place_in_time_in_file_order_and_bad_rows_take_none():
     text = ("DateTime,Price,Volume\n"
             "2013-09-01 17:00:00.083,1640.25,8\n"
             "garbage\n"
@@ -96,8 +97,31 @@ def test_seq_counts_good_rows_in_file_order_and_skips_bad_ones():
     result = ReplayResult()
     seen = []
     rows = list(read_trades(io.StringIO(text), CsvTradeSource(), result, lambda n, r: seen.append(n)))
-    assert [json.loads(v)["seq"] for _, v in rows] == [1, 2, 3]
+    ms = json.loads(rows[0][1])["ts_event"] // 1_000_000
+    assert [json.loads(v)["seq"] for _, v in rows] == [ms * 100_000, ms * 100_000 + 1, (ms + 1) * 100_000]
     assert result.skipped == 1 and seen == [3] and result.skipped_rows[0][0] == 3
+
+
+def test_the_same_file_read_twice_numbers_its_trades_alike_and_another_files_trades_differently():
+    day1 = "DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n2013-09-01 17:00:00.083,1640.5,1\n"
+    day2 = "DateTime,Price,Volume\n2013-09-02 09:30:00.001,1650.25,8\n2013-09-02 09:30:00.001,1650.5,1\n"
+    seqs = lambda text: [json.loads(v)["seq"] for _, v in read_trades(io.StringIO(text), CsvTradeSource(),  # noqa
+                                                                        ReplayResult())]
+    assert seqs(day1) == seqs(day1)
+    assert not set(seqs(day1)) & set(seqs(day2))
+
+
+def test_place_in_time_numbering_remembers_out_of_order_milliseconds_per_symbol():
+    from connectors.raw_contract import PositionNumbering, position_seq
+
+    n = PositionNumbering(memory=3)
+    ms = 1_000_000
+    assert [n.seq("ES", t * ms) for t in (5, 5, 6, 5, 7)] == [
+        position_seq(5 * ms, 0), position_seq(5 * ms, 1), position_seq(6 * ms, 0), position_seq(5 * ms, 2),
+        position_seq(7 * ms, 0)]
+    assert n.seq("NQ", 5 * ms) == position_seq(5 * ms, 0), "each symbol counts its own"
+    with pytest.raises(ValueError):
+        position_seq(0, 100_000)
 
 
 def test_wrong_header_refuses_the_whole_file():

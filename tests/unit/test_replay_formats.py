@@ -14,8 +14,8 @@ import pytest
 
 from connectors.csv_trades import CsvTradeSource
 from connectors.raw_contract import RawTrade
-from connectors.replay import (READERS, ReplayError, ReplayResult, check_raw_trade, read_parquet_trades, reader_for,
-                               register_reader, replay_file)
+from connectors.replay import (READERS, ReplayError, ReplayResult, check_raw_trade, file_identity,
+                               read_parquet_trades, reader_for, register_reader, replay_file)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "raw_trade.schema.json").read_text())
 NS = 1_000_000_000
@@ -54,6 +54,17 @@ def trade(**changes):
 
 # --- CSV: the existing fast path -------------------------------------------------------------------------
 
+def test_a_replayed_file_identifies_its_trades_by_its_content_and_their_line(tmp_path):
+    one, same, other = tmp_path / "one.csv", tmp_path / "same.csv", tmp_path / "other.csv"
+    one.write_text("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n2013-09-01 17:00:00.083,1640.25,8\n")
+    same.write_bytes(one.read_bytes())
+    other.write_text("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n")
+    ids = lambda f: [json.loads(v)["trade_id"] for _, _, v in replay(f)[1].sent]  # noqa: E731
+    assert ids(one) == ids(same) and len(set(ids(one))) == 2, "one file twice: the same trades"
+    assert not set(ids(one)) & set(ids(other)), "two different files: different trades"
+    assert ids(one)[0] == f"{file_identity(one)}:2"
+
+
 def test_csv_with_a_bad_row_is_read_row_by_row_and_the_row_reported(tmp_path):
     f = tmp_path / "t.CSV"
     f.write_text("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\nbad row\n2013-09-01 17:00:01,1640.5,2\n")
@@ -61,7 +72,8 @@ def test_csv_with_a_bad_row_is_read_row_by_row_and_the_row_reported(tmp_path):
     result, pub, err = replay(f)
     assert (result.published, result.skipped) == (2, 1)
     assert [(t, k) for t, k, _ in pub.sent] == [("md.raw.trades", b"ES")] * 2
-    assert pub.sent[0][2] == RawTrade("replay", "ES", "XCME", T0, T0, 1, "1640.25", "8").to_json()
+    assert pub.sent[0][2] == RawTrade("replay", "ES", "XCME", T0, T0, T0 // 1_000_000 * 100_000, "1640.25",
+                                      "8", f"{file_identity(f)}:2").to_json()
     assert "t.CSV:3: skipped: expected 3 columns" in err
 
 
@@ -138,8 +150,10 @@ def test_parquet_int_ns_and_decimals_become_exact_trades(tmp_path):
     result, pub, err = replay(f, CsvTradeSource(source="lake", symbol="ES", venue="XCME"))
     assert (result.published, result.skipped, err) == (3, 0, "")
     values = [json.loads(v) for _, _, v in pub.sent]
+    base = T0 // 1_000_000 * 100_000  # the three trades share a millisecond: ranks 0, 1, 2
     assert [(v["ts_event"], v["ts_recv"], v["seq"], v["price"], v["size"]) for v in values] == [
-        (T0, T0, 1, "1640.25", "8"), (T0 + 1, T0 + 1, 2, "1640.5", "12.5"), (T0 + 2, T0 + 2, 3, "0.000000001", "1")]
+        (T0, T0, base, "1640.25", "8"), (T0 + 1, T0 + 1, base + 1, "1640.5", "12.5"),
+        (T0 + 2, T0 + 2, base + 2, "0.000000001", "1")]
     assert all(v["source"] == "lake" and v["symbol"] == "ES" and v["venue"] == "XCME" for v in values)
     assert {k for _, k, _ in pub.sent} == {b"ES"}
     for v in values:
@@ -171,8 +185,9 @@ def test_parquet_symbol_and_trade_id_columns_and_batches(tmp_path):
     assert [k for _, k, _ in out] == [b"ES", b"DEFAULT", b"NQ", b"ES", b"NQ", b"ES", b"ES"]
     values = [json.loads(v) for _, _, v in out]
     assert [v["trade_id"] for v in values] == [None, "a2", "a3", None, "a5", "a6", "a7"]
-    assert [v["seq"] for v in values] == list(range(1, n + 1))
-    assert out[1][2] == RawTrade("replay", "DEFAULT", "XCME", T0 + 1, T0 + 1, 2, "5001.25", "1", "a2").to_json()
+    base = T0 // 1_000_000 * 100_000  # one millisecond: each symbol ranks its own trades in it
+    assert [v["seq"] for v in values] == [base, base, base, base + 1, base + 1, base + 2, base + 3]
+    assert out[1][2] == RawTrade("replay", "DEFAULT", "XCME", T0 + 1, T0 + 1, base, "5001.25", "1", "a2").to_json()
 
 
 def test_bad_parquet_rows_are_skipped_and_reported_with_their_row_numbers(tmp_path):
@@ -183,7 +198,7 @@ def test_bad_parquet_rows_are_skipped_and_reported_with_their_row_numbers(tmp_pa
                           Decimal("0.0000000001")], pa.decimal128(20, 10)),
     })
     result, pub, err = replay(f)
-    assert result.published == 1 and json.loads(pub.sent[0][2])["seq"] == 1
+    assert result.published == 1 and json.loads(pub.sent[0][2])["seq"] == T0 // 1_000_000 * 100_000
     reasons = dict(result.skipped_rows)
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7]
     assert "ts_event None" in reasons[2] and "null" in reasons[3] and "'abc'" in reasons[4]
