@@ -10,6 +10,7 @@ public final class MapBarStore implements BarStore {
     private final Map<Long, Bar> minutes = new HashMap<>();
     private final Map<String, Bar> rollups = new HashMap<>();
     private long closedThroughMs = Long.MIN_VALUE;
+    private long latestEventMs = Long.MIN_VALUE;
 
     @Override
     public Bar minute(long bucketStart) {
@@ -55,5 +56,15 @@ public final class MapBarStore implements BarStore {
     @Override
     public void setClosedThroughMs(long ms) {
         closedThroughMs = ms;
+    }
+
+    @Override
+    public long latestEventMs() {
+        return latestEventMs;
+    }
+
+    @Override
+    public void setLatestEventMs(long ms) {
+        latestEventMs = ms;
     }
 }
