@@ -338,9 +338,15 @@ def _zookeeper(s: Settings) -> Service:
             "tickTime=2000", f"dataDir={data}", f"clientPort={s.zookeeper_port}",
             f"clientPortAddress={s.host}", "admin.enableServer=false", "4lw.commands.whitelist=ruok",
             "maxClientCnxns=0", ""]))
+        # logback logs everything at DEBUG without a configuration
+        (base / "logback.xml").write_text(
+            '<configuration><appender name="OUT" class="ch.qos.logback.core.ConsoleAppender"><encoder>'
+            '<pattern>%d %-5level %logger{36} - %msg%n</pattern></encoder></appender>'
+            '<root level="INFO"><appender-ref ref="OUT"/></root></configuration>\n')
 
     def launch() -> None:
-        proc.start([_java(), "-Xmx256m", "-cp", _jar_classpath(s.jars / "zookeeper", "ZooKeeper"),
+        proc.start([_java(), "-Xmx256m", f"-Dlogback.configurationFile={base / 'logback.xml'}",
+                    "-cp", _jar_classpath(s.jars / "zookeeper", "ZooKeeper"),
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(conf)])
 
     def healthy() -> bool:
