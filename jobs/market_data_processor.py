@@ -104,7 +104,7 @@ def _dead_letter(reason: str, detail: str, topic: str) -> str:
     return dead_letters.select(reason, detail, topic, COMPONENT)
 
 
-def bar_stage(t_env, trades, allowed_lateness_ms: int, out_of_orderness_ms: int, sessions: str):
+def bar_stage(t_env, trades, allowed_lateness_ms: int, sessions: str):
     """The JVM bar book (jobs/jvm ``io.tickflow.bars.BarStage``) over the accepted trades: keyed by symbol,
     state and event-time timers in the JVM, so no record crosses into Python at run time. Returns the bar
     rows and the LATE trades."""
@@ -112,8 +112,7 @@ def bar_stage(t_env, trades, allowed_lateness_ms: int, out_of_orderness_ms: int,
     from pyflink.table import Table
 
     stage = get_gateway().jvm.io.tickflow.bars.BarStage
-    out = stage.bars(t_env._j_tenv, trades._j_table, sessions, allowed_lateness_ms, out_of_orderness_ms,
-                     f"{JOB_NAME}-bar-book")
+    out = stage.bars(t_env._j_tenv, trades._j_table, sessions, allowed_lateness_ms, f"{JOB_NAME}-bar-book")
     return Table(out.barTable(), t_env), Table(out.lateTable(), t_env)
 
 
@@ -125,7 +124,7 @@ def build(t_env, bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet 
         t_env.execute_sql(stmt)
 
     bars, late = bar_stage(t_env, t_env.from_path("trades_accepted"), o.allowed_lateness_ms,
-                           o.out_of_orderness_ms, sessions_spec(rules.venue_calendars))
+                           sessions_spec(rules.venue_calendars))
     t_env.create_temporary_view("late_trades", late)
     stmt_set = t_env.create_statement_set()
     stmt_set.add_insert("bars_out", bars)

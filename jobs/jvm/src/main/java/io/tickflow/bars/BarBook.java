@@ -18,15 +18,10 @@ import java.util.Map;
  *
  * <p>Lateness is judged here, against the same watermark that makes the book forget, so the two can never
  * disagree: a bar is forgotten when the watermark passes its last millisecond plus the allowed lateness,
- * and a trade whose minute is past that point is LATE. The watermark a trade is judged by is the highest of
- * the operator's, the one this book last forgot at ({@link BarStore#closedThroughMs()}, kept in state), and
- * the symbol's own: its latest event time taken less the out-of-orderness bound
- * ({@link BarStore#latestEventMs()}, kept in state). The first two mean that neither a restart (the
- * operator's watermark starts again from nothing) nor an input path that lags behind another can bring
- * back a bar the book has forgotten and emit a fragment of it as a new bar. The symbol's own watermark
- * makes the verdict a matter of the symbol's trades, not of when the operator's watermark arrives: a job
- * reading a backlog (after a restore, or at its first start) has no watermark for its first moments, and
- * a trade far behind its symbol's others would otherwise be taken then and refused in a steady run.
+ * and a trade whose minute is past that point is LATE. The watermark a trade is judged by is the higher of
+ * the operator's and the one this book last forgot at ({@link BarStore#closedThroughMs()}, kept in state),
+ * so neither a restart (the operator's watermark starts again from nothing) nor an input path that lags
+ * behind another can bring back a bar the book has forgotten and emit a fragment of it as a new bar.
  */
 public final class BarBook {
     private static final Comparator<Bar> EMIT_ORDER =
@@ -35,18 +30,11 @@ public final class BarBook {
 
     private final BarStore store;
     private final long latenessMs;
-    private final long outOfOrdernessMs;
     private final Map<String, TradingSessions> sessionsByVenue;
 
-    /**
-     * @param latenessMs       how long after its last millisecond a bar still takes trades (as revisions)
-     * @param outOfOrdernessMs the watermark's bound: how far a symbol's trades may arrive out of time order
-     */
-    public BarBook(BarStore store, long latenessMs, long outOfOrdernessMs,
-                   Map<String, TradingSessions> sessionsByVenue) {
+    public BarBook(BarStore store, long latenessMs, Map<String, TradingSessions> sessionsByVenue) {
         this.store = store;
         this.latenessMs = latenessMs;
-        this.outOfOrdernessMs = outOfOrdernessMs;
         this.sessionsByVenue = sessionsByVenue;
     }
 
@@ -84,18 +72,12 @@ public final class BarBook {
     /** Take one trade, judged against the operator's current watermark (ms). */
     public Outcome add(String symbol, String source, String venue, long ts, long seq, BigDecimal price,
                        BigDecimal size, long watermarkMs) {
-        long latest = store.latestEventMs();
-        long own = latest == Long.MIN_VALUE ? Long.MIN_VALUE : latest - outOfOrdernessMs;
-        long judgedAt = Math.max(Math.max(watermarkMs, store.closedThroughMs()), own);
+        long judgedAt = Math.max(watermarkMs, store.closedThroughMs());
         long minuteStart = Timeframes.intradayStart(ts, "1m");
         long minuteDue = Math.floorDiv(minuteStart + Timeframes.widthNs("1m"), 1_000_000L) - 1;
         if (minuteDue + latenessMs <= judgedAt) {
             return new Outcome(List.of(), "minute of ts_event " + ts + " closed more than " + latenessMs
                     + " ms before watermark " + judgedAt, Long.MIN_VALUE);
-        }
-        long tsMs = Math.floorDiv(ts, 1_000_000L);
-        if (tsMs > latest) {
-            store.setLatestEventMs(tsMs);
         }
         Bar minute = store.minute(minuteStart);
         if (minute == null) {

@@ -33,9 +33,8 @@ import java.util.Map;
  *
  * <p>Flink does not restore watermarks: after a restart the operator's watermark starts from nothing until
  * every input has sent one again. Trades read in that moment are judged by the watermark of the last
- * checkpoint instead (operator state, the lowest of the subtasks'), by their key's forgotten-through
- * watermark and by their symbol's own watermark (its latest event time less the out-of-orderness bound), so
- * a restart does not change which trades are LATE.
+ * checkpoint instead (operator state, the lowest of the subtasks'), and by their key's forgotten-through
+ * watermark, so a restart does not change which trades are LATE.
  */
 public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> implements CheckpointedFunction {
     private static final long serialVersionUID = 2L;
@@ -43,18 +42,15 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     public static final String ROLLUPS_STATE = "rollup-bars-v2";
     public static final String CLOSED_STATE = "closed-through-ms-v2";
     public static final String WATERMARK_STATE = "checkpointed-watermark-ms-v2";
-    public static final String LATEST_STATE = "latest-event-ms-v2";
     /** LATE trades: k, payload, kafka_partition, kafka_offset, detail. */
     public static final OutputTag<Row> LATE = new OutputTag<>("late-trades", LateTrades.TYPE) {
     };
 
     private final Map<String, TradingSessions> sessionsByVenue;
     private final long latenessMs;
-    private final long outOfOrdernessMs;
     private transient MapState<Long, Bar> minutes;
     private transient MapState<String, Bar> rollups;
     private transient ValueState<Long> closedThrough;
-    private transient ValueState<Long> latestEvent;
     private transient BarBook book;
     private transient Counter revisions;
     private transient Counter late;
@@ -63,10 +59,9 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     private transient long restoredWatermarkMs = Long.MIN_VALUE;
     private transient long seenWatermarkMs = Long.MIN_VALUE;
 
-    public BarBookFunction(Map<String, TradingSessions> sessionsByVenue, long latenessMs, long outOfOrdernessMs) {
+    public BarBookFunction(Map<String, TradingSessions> sessionsByVenue, long latenessMs) {
         this.sessionsByVenue = new HashMap<>(sessionsByVenue);
         this.latenessMs = latenessMs;
-        this.outOfOrdernessMs = outOfOrdernessMs;
     }
 
     @Override
@@ -75,8 +70,7 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         minutes = getRuntimeContext().getMapState(new MapStateDescriptor<>(MINUTES_STATE, Types.LONG, bar));
         rollups = getRuntimeContext().getMapState(new MapStateDescriptor<>(ROLLUPS_STATE, Types.STRING, bar));
         closedThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
-        latestEvent = getRuntimeContext().getState(new ValueStateDescriptor<>(LATEST_STATE, Types.LONG));
-        book = new BarBook(new StateStore(), latenessMs, outOfOrdernessMs, sessionsByVenue);
+        book = new BarBook(new StateStore(), latenessMs, sessionsByVenue);
         // Prometheus: ..._operator_tickflow_bar_revisions and ..._tickflow_late_trades
         revisions = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("bar_revisions");
         late = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("late_trades");
@@ -164,13 +158,12 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     }
 
     /**
-     * The book's store in this key's state. The forgotten-through watermark and the latest event time are
-     * read once per key and then held in memory beside the state they mirror (written through), so a trade costs one state read and one
+     * The book's store in this key's state. The forgotten-through watermark is read once per key and then
+     * held in memory beside the state it mirrors (written through), so a trade costs one state read and one
      * write, of its minute.
      */
     private final class StateStore implements BarStore {
         private final Map<String, Long> closedCache = new HashMap<>();
-        private final Map<String, Long> latestCache = new HashMap<>();
 
         @Override
         public Bar minute(long bucketStart) {
@@ -235,23 +228,6 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
                 return null;
             });
             closedCache.put(currentKey(), ms);
-        }
-
-        @Override
-        public long latestEventMs() {
-            return latestCache.computeIfAbsent(currentKey(), k -> {
-                Long v = state(() -> latestEvent.value());
-                return v == null ? Long.MIN_VALUE : v;
-            });
-        }
-
-        @Override
-        public void setLatestEventMs(long ms) {
-            state(() -> {
-                latestEvent.update(ms);
-                return null;
-            });
-            latestCache.put(currentKey(), ms);
         }
     }
 }

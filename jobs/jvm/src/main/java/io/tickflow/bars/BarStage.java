@@ -39,15 +39,13 @@ public final class BarStage {
      * @param trades      accepted trades: k, payload, kafka_partition, kafka_offset, source, symbol, venue,
      *                    ts_event, seq, price, size, and a rowtime
      * @param sessionSpec trading sessions per venue, "VENUE=open:close,…;VENUE=…" (ns)
-     * @param outOfOrdernessMs the watermark's bound, also each symbol's own (see {@link BarBook})
      * @param uid         the operator's stable uid, for savepoints
      */
     public static Outputs bars(StreamTableEnvironment tEnv, Table trades, String sessionSpec, long latenessMs,
-                               long outOfOrdernessMs, String uid) {
+                               String uid) {
         SingleOutputStreamOperator<Row> bars = tEnv.toDataStream(trades)
                 .keyBy(r -> r.<String>getFieldAs("symbol"), Types.STRING)
-                .process(new BarBookFunction(TradingSessions.parseByVenue(sessionSpec), latenessMs,
-                        outOfOrdernessMs), BarRecords.TYPE)
+                .process(new BarBookFunction(TradingSessions.parseByVenue(sessionSpec), latenessMs), BarRecords.TYPE)
                 .uid(uid)
                 .name("bar book: lateness, 1m bars, revisions and roll-ups");
         return new Outputs(tEnv.fromDataStream(bars), tEnv.fromDataStream(bars.getSideOutput(BarBookFunction.LATE)));

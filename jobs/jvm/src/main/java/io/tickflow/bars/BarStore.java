@@ -4,8 +4,7 @@ import java.util.List;
 
 /**
  * The state of one symbol's bar book: its 1m bars by bucket start, its roll-ups (5m, 15m, 1h, 1d) by
- * "timeframe|bucket_start", the watermark through which bars have been forgotten, and the latest event time
- * it took. The operator backs it
+ * "timeframe|bucket_start", and the watermark through which bars have been forgotten. The operator backs it
  * with keyed state; tests with maps ({@link MapBarStore}).
  */
 public interface BarStore {
@@ -26,9 +25,4 @@ public interface BarStore {
     long closedThroughMs();
 
     void setClosedThroughMs(long ms);
-
-    /** The latest event time (ms) among the trades this book took; Long.MIN_VALUE before the first. */
-    long latestEventMs();
-
-    void setLatestEventMs(long ms);
 }

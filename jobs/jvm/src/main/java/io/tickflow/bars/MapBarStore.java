@@ -10,7 +10,6 @@ public final class MapBarStore implements BarStore {
     private final Map<Long, Bar> minutes = new HashMap<>();
     private final Map<String, Bar> rollups = new HashMap<>();
     private long closedThroughMs = Long.MIN_VALUE;
-    private long latestEventMs = Long.MIN_VALUE;
 
     @Override
     public Bar minute(long bucketStart) {
@@ -56,15 +55,5 @@ public final class MapBarStore implements BarStore {
     @Override
     public void setClosedThroughMs(long ms) {
         closedThroughMs = ms;
-    }
-
-    @Override
-    public long latestEventMs() {
-        return latestEventMs;
-    }
-
-    @Override
-    public void setLatestEventMs(long ms) {
-        latestEventMs = ms;
     }
 }

@@ -21,7 +21,6 @@ class BarBookTest {
     static final long H = 60 * M;
     static final long T0 = 1378072800L * 1_000_000_000L; // Sunday 2013-09-01 22:00 UTC = 17:00 CDT
     static final long LATENESS_MS = 60_000;
-    static final long OUT_OF_ORDERNESS_MS = 2_000;
     static final long NO_WATERMARK = Long.MIN_VALUE;
 
     /** The last millisecond of the minute starting at {@code start} (ns). */
@@ -30,7 +29,7 @@ class BarBookTest {
     }
 
     static BarBook book(BarStore store) {
-        return new BarBook(store, LATENESS_MS, OUT_OF_ORDERNESS_MS, Map.of());
+        return new BarBook(store, LATENESS_MS, Map.of());
     }
 
     static BarBook.Outcome trade(BarBook b, long ts, long seq, String price, String size, long wm) {
@@ -182,7 +181,7 @@ class BarBookTest {
     void theDailyBarFollowsTheVenueSession() {
         // Labor Day 2013 on CME: Sunday 17:00 CDT → Monday 12:00 CDT (early close); then Monday 17:00 → Tuesday
         TradingSessions cme = new TradingSessions(new long[] {T0, T0 + 24 * H}, new long[] {T0 + 19 * H, T0 + 48 * H});
-        BarBook b = new BarBook(new MapBarStore(), LATENESS_MS, OUT_OF_ORDERNESS_MS, Map.of("XCME", cme));
+        BarBook b = new BarBook(new MapBarStore(), LATENESS_MS, Map.of("XCME", cme));
         trade(b, T0 + 10, 1, "10", "1", NO_WATERMARK);
         trade(b, T0 + 20 * H, 2, "11", "1", NO_WATERMARK); // after the early close: the next session's date
         List<Bar> days = b.advance(Long.MAX_VALUE).emitted.stream().filter(x -> x.timeframe.equals("1d"))
@@ -232,20 +231,5 @@ class BarBookTest {
         assertEquals(List.of(0, 1, 2), minuteRevisions);
         assertFalse(records.isEmpty());
         assertEquals("10 12 8 8 v3 n3 vwap10", BarTest.ohlc(lastPerKey(records).get("ES|1h|" + T0)));
-    }
-
-    @Test
-    void aTradeFarBehindItsSymbolIsLateEvenBeforeAnyWatermark() {
-        // a job reading a backlog has no watermark yet: the symbol's own trades still judge the straggler
-        MapBarStore store = new MapBarStore();
-        BarBook b = book(store);
-        assertNull(trade(b, T0 + 48 * H, 1, "10", "1", NO_WATERMARK).lateDetail);
-        assertNotNull(trade(b, T0, 2, "10", "1", NO_WATERMARK).lateDetail, "48 h behind its symbol");
-        long edge = T0 + 48 * H - (LATENESS_MS + OUT_OF_ORDERNESS_MS) * 1_000_000L;
-        assertNull(trade(b, edge, 3, "10", "1", NO_WATERMARK).lateDetail, "inside lateness + out-of-orderness");
-        // the same after a restart: the symbol's latest event time is in the store, not the book
-        assertNotNull(trade(book(store), T0 + M, 4, "10", "1", NO_WATERMARK).lateDetail);
-        // and a symbol's own trades say nothing about another's (a store per key)
-        assertNull(trade(book(new MapBarStore()), T0, 5, "10", "1", NO_WATERMARK).lateDetail);
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +22,6 @@ class BarBookTimingTest {
     static final long M = 60_000_000_000L;
     static final long T0 = 1378072800L * 1_000_000_000L;
     static final long LATENESS_MS = 60_000;
-    static final long OUT_OF_ORDERNESS_MS = 2_000;
 
     record Trade(long ts, long seq, BigDecimal price, BigDecimal size) {
     }
@@ -61,7 +61,7 @@ class BarBookTimingTest {
      */
     static Run run(Random rnd, List<Trade> order, double jumpChance, double restartChance) {
         MapBarStore store = new MapBarStore();
-        BarBook book = new BarBook(store, LATENESS_MS, OUT_OF_ORDERNESS_MS, Map.of());
+        BarBook book = new BarBook(store, LATENESS_MS, Map.of());
         List<Bar> records = new ArrayList<>();
         List<Trade> taken = new ArrayList<>();
         long maxSeenMs = Long.MIN_VALUE;
@@ -75,10 +75,10 @@ class BarBookTimingTest {
             maxSeenMs = Math.max(maxSeenMs, t.ts / 1_000_000);
             double r = rnd.nextDouble();
             if (r < restartChance) {
-                book = new BarBook(store, LATENESS_MS, OUT_OF_ORDERNESS_MS, Map.of());
+                book = new BarBook(store, LATENESS_MS, Map.of());
                 wm = Long.MIN_VALUE;
             } else if (r < restartChance + 0.3) {
-                long next = maxSeenMs - OUT_OF_ORDERNESS_MS + (rnd.nextDouble() < jumpChance ? 30 * 60_000 : 0);
+                long next = maxSeenMs - 2_000 + (rnd.nextDouble() < jumpChance ? 30 * 60_000 : 0);
                 if (next > wm) {
                     wm = next;
                     records.addAll(BarTest.copies(book.advance(wm).emitted));
@@ -145,10 +145,10 @@ class BarBookTimingTest {
             assertEquals(sorted.size(), r.taken.size(), "seed " + seed);
             assertEquals(expected, finals(r), "seed " + seed);
         }
-        // no watermark at all (a job's first moments on a backlog): arrival order within the lateness is free
-        List<Trade> shuffled = arrival(new Random(1), sorted, 50_000);
+        List<Trade> shuffled = new ArrayList<>(sorted);
+        Collections.shuffle(shuffled, new Random(1));
         MapBarStore store = new MapBarStore();
-        BarBook once = new BarBook(store, LATENESS_MS, OUT_OF_ORDERNESS_MS, Map.of());
+        BarBook once = new BarBook(store, LATENESS_MS, Map.of());
         for (Trade t : shuffled) {
             once.add("ES", "replay", null, t.ts, t.seq, t.price, t.size, Long.MIN_VALUE);
         }
