@@ -36,9 +36,10 @@ def reset_topics(bootstrap: str, names: list[str], timeout_s: float = 60) -> Non
             time.sleep(0.5)
 
 
-def publish(bootstrap: str, messages: list[tuple]) -> list[tuple[str, int, int]]:
+def publish(bootstrap: str, messages: list[tuple], rate: float | None = None) -> list[tuple[str, int, int]]:
     """Send (topic, key, value[, partition]) in order, idempotently; returns (topic, partition, offset) for
-    each. Without a partition the key's hash chooses, as for any producer."""
+    each. Without a partition the key's hash chooses, as for any producer. ``rate``: messages per second, as
+    a live feed sends them (default: as fast as possible)."""
     where: list[tuple[str, int, int] | None] = [None] * len(messages)
     errors: list[str] = []
 
@@ -51,7 +52,12 @@ def publish(bootstrap: str, messages: list[tuple]) -> list[tuple[str, int, int]]
         return cb
 
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+    start = time.monotonic()
     for i, (topic, key, value, *partition) in enumerate(messages):
+        if rate:
+            ahead = start + i / rate - time.monotonic()
+            if ahead > 0:
+                p.poll(ahead)
         where_to = {"partition": partition[0]} if partition else {}
         while True:
             try:
@@ -63,3 +69,37 @@ def publish(bootstrap: str, messages: list[tuple]) -> list[tuple[str, int, int]]
     assert p.flush(60) == 0, "messages still queued after 60s"
     assert not errors, errors[:3]
     return where  # type: ignore[return-value]
+
+
+def last_records(bootstrap: str, topic: str) -> dict[int, int]:
+    """Per partition, the offset of the last committed record of ``topic`` (a transaction's commit marker
+    may follow it: it is not a record). Read once nothing more will be written to the topic."""
+    from tickflow.kafka_reading import read_to_end
+
+    last: dict[int, int] = {}
+    for r in read_to_end(bootstrap, topic):
+        last[r.partition] = r.offset
+    return last
+
+
+def committed_past(bootstrap: str, group: str, topic: str, last: dict[int, int]) -> bool:
+    """True when ``group`` has committed beyond ``last`` (:func:`last_records`) on every partition."""
+    from kafka import TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return all(TopicPartition(topic, p) in committed and committed[TopicPartition(topic, p)].offset > off
+               for p, off in last.items())
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The sum over ``topic``'s partitions of ``group``'s committed offsets (0 before its first commit)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(o.offset for tp, o in committed.items() if tp.topic == topic and o.offset > 0)

@@ -18,7 +18,7 @@ import pytest
 
 from jobs.data_quality import METRICS, PROMETHEUS_OPERATOR_PREFIX
 from tests.integration.kafka_tools import publish, reset_topics
-from tests.integration.job_cli import run_job, unbounded_job
+from tests.integration.job_cli import PRODUCT_IDLENESS, run_job, unbounded_job
 from tests.integration.test_market_data_processor import corpus_messages, es_messages, final_bars, run_processor
 from tickflow.flink_runtime import local_metrics_ports
 from tickflow.kafka_reading import read_to_end
@@ -222,7 +222,7 @@ def flooded(running_stack, scored):
                    and v["valid"] == trades_per_window[v["window_start"]] for v in records)
 
     send(first, 0)
-    with unbounded_job("data_quality"):
+    with unbounded_job("data_quality", env=PRODUCT_IDLENESS):
         wait_until(lambda: scored_minute(last_window - 5 * MINUTE), timeout=300, interval=1,
                    what="the quality job scoring the sample's first hours")
         send(again, 0)
