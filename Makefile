@@ -36,7 +36,7 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q --durations=20 tests/unit tests/connectors tests/integration
 
-# the fault suite (docs/fault_tolerance.md): ~15 min, on its own stack (ports +40000), so not in `make test`
+# the fault suite (docs/fault_tolerance.md): 6 faults x 3 runs, 1-2 h, on its own stack (ports +40000), so not in `make test`
 test-e2e: setup
 	$(BIN)/pytest -q tests/e2e
 

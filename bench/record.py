@@ -732,24 +732,29 @@ def block_machine(machine: Mapping[str, str], runs: Runs) -> str:
 
 
 def block_fault_suite(runs: Runs) -> str:
-    """The scenarios of the latest `make test-e2e` run (tests/e2e/test_fault_tolerance.py records each
-    scenario that passed, i.e. whose outputs equal the undisturbed run's)."""
+    """Every run of the latest `make test-e2e` suite (tests/e2e/test_fault_tolerance.py records each run,
+    pass or fail, with the first difference from the undisturbed run when there is one)."""
     results = runs.get("fault_suite") or []
     if not results:
         return "_not yet recorded_: `bench/results/fault_suite.jsonl` is absent (run `make test-e2e`)."
     suite = max(r["suite"] for r in results)
     lines = [r for r in results if r["suite"] == suite]
-    rows = [[f"`{r['scenario']}`", "✔ equal" if r.get("equal_to_undisturbed") else "✘",
-             num(r.get("seconds"), "s"), num(r.get("bars_records")), num(r.get("bars_rows")),
+    rows = [[f"`{r['scenario']}`", str(r.get("round", DASH)),
+             "✔ equal" if r.get("equal_to_undisturbed") else f"✘ {r.get('difference', '')[:160]}",
+             num(r.get("seconds"), "s"), num(r.get("bars_records")), num(r.get("revisions")),
              num(r.get("trade_rows")), num(r.get("lake_rows")), num(r.get("dead_letters")),
              ", ".join(f"{job} {n}" for job, n in (r.get("job_failures") or {}).items()) or DASH]
             for r in lines]
     first = lines[0]
-    return (table(["scenario", "outputs vs undisturbed", "took", "md.bars records", "bars rows", "trades rows",
-                   "lake rows", "dead letters", "failures recovered"], rows) + "\n\n"
-            + f"Suite started {suite.replace('T', ' ').rstrip('Z')} UTC: {num(first.get('trades'))} real ES trades "
-              f"at {num(int(first.get('rate') or 0))}/s per scenario; {len(lines)} of 5 scenarios passed and recorded "
-              "(`bench/results/fault_suite.jsonl`, rendered by `bench/record.py --render-only`).")
+    faulted = [r for r in lines if r["scenario"] != "undisturbed"]
+    passed = sum(1 for r in faulted if r.get("equal_to_undisturbed"))
+    shape = (f"{num(first.get('trades'))} records ({num(first.get('symbols'))} symbols, rejects of every kind) "
+             f"at {num(int(first.get('rate') or 0))}/s, parallelism {first.get('parallelism', 1)}")
+    return (table(["scenario", "run", "outputs vs undisturbed", "took", "md.bars records", "revisions",
+                   "trades rows", "lake rows", "dead letters", "failures recovered"], rows) + "\n\n"
+            + f"Suite started {suite.replace('T', ' ').rstrip('Z')} UTC: {shape} per run; {passed} of "
+              f"{len(faulted)} faulted runs equal to the undisturbed one (`bench/results/fault_suite.jsonl`, "
+              "rendered by `bench/record.py --render-only`).")
 
 
 # --- rendering --------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ from tickflow.config import Settings, shifted_stack_env
 E2E_ENV = shifted_stack_env(40000, "e2e-stack")
 # the fault suite proves the defaults: the source idle timeout is the product's, not the quick tests' one
 E2E_ENV["TICKFLOW_SOURCE_IDLE_TIMEOUT_MS"] = str(Settings.source_idle_timeout_ms)
+# JobManager HA (ZooKeeper in the stack), so the JobManager-kill scenario has a JobManager to recover from
+E2E_ENV["TICKFLOW_FLINK_HA"] = "true"
+# two jobs at parallelism 2 on the one TaskManager
+E2E_ENV["TICKFLOW_FLINK_TASK_SLOTS"] = "4"
 os.environ.update(E2E_ENV)
 
 

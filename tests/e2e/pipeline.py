@@ -1,16 +1,19 @@
-"""The pipeline under test, run once per scenario: the real ES trades published at a steady rate to
-md.raw.trades while the market data processor (→ md.bars) and the storage writer (→ PostgreSQL, Parquet
-lake on S3) run unbounded on the session cluster; a fault is injected mid-stream; the stream then ends
-(both jobs stopped with ``drain``, the end of the stream) and every output is read back for comparison.
+"""The pipeline under test, run once per scenario: a multi-symbol workload made of the real ES trades
+(tests/workload.py: 24 symbols, three sources, about 2% rejects of every kind) published at a steady rate to
+md.raw.trades while the market data processor (→ md.bars, md.dlq) and the storage writer (→ PostgreSQL,
+Parquet lake on S3) run unbounded on the session cluster at parallelism 2; a fault is injected mid-stream;
+the stream then ends and every output is read back for comparison.
 
 A supervisor plays Kubernetes' part for the TaskManager: when its process is gone (killed, or exited on a
 fatal task error) a new one is started, as the Deployment would restart the pod.
 """
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
-from datetime import datetime, timedelta
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,43 +23,31 @@ import pyarrow.fs as pafs
 from confluent_kafka import Producer
 from kafka.admin import KafkaAdminClient
 
-from tests.integration.kafka_tools import reset_topics
+from tests.integration.kafka_tools import committed_past, last_records, reset_topics
+from tests.workload import Message, Workload, WorkloadSpec, build, closing_messages
 from tickflow import cluster
 from tickflow.config import Settings
 from tickflow.kafka_reading import read_to_end
 from tickflow.processes import wait_until
 
+DAY_NS = 86_400_000_000_000
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]
 TABLES = ["bars", "trades", "quotes", "indicators"]
 JOBS = {"market_data_processor": "market-data-processor", "storage_writer": "storage-writer"}
 
 
-def es_trades(csv_path, n: int) -> list[tuple[bytes, bytes]]:
-    """(key, value) of the first ``n`` real ES trades as md.raw.trades messages, then one closing trade
-    two trading days later that moves event time past every bar of the ``n`` (as the next session's first
-    trade does), so every one of their bars closes. Built once, so every run publishes the same bytes."""
-    from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
-
-    normalizer = CsvTradeNormalizer(CsvTradeSource())
-    out, line = [], ""
-    with open(csv_path) as f:
-        next(f)
-        for line in f:
-            out.append((b"ES", normalizer.normalize(line)[1]))
-            if len(out) == n:
-                break
-    out.append((b"ES", normalizer.normalize(closing_line(line))[1]))
-    return out
+SYMBOLS = 24
+REJECT_SHARE = 0.02
+PARALLELISM = 2
 
 
-def closing_line(last: str) -> str:
-    """A CSV trade line at the same price two or more days after ``last``, on a Monday to Thursday (a
-    session day of the CME's ES; the time of day is the last trade's, so inside a session too)."""
-    stamp, price, _size = last.strip().split(",")
-    when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f") + timedelta(days=2)
-    while when.weekday() > 3:
-        when += timedelta(days=1)
-    return f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d},{price},1\n"
+def workload(csv_path, n: int) -> tuple[Workload, list[Message]]:
+    """The first ``n`` real ES trades spread over the symbols with rejects mixed in, then one closing trade
+    per symbol two days after the last (as the next session's first trade does), so every bar of the
+    workload closes on every partition. Built once, so every run publishes the same bytes."""
+    w = build(WorkloadSpec(symbols=SYMBOLS, reject_share=REJECT_SHARE, limit=n), csv_path)
+    last = max(json.loads(m.value)["ts_event"] for m in w.messages if m.expect is None)
+    return w, closing_messages(w, last + 2 * DAY_NS)
 
 
 class PacedPublisher(threading.Thread):
@@ -120,9 +111,9 @@ class Outputs:
     bars_topic: list[tuple[bytes, bytes]]          # md.bars, read_committed, in offset order per partition
     bars_table: dict[tuple, tuple]
     trades_table: list[tuple]
-    lake_bars: list[tuple]
-    lake_trades: list[tuple]
-    dead_letters: int
+    lake_bars: list[dict]
+    lake_trades: list[dict]
+    dead_letters: Counter                          # (reason, original bytes) of every md.dlq record
     restarts: dict[str, int] = field(default_factory=dict)   # failures each job recovered from
     seconds: float = 0.0                                      # the scenario, from reset to the last output read
 
@@ -133,6 +124,7 @@ class Run:
 
     s: Settings
     name: str
+    closes_at_ms: int   # the closing trades' event time: once the bar book's watermark is there, every bar is out
     job_ids: dict[str, str] = field(default_factory=dict)
     publisher: PacedPublisher | None = None
     restarts: dict[str, int] = field(default_factory=dict)   # each job's restarts before the stream ended
@@ -146,7 +138,7 @@ class Run:
 
     def job_args(self, job: str) -> list[str]:
         extra = ["--lake", self.lake] if job == "storage_writer" else []
-        return ["--parallelism", "1", "--group-id", self.group(job), *extra]
+        return ["--parallelism", str(PARALLELISM), "--group-id", self.group(job), *extra]
 
     def submit(self, job: str, from_checkpoint: str | None = None) -> None:
         self.job_ids[job] = cluster.submit(self.s, job, self.job_args(job), savepoint=from_checkpoint)
@@ -172,33 +164,12 @@ def reset(s: Settings, lake_prefix: str) -> None:
         cur.execute(f"TRUNCATE {', '.join(TABLES)}")
 
 
-def last_records(s: Settings, topic: str) -> dict[int, int]:
-    """Per partition, the offset of the last committed record of ``topic`` (a transaction's commit marker
-    may follow it: it is not a record). Read once, when nothing more will be written to the topic."""
-    last: dict[int, int] = {}
-    for r in read_to_end(s.kafka_bootstrap, topic):
-        last[r.partition] = r.offset
-    return last
-
-
-def committed_past(s: Settings, group: str, topic: str, last: dict[int, int]) -> bool:
-    """True when ``group`` has committed beyond ``last`` (:func:`last_records`) on every partition."""
-    from kafka import TopicPartition
-
-    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-    try:
-        committed = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    return all(TopicPartition(topic, p) in committed and committed[TopicPartition(topic, p)].offset > off
-               for p, off in last.items())
-
-
-def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], rate: float,
+def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], closes_at_ns: int, rate: float,
                  fault: Callable[[Run], None] | None = None) -> Outputs:
-    """Publish, inject ``fault`` while the trades flow, end the stream, read every output."""
+    """Publish, inject ``fault`` while the trades flow, end the stream, read every output. ``closes_at_ns``
+    is the event time of the closing trades (the last messages)."""
     started = time.monotonic()
-    run = Run(s, name)
+    run = Run(s, name, closes_at_ns // 1_000_000)
     reset(s, f"e2e/{name}/")
     supervisor = TaskManagerSupervisor(s)
     supervisor.start()
@@ -228,9 +199,17 @@ def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], ra
     return out
 
 
+def bar_book_watermark(s: Settings, job_id: str) -> int:
+    """The lowest input watermark (ms) of the processor's bar book subtasks (Long.MIN_VALUE before any)."""
+    vertex = next(v for v in cluster.rest(s, f"/jobs/{job_id}")["vertices"] if "bar book" in v["name"])
+    marks = cluster.rest(s, f"/jobs/{job_id}/vertices/{vertex['id']}/watermarks")
+    return min(int(float(m["value"])) for m in marks if m["id"].endswith("currentInputWatermark"))
+
+
 def end_stream(run: Run) -> None:
-    """The processor has checkpointed past the closing trade, and twice more (its watermark, emitted
-    every 200 ms, has closed every earlier bar and those bars are committed) → stop it with a savepoint;
+    """The processor has checkpointed past the closing trade, its bar book's watermark has reached the
+    closing trades (every earlier bar is emitted) and it has checkpointed twice more (those bars are
+    committed) → stop it with a savepoint;
     the storage writer has checkpointed past every bar and trade → stop it with ``drain`` (its last
     Parquet files commit).
 
@@ -239,17 +218,21 @@ def end_stream(run: Run) -> None:
     depend on timing. docs/fault_tolerance.md says more."""
     s = run.s
     proc, writer = "market_data_processor", "storage_writer"
-    trades_end = last_records(s, "md.raw.trades")  # every trade is published, the closing one too
-    wait_until(lambda: committed_past(s, run.group(proc), "md.raw.trades", trades_end), 600,
+    trades_end = last_records(s.kafka_bootstrap, "md.raw.trades")  # every trade is published, the closing one too
+    wait_until(lambda: committed_past(s.kafka_bootstrap, run.group(proc), "md.raw.trades", trades_end), 600,
                "the processor to checkpoint past the last trade", interval=1.0)
+    # under load the watermark can trail the offsets by seconds, and a savepoint taken before it arrives
+    # would keep the last bars in state, unemitted
+    wait_until(lambda: bar_book_watermark(s, run.job_ids[proc]) >= run.closes_at_ms - 60_000, 600,
+               "the bar book's watermark to reach the closing trades", interval=1.0)
     seen = cluster.latest_checkpoint(s, run.job_ids[proc])[0]
     wait_until(lambda: cluster.latest_checkpoint(s, run.job_ids[proc])[0] >= seen + 2, 120,
                "two more processor checkpoints")
     run.restarts = {job: restarts(s, job_id) for job, job_id in run.job_ids.items()}
     cluster.stop_with_savepoint(s, run.job_ids[proc])
-    bars_end = last_records(s, "md.bars")  # the processor has stopped: md.bars is complete
-    wait_until(lambda: committed_past(s, run.group(writer), "md.bars", bars_end)
-               and committed_past(s, run.group(writer), "md.raw.trades", trades_end), 600,
+    bars_end = last_records(s.kafka_bootstrap, "md.bars")  # the processor has stopped: md.bars is complete
+    wait_until(lambda: committed_past(s.kafka_bootstrap, run.group(writer), "md.bars", bars_end)
+               and committed_past(s.kafka_bootstrap, run.group(writer), "md.raw.trades", trades_end), 600,
                "the storage writer to checkpoint past the last bar", interval=1.0)
     cluster.stop_with_savepoint(s, run.job_ids[writer], drain=True)
     for job, job_id in run.job_ids.items():
@@ -259,7 +242,11 @@ def end_stream(run: Run) -> None:
 def read_outputs(run: Run) -> Outputs:
     s = run.s
     bars_topic = [(r.key, r.value) for r in read_to_end(s.kafka_bootstrap, "md.bars")]
-    dead = sum(1 for _ in read_to_end(s.kafka_bootstrap, "md.dlq"))
+    dead = Counter()
+    for r in read_to_end(s.kafka_bootstrap, "md.dlq"):
+        d = json.loads(r.value)
+        original = base64.b64decode(d["original"]) if d["original_encoding"] == "base64" else d["original"].encode()
+        dead[(d["reason"], original)] += 1
     with psycopg2.connect(s.postgres_dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT symbol, timeframe, bucket_start, bucket_end, open, high, low, close, volume, vwap, "
                     "trade_count, revision, sources, pipeline_version FROM bars")
@@ -270,13 +257,11 @@ def read_outputs(run: Run) -> Outputs:
                    lake_rows(s, run.lake, "trades"), dead, run.restarts)
 
 
-def lake_rows(s: Settings, lake: str, dataset: str) -> list[tuple]:
+def lake_rows(s: Settings, lake: str, dataset: str) -> list[dict]:
     """Every row of a lake dataset's committed files, sorted (files a failed attempt left in progress are
     hidden, as for any reader)."""
     fs = pafs.S3FileSystem(endpoint_override=s.s3_endpoint, access_key=s.s3_access_key,
                            secret_key=s.s3_secret_key, scheme="http")
     path = lake.removeprefix("s3://") + f"/dataset={dataset}"
     table = ds.dataset(path, format="parquet", partitioning="hive", filesystem=fs).to_table()
-    columns = sorted(table.column_names)
-    rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
-    return sorted(rows, key=repr)
+    return sorted(table.to_pylist(), key=lambda r: repr(sorted(r.items())))
