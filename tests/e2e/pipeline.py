@@ -21,7 +21,6 @@ import psycopg2
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from confluent_kafka import Producer
-from kafka.admin import KafkaAdminClient
 
 from tests.integration.kafka_tools import committed_past, last_records, reset_topics
 from tests.workload import Message, Workload, WorkloadSpec, build, closing_messages
