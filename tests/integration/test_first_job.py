@@ -22,6 +22,12 @@ def tickflow(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return r
 
 
+def row(value: dict) -> int:
+    """A replayed CSV trade's row in its file (1 = the first after the header): its trade_id is
+    "<file digest>:<line>", the line counting the header."""
+    return int(value["trade_id"].rsplit(":", 1)[1]) - 1
+
+
 @pytest.fixture(scope="module")
 def es_replayed(running_stack):
     before = end_offsets(running_stack.kafka_bootstrap, RAW)
@@ -38,31 +44,32 @@ def passthrough_ran(running_stack, es_replayed):
 
 
 def test_replay_delivers_exactly_the_500000_real_es_trades(running_stack, es_replayed):
-    seqs = []
+    rows, seqs = [], set()
     for rec in read_to_end(running_stack.kafka_bootstrap, RAW, es_replayed):
         value = json.loads(rec.value)
         assert rec.key == b"ES"
-        seqs.append(value["seq"])
-        if value["seq"] == 1:
+        rows.append(row(value))
+        seqs.add(value["seq"])
+        if rows[-1] == 1:
             assert value["ts_event"] == 1378072800083000000 and value["price"] == "1640.25"
-    assert len(seqs) == ROWS
-    assert sorted(seqs) == list(range(1, ROWS + 1))
+    assert sorted(rows) == list(range(1, ROWS + 1))
+    assert len(seqs) == ROWS, "every trade a seq of its own"
 
 
 def test_first_job_moves_every_record_once_with_exact_decimals(running_stack, es_replayed, passthrough_ran):
     source_prices = {}
     with open(es_sample_csv(running_stack.cache_dir)) as f:
         next(f)
-        for seq, line in enumerate(f, start=1):
+        for n, line in enumerate(f, start=1):
             _, price, size = line.rstrip("\n").split(",")
-            source_prices[seq] = (Decimal(price), Decimal(size))
+            source_prices[n] = (Decimal(price), Decimal(size))
     seen = set()
     for rec in read_to_end(running_stack.kafka_bootstrap, PARSED, passthrough_ran):
         value = json.loads(rec.value)
         assert rec.key == b"replay|ES"
-        assert value["seq"] not in seen, f"duplicate seq {value['seq']}"
-        seen.add(value["seq"])
-        assert (Decimal(value["price"]), Decimal(value["size"])) == source_prices[value["seq"]]
+        assert row(value) not in seen, f"row {row(value)} twice"
+        seen.add(row(value))
+        assert (Decimal(value["price"]), Decimal(value["size"])) == source_prices[row(value)]
     assert len(seen) == ROWS, f"lost {ROWS - len(seen)} records"
 
 
@@ -81,7 +88,7 @@ def test_a_bounded_run_leaves_its_group_where_it_ended(running_stack, passthroug
     for _ in range(2):
         before = end_offsets(s.kafka_bootstrap, PARSED)
         tickflow("run", "trade_passthrough", "--bounded")
-        moved.append(sorted(json.loads(r.value)["seq"] for r in read_to_end(s.kafka_bootstrap, PARSED, before)))
+        moved.append(sorted(row(json.loads(r.value)) for r in read_to_end(s.kafka_bootstrap, PARSED, before)))
         assert group_positions(s.kafka_bootstrap, RAW, GROUP_ID) == end_offsets(s.kafka_bootstrap, RAW)
     assert moved == [[1, 2, 3], []]
 
@@ -98,7 +105,7 @@ def test_session_cluster_runs_a_submitted_job_with_checkpoints_on_s3(running_sta
     wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 300, "job end", 1.0)
     assert cluster.job_state(s, job_id) == "FINISHED"
     moved = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, PARSED, before)]
-    assert sorted(m["seq"] for m in moved) == list(range(1, 11))
+    assert sorted(row(m) for m in moved) == list(range(1, 11))
     assert {m["source"] for m in moved} == {"cluster-test"}
     # the transactions above were committed by checkpoints, and those were written to the S3 endpoint
     checkpoints = cluster.rest(s, f"/jobs/{job_id}/checkpoints")
