@@ -248,10 +248,13 @@ def test_fault_suite_block_shows_only_the_latest_suite_run():
             "seconds": 240, "bars_records": 3000, "bars_rows": 2900, "trade_rows": 150001, "lake_rows": 153001,
             "dead_letters": 0, "equal_to_undisturbed": True}
     runs = {"fault_suite": [older, {**line, "scenario": "undisturbed", "job_failures": {"storage_writer": 0}},
-                            {**line, "scenario": "kill-taskmanager", "job_failures": {"storage_writer": 2}}]}
+                            {**line, "scenario": "kill-taskmanager", "round": 1, "job_failures": {"storage_writer": 2}},
+                            {**line, "scenario": "kill-taskmanager", "round": 2, "equal_to_undisturbed": False,
+                             "difference": "md.bars: 1 record differs"}]}
     text = record.block_fault_suite(runs)
-    assert "`kill-taskmanager`" in text and "storage_writer 2" in text and "2 of 5 scenarios" in text
-    assert text.count("✔ equal") == 2 and "2026-11-24 17:00:00 UTC" in text
+    assert "`kill-taskmanager`" in text and "storage_writer 2" in text and "1 of 2 faulted runs" in text
+    assert text.count("✔ equal") == 2 and "✘ md.bars: 1 record differs" in text
+    assert "2026-11-24 17:00:00 UTC" in text
 
 
 def test_fault_suite_block_without_results_says_how_to_get_them():
