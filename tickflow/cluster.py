@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tickflow.config import PROJECT_ROOT, Settings
-from tickflow.flink_runtime import flink_home
+from tickflow.flink_runtime import flink_home, library_jars
 from tickflow.processes import StackError, port_open, port_owner, wait_until
 
 CONF_TEMPLATE = PROJECT_ROOT / "flink-conf" / "local" / "config.yaml"
@@ -78,13 +78,32 @@ def _prepare(s: Settings) -> None:
         shutil.copy(flink_home() / "conf" / name, p["conf"] / name)
     (p["conf"] / "masters").write_text(f"localhost:{s.flink_rest_port}\n")
     (p["conf"] / "workers").write_text("localhost\n")
-    # lib: the distribution's jars plus flink-python from opt/, which Python operators need on the cluster
-    # (the image of the deployment issue does the same)
-    for jar in [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar")]:
-        link = p["lib"] / jar.name
-        if not link.exists():
-            link.symlink_to(jar)
+    _prepare_lib(s)
     _prepare_plugins(s)
+
+
+def _prepare_lib(s: Settings) -> None:
+    """The cluster's lib/, as in the Kubernetes image: the distribution's jars, flink-python from opt/
+    (Python operators need it on the cluster) and the connectors from Maven, loaded once by the cluster
+    rather than into every job's class loader. Jars from an earlier gathering are removed, so two versions
+    of a connector never meet; the connectors are hard links (copies across file systems), which a
+    re-gathering cannot pull from under a running cluster."""
+    lib = _paths(s)["lib"]
+    distribution = [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar")]
+    links = {j.name: j for j in distribution}
+    copies = {j.name: j for j in library_jars(s)}
+    for present in lib.glob("*.jar"):
+        if present.name not in links and present.name not in copies:
+            present.unlink()
+    for name, jar in links.items():
+        if not (lib / name).exists():
+            (lib / name).symlink_to(jar)
+    for name, jar in copies.items():
+        if not (lib / name).exists():
+            try:
+                os.link(jar, lib / name)
+            except OSError:
+                shutil.copy(jar, lib / name)
 
 
 def _prepare_plugins(s: Settings) -> None:

@@ -37,13 +37,25 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).resolve().parent
 
 
-def connector_jars(s: Settings) -> list[Path]:
-    """The connectors from Maven and tickflow's own SQL functions (jobs/jvm), attached to every job."""
+def library_jars(s: Settings) -> list[Path]:
+    """The connectors and their dependencies gathered from Maven (Kafka, JDBC, Parquet, Hadoop client)."""
     jars = sorted((s.jars / "flink-lib").glob("*.jar"))
-    udfs = s.jars / "tickflow-udfs" / "tickflow-udfs.jar"
-    if not jars or not udfs.exists():
+    if not jars:
         raise RuntimeError(f"jars missing under {s.jars}: run `make setup`")
-    return jars + [udfs]
+    return jars
+
+
+def udfs_jar(s: Settings) -> Path:
+    """tickflow's own SQL functions and operators (jobs/jvm)."""
+    jar = s.jars / "tickflow-udfs" / "tickflow-udfs.jar"
+    if not jar.exists():
+        raise RuntimeError(f"{jar} missing: run `make setup`")
+    return jar
+
+
+def connector_jars(s: Settings) -> list[Path]:
+    """Every jar a job needs beyond Flink itself."""
+    return library_jars(s) + [udfs_jar(s)]
 
 
 def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> dict[str, str]:
@@ -67,8 +79,12 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
     }
-    if not s.jars_in_flink_lib:  # the Kubernetes image has the connectors in Flink's lib/ instead
-        conf["pipeline.jars"] = ";".join(p.as_uri() for p in connector_jars(s))
+    if not s.jars_in_flink_lib:  # the Kubernetes image has every jar in Flink's lib/ instead
+        # The local session cluster has the library jars in its lib/ (cluster.py) and takes only tickflow's
+        # own jar with each job: ~80 MB of connector classes loaded per job into a class loader a session
+        # cluster never frees ended a TaskManager in a Metaspace OutOfMemoryError after a dozen submissions.
+        jars = [udfs_jar(s)] if on_cluster else connector_jars(s)
+        conf["pipeline.jars"] = ";".join(p.as_uri() for p in jars)
     if not on_cluster:
         # a cluster checkpoints as its own configuration says (flink-conf/local, flink-conf/production)
         conf.update({"execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",

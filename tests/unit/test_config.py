@@ -43,6 +43,9 @@ def test_a_job_on_a_cluster_takes_checkpointing_from_the_cluster_and_jars_from_l
     on_cluster = job_configuration(config.load({"TICKFLOW_JARS_IN_FLINK_LIB": "true"}), "j", on_cluster=True)
     assert not any(k.startswith("execution.checkpointing.") for k in on_cluster)
     assert "pipeline.jars" not in on_cluster
+    # the local session cluster has the connectors in its lib/: a job takes only tickflow's own jar along
+    session = job_configuration(config.load({}), "j", on_cluster=True)
+    assert session["pipeline.jars"].endswith("/tickflow-udfs.jar") and ";" not in session["pipeline.jars"]
 
 
 def test_a_shifted_stack_moves_every_port_and_the_home_and_loads_as_settings():
