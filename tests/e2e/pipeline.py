@@ -115,6 +115,7 @@ class Outputs:
     dead_letters: Counter                          # (reason, original bytes) of every md.dlq record
     restarts: dict[str, int] = field(default_factory=dict)   # failures each job recovered from
     seconds: float = 0.0                                      # the scenario, from reset to the last output read
+    metaspace_mb: float | None = None                         # the TaskManager's class metadata at the end
 
 
 @dataclass
@@ -187,6 +188,7 @@ def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], cl
         assert not run.publisher.is_alive() and not run.publisher.errors, run.publisher.errors[:3]
         assert run.publisher.sent == len(messages)
         end_stream(run)
+        metaspace = taskmanager_metaspace_mb(s)
     finally:
         supervisor.stopping.set()
         supervisor.join()
@@ -195,11 +197,24 @@ def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], cl
                 cluster.cancel(s, job_id)
     out = read_outputs(run)
     out.seconds = time.monotonic() - started
+    out.metaspace_mb = metaspace
     return out
 
 
+def taskmanager_metaspace_mb(s: Settings) -> float | None:
+    """Metaspace in use on the (first) TaskManager: it must not grow from run to run on the one cluster."""
+    managers = cluster.rest(s, "/taskmanagers").get("taskmanagers", [])
+    if not managers:
+        return None
+    metrics = cluster.rest(s, f"/taskmanagers/{managers[0]['id']}/metrics?get=Status.JVM.Memory.Metaspace.Used")
+    return round(float(metrics[0]["value"]) / 2 ** 20, 1) if metrics else None
+
+
+NO_WATERMARK = -(2 ** 63)   # Long.MIN_VALUE: what Flink reports before an operator's first watermark
+
+
 def bar_book_watermark(s: Settings, job_id: str) -> int:
-    """The lowest input watermark (ms) of the processor's bar book subtasks (Long.MIN_VALUE before any)."""
+    """The lowest input watermark (ms) of the processor's bar book subtasks (NO_WATERMARK before any)."""
     vertex = next(v for v in cluster.rest(s, f"/jobs/{job_id}")["vertices"] if "bar book" in v["name"])
     marks = cluster.rest(s, f"/jobs/{job_id}/vertices/{vertex['id']}/watermarks")
     return min(int(float(m["value"])) for m in marks if m["id"].endswith("currentInputWatermark"))

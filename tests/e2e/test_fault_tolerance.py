@@ -20,7 +20,8 @@ from typing import Callable
 
 import pytest
 
-from tests.e2e.pipeline import JOBS, PARALLELISM, SYMBOLS, Outputs, Run, restarts, run_pipeline, workload
+from tests.e2e.pipeline import (JOBS, NO_WATERMARK, PARALLELISM, SYMBOLS, Outputs, Run, bar_book_watermark,
+                                restarts, run_pipeline, workload)
 from tests.integration.kafka_tools import committed_total
 from tickflow import cluster, stack
 from tickflow.config import PROJECT_ROOT
@@ -50,7 +51,8 @@ def record(scenario: str, round_: int, out: Outputs, equal: bool, difference: st
             "dead_letters": sum(out.dead_letters.values()),
             "dead_letters_by_reason": dict(sorted(Counter(r for (r, _), n in out.dead_letters.items()
                                                           for _ in range(n)).items())),
-            "job_failures": out.restarts, "equal_to_undisturbed": equal}
+            "job_failures": out.restarts, "taskmanager_metaspace_mb": out.metaspace_mb,
+            "equal_to_undisturbed": equal}
     if difference:
         line["difference"] = difference[:500]
     with open(RESULTS, "a") as f:
@@ -164,13 +166,20 @@ def check_and_record(scenario: str, round_: int, got: Outputs, want: Outputs) ->
 # --- faults -----------------------------------------------------------------------------------------
 
 def when_flowing(run: Run) -> None:
-    """Wait until FAULT_AT of the records are out and the processor has checkpointed a fifth of them (so the
-    checkpoint a recovery starts from holds bars and a watermark), and the storage writer has checkpointed."""
+    """Wait until FAULT_AT of the records are out, the processor has checkpointed a fifth of them and has
+    completed a checkpoint after its bar book's watermark was established (so the checkpoint a recovery
+    starts from holds bars and a watermark: docs/fault_tolerance.md says why that matters), and the
+    storage writer has checkpointed."""
     wait_until(lambda: run.publisher.progress() >= FAULT_AT, 300, f"{FAULT_AT:.0%} of the trades to be sent")
     share = len(run.publisher.messages) // 5
     wait_until(lambda: committed_total(run.s.kafka_bootstrap, run.group("market_data_processor"),
                                        "md.raw.trades") >= share, 300,
                "the processor to checkpoint a fifth of the records", interval=0.5)
+    processor = run.job_ids["market_data_processor"]
+    wait_until(lambda: bar_book_watermark(run.s, processor) > NO_WATERMARK, 120, "the bar book's first watermark")
+    watermarked = (cluster.latest_checkpoint(run.s, processor) or (0, ""))[0] + 1
+    wait_until(lambda: (cluster.latest_checkpoint(run.s, processor) or (0, ""))[0] >= watermarked, 120,
+               "a processor checkpoint holding the watermark")
     for job_id in run.job_ids.values():
         wait_until(lambda: cluster.latest_checkpoint(run.s, job_id) is not None, 120, "a first checkpoint")
 
