@@ -144,7 +144,8 @@ def test_a_kafka_outage_longer_than_the_delivery_timeout_loses_nothing(running_s
     assert health[0] == 503 and doc["status"] == "degraded" and doc["kafka"]["reachable"] is False
     assert metric(during, "tickflow_connector_undelivered_records") >= 1000
     assert metric(during, "tickflow_connector_undelivered_capacity") == 2000
-    assert len(prober.answers) > 20 and all(status == 200 for status, _ in prober.answers), prober.answers
+    refused = [(n, answer) for n, answer in enumerate(prober.answers) if answer[0] != 200]
+    assert len(prober.answers) > 20 and not refused, f"{len(prober.answers)} answers, not 200: {refused}"
     assert max(seconds for _, seconds in prober.answers) < 4, "the event loop kept answering"
     # afterwards: every trade exactly once, byte for byte, in order
     want = canonical(trades)
