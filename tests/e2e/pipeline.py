@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from confluent_kafka import Producer
 
-from tests.integration.kafka_tools import committed_past, last_records, reset_topics
+from tests.integration.kafka_tools import committed_past, last_records, open_transactions, reset_topics
 from tests.workload import Message, Workload, WorkloadSpec, build, closing_messages
 from tickflow import cluster
 from tickflow.config import Settings
@@ -116,6 +116,7 @@ class Outputs:
     restarts: dict[str, int] = field(default_factory=dict)   # failures each job recovered from
     seconds: float = 0.0                                      # the scenario, from reset to the last output read
     metaspace_mb: float | None = None                         # the TaskManager's class metadata at the end
+    open_transactions: dict[str, dict] = field(default_factory=dict)  # per output topic, partitions left open
 
 
 @dataclass
@@ -267,8 +268,10 @@ def read_outputs(run: Run) -> Outputs:
         bars_table = {r[:3]: r for r in cur.fetchall()}
         cur.execute("SELECT * FROM trades ORDER BY source, symbol, seq, time")
         trades_table = cur.fetchall()
+    left_open = {topic: where for topic in ("md.bars", "md.dlq")
+                 if (where := open_transactions(s.kafka_bootstrap, topic))}
     return Outputs(bars_topic, bars_table, trades_table, lake_rows(s, run.lake, "bars"),
-                   lake_rows(s, run.lake, "trades"), dead, run.restarts)
+                   lake_rows(s, run.lake, "trades"), dead, run.restarts, open_transactions=left_open)
 
 
 def lake_rows(s: Settings, lake: str, dataset: str) -> list[dict]:

@@ -128,33 +128,41 @@ def lake_finals(rows: list[dict]) -> dict[tuple, dict]:
 
 
 def compare(got: Outputs, want: Outputs) -> str:
-    """'' when every output equals the undisturbed run's, else the first difference. Which revisions a run
-    emits may depend on timing (a trade read again after a restore can reach a bar after it was emitted);
-    the last revision of every bar, the archives and the dead letters may not."""
+    """'' when every output equals the undisturbed run's, else every difference found, '; '-separated.
+    Which revisions a run emits may depend on timing (a trade read again after a restore can reach a bar
+    after it was emitted); the last revision of every bar, the archives and the dead letters may not, and
+    no transaction may be left open on an output topic once the jobs have ended."""
+    found = []
+    if got.open_transactions:
+        found.append(f"transactions left open (partition: last stable offset, log end): {got.open_transactions}")
     if not revision_order_holds(got):
-        return "md.bars: a key's revisions are not 0, 1, 2, … in order"
+        found.append("md.bars: a key's revisions are not 0, 1, 2, … in order")
     g, w = final_bars(got), final_bars(want)
     if g.keys() != w.keys():
-        return f"md.bars keys: {len(g.keys() - w.keys())} extra, {len(w.keys() - g.keys())} missing"
-    diff = [k for k in w if without_revision(g[k]) != without_revision(w[k])]
+        extra = sorted(g.keys() - w.keys())
+        found.append(f"md.bars keys: {len(extra)} extra, {len(w.keys() - g.keys())} missing"
+                     + (f", e.g. extra {extra[0]}" if extra else ""))
+    diff = [k for k in w.keys() & g.keys() if without_revision(g[k]) != without_revision(w[k])]
     if diff:
-        return f"md.bars: {len(diff)} bars differ in their last revision, e.g. {diff[0]}: {g[diff[0]]} vs {w[diff[0]]}"
+        found.append(f"md.bars: {len(diff)} bars differ in their last revision, e.g. {diff[0]}: {g[diff[0]]} vs "
+                     f"{w[diff[0]]}")
     table = lambda t: {k: row[:11] + row[12:] for k, row in t.items()}  # noqa: E731 - all but revision
     if table(got.bars_table) != table(want.bars_table):
-        return "bars table differs (apart from revision numbers)"
+        found.append("bars table differs (apart from revision numbers)")
     if got.trades_table != want.trades_table:
-        return f"trades table: {len(got.trades_table)} rows vs {len(want.trades_table)}, or values differ"
+        found.append(f"trades table: {len(got.trades_table)} rows vs {len(want.trades_table)}, or values differ")
     lake_g = {k: without_revision(v) for k, v in lake_finals(got.lake_bars).items()}
     lake_w = {k: without_revision(v) for k, v in lake_finals(want.lake_bars).items()}
     if lake_g != lake_w:
-        return "lake bars differ in their last revisions"
+        found.append("lake bars differ in their last revisions")
     if got.lake_trades != want.lake_trades:
-        return f"lake trades: {len(got.lake_trades)} rows vs {len(want.lake_trades)}, or values differ"
+        found.append(f"lake trades: {len(got.lake_trades)} rows vs {len(want.lake_trades)}, or values differ")
     if got.dead_letters != want.dead_letters:
         extra, missing = got.dead_letters - want.dead_letters, want.dead_letters - got.dead_letters
-        return (f"md.dlq: {sum(extra.values())} extra, {sum(missing.values())} missing, e.g. "
-                f"{next(iter(extra or missing))[0]}")
-    return ""
+        reasons = lambda c: dict(Counter(r for (r, _), n in c.items() for _ in range(n)))  # noqa: E731
+        found.append(f"md.dlq: {sum(extra.values())} extra {reasons(extra)}, {sum(missing.values())} missing "
+                     f"{reasons(missing)}")
+    return "; ".join(found)
 
 
 def check_and_record(scenario: str, round_: int, got: Outputs, want: Outputs) -> None:

@@ -103,3 +103,21 @@ def committed_total(bootstrap: str, group: str, topic: str) -> int:
     finally:
         admin.close()
     return sum(o.offset for tp, o in committed.items() if tp.topic == topic and o.offset > 0)
+
+
+def open_transactions(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
+    """Partitions of ``topic`` whose last stable offset trails the log end: a transaction is still open
+    there, and ``read_committed`` readers see nothing after its first record until it ends. Maps the
+    partition to (last stable offset, log end offset)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    ends = {}
+    for isolation in ("read_committed", "read_uncommitted"):
+        c = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation, enable_auto_commit=False)
+        try:
+            parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+            ends[isolation] = {tp.partition: off for tp, off in c.end_offsets(parts).items()}
+        finally:
+            c.close()
+    return {p: (stable, ends["read_uncommitted"][p]) for p, stable in ends["read_committed"].items()
+            if stable < ends["read_uncommitted"][p]}
