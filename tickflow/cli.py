@@ -64,10 +64,36 @@ def local_log_dir(s: config.Settings, job: str) -> Path:
     return s.log_dir / "local" / job
 
 
+def _schema_missing(s: config.Settings, job: str, job_args: list[str]) -> str | None:
+    """Why the storage writer cannot store anything yet, in one line (the database unreachable or its
+    schema not migrated), or None. Without this check the job would fail on its first row and restart on
+    it forever."""
+    from tickflow import migrations
+
+    if job != "storage_writer" or {"--no-db", "-h", "--help"} & set(job_args):
+        return None
+    try:
+        conn = migrations.connect(s.postgres_dsn)
+    except migrations.MigrationError as exc:
+        return f"storage_writer writes to PostgreSQL: {exc} (or pass --no-db)"
+    try:
+        missing = migrations.pending(conn)
+    except migrations.MigrationError as exc:
+        return f"storage_writer: {exc}"
+    finally:
+        conn.close()
+    if missing:
+        names = ", ".join(f"{m.version:03d}_{m.name}" for m in missing)
+        return f"storage_writer: the database lacks migration {names}: run `tickflow db migrate` first"
+    return None
+
+
 def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
     import os
 
     module = _job_module(args.job)
+    if problem := _schema_missing(s, args.job, args.job_args):
+        return _fail(problem)
     log_dir = local_log_dir(s, args.job)
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
@@ -78,6 +104,8 @@ def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import cluster
 
     _job_module(args.job)
+    if problem := _schema_missing(s, args.job, args.job_args):
+        return _fail(problem)
     print(cluster.submit(s, args.job, args.job_args, savepoint=args.from_savepoint))
     return 0
 

@@ -164,11 +164,26 @@ def migrate(conn, migrations: list[Migration] | None = None,
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
 
 
-def status(conn) -> list[tuple[int, str, str]]:
-    """(version, name, applied_at) of every applied migration."""
+def pending(conn, migrations: list[Migration] | None = None) -> list[Migration]:
+    """The migrations ``conn``'s database lacks and could apply (what `tickflow db migrate` would do)."""
+    migrations = load() if migrations is None else migrations
+    applied = {version: checksum for version, _, _, checksum in _ledger(conn)}
+    with conn.cursor() as cur:
+        cur.execute("SELECT name FROM pg_available_extensions")
+        extensions = {r[0] for r in cur.fetchall()}
+    return plan(migrations, applied, extensions).to_apply
+
+
+def _ledger(conn) -> list[tuple[int, str, str, str]]:
+    """(version, name, applied_at, checksum) of every applied migration, none before the first."""
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass(%s)", (LEDGER,))
         if cur.fetchone()[0] is None:
             return []
-        cur.execute(f"SELECT version, name, applied_at::text FROM {LEDGER} ORDER BY version")
+        cur.execute(f"SELECT version, name, applied_at::text, checksum FROM {LEDGER} ORDER BY version")
         return cur.fetchall()
+
+
+def status(conn) -> list[tuple[int, str, str]]:
+    """(version, name, applied_at) of every applied migration."""
+    return [row[:3] for row in _ledger(conn)]

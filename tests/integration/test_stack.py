@@ -241,3 +241,23 @@ def test_an_older_stacks_open_postgres_is_made_private_on_the_next_up(settings):
     finally:
         stack.down(own, ["postgres"], log=lambda _: None)
         shutil.rmtree(own.home, ignore_errors=True)
+
+
+def test_the_storage_writer_refuses_to_start_on_a_database_without_its_schema(running_stack):
+    """Started against a database `tickflow db migrate` has not prepared, the writer would fail on its
+    first row and restart on it forever; the CLI says what to do in one line instead, before any Flink.
+    (An empty schema first on the search path stands in for a fresh database.)"""
+    with psycopg2.connect(running_stack.postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS unmigrated CASCADE; CREATE SCHEMA unmigrated")
+    try:
+        env = {**os.environ, "PGOPTIONS": "-c search_path=unmigrated"}
+        for command in ("run", "submit"):
+            r = subprocess.run([sys.executable, "-m", "tickflow.cli", command, "storage_writer", "--bounded"],
+                               capture_output=True, text=True, timeout=60, env=env)
+            lines = [line for line in r.stderr.splitlines() if line.strip()]
+            assert r.returncode == 1 and len(lines) == 1, r.stderr
+            assert lines[0].startswith("tickflow: storage_writer: the database lacks migration 001_tables")
+            assert "run `tickflow db migrate` first" in lines[0]
+    finally:
+        with psycopg2.connect(running_stack.postgres_dsn) as conn, conn.cursor() as cur:
+            cur.execute("DROP SCHEMA IF EXISTS unmigrated CASCADE")

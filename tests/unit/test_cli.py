@@ -1,4 +1,5 @@
 """The CLI's bad-input contract: one line on stderr, non-zero exit."""
+import os
 import subprocess
 import sys
 
@@ -85,6 +86,14 @@ def test_db_against_an_unreachable_database():
     r = tickflow("db", "migrate", "--dsn", "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2")
     assert r.returncode == 1
     assert one_line(r.stderr).startswith("tickflow: db: cannot reach PostgreSQL (")
+
+
+def test_storage_writer_against_an_unreachable_database_says_so_before_starting():
+    r = tickflow("run", "storage_writer", "--bounded", env={**os.environ, "TICKFLOW_POSTGRES_PORT": "1"})
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert line.startswith("tickflow: storage_writer writes to PostgreSQL: cannot reach PostgreSQL (")
+    assert line.endswith("(or pass --no-db)")
 
 
 def test_query_of_a_range_without_its_bounds():
