@@ -1,7 +1,8 @@
 """Data-quality measures of one feed (a source's trades of one symbol) over a window, and the score.
 
-Pure functions: the streaming job (issue 7) and the batch audit feed them what they counted. Every measure
-is a ratio in [0, 1] (1 = perfect) so that the score is their weighted mean, times 100:
+Pure functions: the streaming job (`jobs/data_quality.py`) and the batch audit feed them what they
+counted. Every measure is a ratio in [0, 1] (1 = perfect) so that the score is their weighted mean, times
+100:
 
     score = 100 × (0.35·validity + 0.25·completeness + 0.20·timeliness + 0.10·consistency + 0.10·calm)
 
