@@ -286,8 +286,20 @@ def run(s: Settings, source: str = "replay") -> int:
     print("  quality, alerts     topics md.quality, md.alerts (docs/data_quality.md)")
     print("  query the tables    tickflow query bars --symbol ES --timeframe 1h --from 2013-09-02 --to 2013-09-03")
     print("  stop everything     tickflow cluster down && tickflow stack down")
-    if in_bars + rejected != raw_total:
-        raise StackError(f"{raw_total} trades in md.raw.trades, but {in_bars} in bars + {rejected} in md.dlq")
-    if indicators < len(bars):
-        raise StackError(f"{len(bars)} bars but only {indicators} indicator records")
+    problems = verdict(raw_total, in_bars, rejected, len(bars), indicators, audit_code)
+    if problems:
+        raise StackError("; ".join(problems))
     return 0
+
+
+def verdict(raw_trades: int, in_bars: int, rejected: int, bars: int, indicators: int, audit_code: int) -> list[str]:
+    """What makes the demo a failure, in words (none when it worked): a trade neither in a bar nor dead-
+    lettered, a bar without its indicator record, or an audit that failed."""
+    problems = []
+    if in_bars + rejected != raw_trades:
+        problems.append(f"{raw_trades} trades in md.raw.trades, but {in_bars} in bars + {rejected} in md.dlq")
+    if indicators < bars:
+        problems.append(f"{bars} bars but only {indicators} indicator records")
+    if audit_code != 0:
+        problems.append(f"the audit of the {AUDIT_DATE} bars failed (its report is above)")
+    return problems

@@ -33,3 +33,11 @@ def test_quality_summary_scores_the_last_revision_of_each_window():
                {"source": "a", "symbol": "ES", "window_start": 2, "score": 0.7, "anomalies": ["Y"]}]
     assert demo.quality_summary(records) == "2 windows, score median 0.9, min 0.7; 1 anomalies flagged"
     assert demo.quality_summary([]) == "none"
+
+
+def test_the_demo_fails_when_a_trade_is_unaccounted_for_a_bar_lacks_indicators_or_the_audit_fails():
+    assert demo.verdict(100, 90, 10, 40, 40, 0) == []
+    assert demo.verdict(100, 90, 9, 40, 40, 0) == ["100 trades in md.raw.trades, but 90 in bars + 9 in md.dlq"]
+    assert demo.verdict(100, 90, 10, 40, 39, 0) == ["40 bars but only 39 indicator records"]
+    assert demo.verdict(100, 90, 10, 40, 40, 1) == [
+        f"the audit of the {demo.AUDIT_DATE} bars failed (its report is above)"]
