@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -333,9 +334,36 @@ def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
     return demo.run(s, args.source)
 
 
+def cmd_config(args: argparse.Namespace, s: config.Settings) -> int:
+    """The effective settings (defaults overridden by TICKFLOW_* variables), secrets masked."""
+    rows = config.effective(s)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["setting"]) for r in rows)
+    for r in rows:
+        print(f"{r['setting']:<{width}}  {r['value']}  ({r['from']})")
+    return 0
+
+
+def installed_version() -> str:
+    """The installed distribution's version (``pip install -e .`` by `make setup`), or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tickflow")
+    except PackageNotFoundError:
+        return "unknown (not installed: run `make setup`)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tickflow", description="tickflow: PyFlink market-data pipelines on Kafka")
+    p.add_argument("--version", action="version", version=f"tickflow {installed_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    cf = sub.add_parser("config", help="the effective settings (TICKFLOW_* variables over the defaults)")
+    cf.add_argument("--json", action="store_true", help="a JSON list instead of aligned text")
+    cf.set_defaults(func=cmd_config)
 
     st = sub.add_parser("stack", help="the local Kafka, PostgreSQL and S3 services")
     st.add_argument("action", choices=["up", "down", "status"])

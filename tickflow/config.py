@@ -139,6 +139,25 @@ def load(env: dict[str, str] | None = None) -> Settings:
     return dataclasses.replace(base, **overrides)
 
 
+SECRET_FIELDS = frozenset({"postgres_password", "s3_secret_key"})
+MASK = "********"
+
+
+def effective(s: Settings, env: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Every setting as `tickflow config` shows it: its environment variable, its value (secrets masked)
+    and whether the environment set it; then the endpoints derived from them."""
+    env = os.environ if env is None else env
+    rows = []
+    for f in dataclasses.fields(Settings):
+        key = f"TICKFLOW_{f.name.upper()}"
+        value = getattr(s, f.name)
+        shown = MASK if f.name in SECRET_FIELDS else ("" if value is None else str(value))
+        rows.append({"setting": key, "value": shown, "from": "environment" if key in env else "default"})
+    for name in ("kafka_bootstrap", "s3_endpoint", "jdbc_url", "flink_rest", "jars"):
+        rows.append({"setting": name, "value": str(getattr(s, name)), "from": "derived"})
+    return rows
+
+
 PORT_FIELDS = ("kafka_port", "kafka_controller_port", "postgres_port", "s3_port", "flink_rest_port",
                "flink_rpc_port", "flink_metrics_port", "zookeeper_port")
 

@@ -1,4 +1,5 @@
 """The CLI's bad-input contract: one line on stderr, non-zero exit."""
+import json
 import os
 import subprocess
 import sys
@@ -94,6 +95,15 @@ def test_storage_writer_against_an_unreachable_database_says_so_before_starting(
     line = one_line(r.stderr)
     assert line.startswith("tickflow: storage_writer writes to PostgreSQL: cannot reach PostgreSQL (")
     assert line.endswith("(or pass --no-db)")
+
+
+def test_version_and_config_answer_without_any_service():
+    r = tickflow("--version")
+    assert r.returncode == 0 and r.stdout.startswith("tickflow ")
+    r = tickflow("config", "--json", env={**os.environ, "TICKFLOW_S3_SECRET_KEY": "not-to-be-shown"})
+    assert r.returncode == 0 and "not-to-be-shown" not in r.stdout
+    rows = {row["setting"]: row for row in json.loads(r.stdout)}
+    assert rows["TICKFLOW_S3_SECRET_KEY"]["from"] == "environment"
 
 
 def test_query_of_a_range_without_its_bounds():

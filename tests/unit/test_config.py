@@ -70,3 +70,15 @@ def test_only_a_bounded_run_in_this_process_commits_its_group_when_it_ends():
 
     assert not isinstance(chosen(True, False), nullcontext)
     assert all(isinstance(chosen(b, c), nullcontext) for b, c in ((False, False), (True, True), (False, True)))
+
+
+def test_the_effective_settings_mask_secrets_and_say_where_each_came_from():
+    env = {"TICKFLOW_POSTGRES_PASSWORD": "hunter2", "TICKFLOW_KAFKA_PORT": "19092"}
+    rows = {r["setting"]: r for r in config.effective(config.load(env), env)}
+    assert rows["TICKFLOW_POSTGRES_PASSWORD"] == {"setting": "TICKFLOW_POSTGRES_PASSWORD", "value": "********",
+                                                  "from": "environment"}
+    assert rows["TICKFLOW_S3_SECRET_KEY"]["value"] == "********"
+    assert rows["TICKFLOW_KAFKA_PORT"]["value"] == "19092" and rows["TICKFLOW_KAFKA_PORT"]["from"] == "environment"
+    assert rows["TICKFLOW_S3_BUCKET"]["from"] == "default"
+    assert rows["kafka_bootstrap"] == {"setting": "kafka_bootstrap", "value": "127.0.0.1:19092", "from": "derived"}
+    assert not any("hunter2" in r["value"] for r in rows.values())
