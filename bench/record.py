@@ -733,7 +733,7 @@ def block_machine(machine: Mapping[str, str], runs: Runs) -> str:
 
 def block_fault_suite(runs: Runs) -> str:
     """Every run of the latest `make test-e2e` suite (tests/e2e/test_fault_tolerance.py records each run,
-    pass or fail, with the first difference from the undisturbed run when there is one)."""
+    pass or fail, with every difference from the undisturbed run when there are any)."""
     results = runs.get("fault_suite") or []
     if not results:
         return "_not yet recorded_: `bench/results/fault_suite.jsonl` is absent (run `make test-e2e`)."
@@ -743,7 +743,8 @@ def block_fault_suite(runs: Runs) -> str:
              "✔ equal" if r.get("equal_to_undisturbed") else f"✘ {r.get('difference', '')[:160]}",
              num(r.get("seconds"), "s"), num(r.get("bars_records")), num(r.get("revisions")),
              num(r.get("trade_rows")), num(r.get("lake_rows")), num(r.get("dead_letters")),
-             ", ".join(f"{job} {n}" for job, n in (r.get("job_failures") or {}).items()) or DASH]
+             ", ".join(f"{job} {n}" for job, n in (r.get("job_failures") or {}).items()) or DASH,
+             num(r.get("taskmanager_metaspace_mb"), "MB")]
             for r in lines]
     first = lines[0]
     faulted = [r for r in lines if r["scenario"] != "undisturbed"]
@@ -751,7 +752,8 @@ def block_fault_suite(runs: Runs) -> str:
     shape = (f"{num(first.get('trades'))} records ({num(first.get('symbols'))} symbols, rejects of every kind) "
              f"at {num(int(first.get('rate') or 0))}/s, parallelism {first.get('parallelism', 1)}")
     return (table(["scenario", "run", "outputs vs undisturbed", "took", "md.bars records", "revisions",
-                   "trades rows", "lake rows", "dead letters", "failures recovered"], rows) + "\n\n"
+                   "trades rows", "lake rows", "dead letters", "failures recovered", "TaskManager Metaspace"],
+                  rows) + "\n\n"
             + f"Suite started {suite.replace('T', ' ').rstrip('Z')} UTC: {shape} per run; {passed} of "
               f"{len(faulted)} faulted runs equal to the undisturbed one (`bench/results/fault_suite.jsonl`, "
               "rendered by `bench/record.py --render-only`).")
