@@ -30,8 +30,11 @@ def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
         stack.down(s, args.services)
     else:
         rows = stack.status(s, args.services)
-        for name, state, endpoint in rows:
-            print(f"{name:9s} {state:24s} {endpoint}")
+        if args.json:
+            print(json.dumps([{"service": n, "state": st, "endpoint": e} for n, st, e in rows], indent=2))
+        else:
+            for name, state, endpoint in rows:
+                print(f"{name:9s} {state:24s} {endpoint}")
         if any(not state.startswith("running") for _, state, _ in rows):
             return 3
     return 0
@@ -142,6 +145,10 @@ def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
     from tickflow import cluster
 
     rows = cluster.jobs(s)
+    if args.json:
+        print(json.dumps([{k: j.get(k) for k in ("id", "name", "state", "start_time", "duration")} for j in rows],
+                         indent=2))
+        return 0
     if not rows:
         print(f"no jobs on {s.flink_rest}")
         return 0
@@ -281,6 +288,10 @@ def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
     try:
         if args.action == "migrate":
             migrations.migrate(conn)
+        elif args.json:
+            applied = {v: at for v, _, at in migrations.status(conn)}
+            print(json.dumps([{"version": m.version, "name": m.name, "applied_at": applied.get(m.version),
+                               "requires": m.requires} for m in migrations.load()], indent=2))
         else:
             rows = migrations.status(conn)
             for version, name, applied_at in rows:
@@ -368,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stack", help="the local Kafka, PostgreSQL and S3 services")
     st.add_argument("action", choices=["up", "down", "status"])
     st.add_argument("services", nargs="*", help="kafka, postgres, s3 (default: all)")
+    st.add_argument("--json", action="store_true", help="status as a JSON list")
     st.set_defaults(func=cmd_stack)
 
     cl = sub.add_parser("cluster", help="the local Flink session cluster (web UI on :8081)")
@@ -391,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_upgrade)
 
     jb = sub.add_parser("jobs", help="list the session cluster's jobs with their state (its REST API)")
+    jb.add_argument("--json", action="store_true", help="a JSON list (times in ms, as Flink's REST API)")
     jb.set_defaults(func=cmd_jobs)
     sp = sub.add_parser("savepoint", help="take a savepoint of a running job, which keeps running; prints its path")
     sp.add_argument("job", help=f"one of: {', '.join(JOBS)}, or a Flink job id")
@@ -458,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the database schema: apply migrations (sql/migrations), show what is applied")
     db.add_argument("action", choices=["migrate", "status"])
     db.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
+    db.add_argument("--json", action="store_true", help="status as a JSON list of every migration")
     db.set_defaults(func=cmd_db)
 
     q = sub.add_parser("query", help="print bars or indicators from PostgreSQL (the documented sql/queries)")

@@ -2,6 +2,7 @@
 as the web UI's REST API reports it (the same steps the Kubernetes operator takes with savepoint upgrades)."""
 from __future__ import annotations
 
+import json
 from urllib.parse import urlparse
 
 from tests.integration.job_cli import cli
@@ -21,6 +22,8 @@ def test_submit_savepoint_cancel_round_trip_through_the_cli(running_stack):
     assert listing.returncode == 0
     assert any(line.startswith(job_id) and "RUNNING" in line and "trade-passthrough" in line
                for line in listing.stdout.splitlines()), listing.stdout
+    as_json = {j["id"]: j for j in json.loads(cli("jobs", "--json").stdout)}
+    assert as_json[job_id]["state"] == "RUNNING" and as_json[job_id]["name"] == "trade-passthrough"
 
     taken = cli("savepoint", "trade_passthrough")
     assert taken.returncode == 0, taken.stderr[-2000:]

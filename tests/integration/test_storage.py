@@ -181,6 +181,14 @@ def test_migrate_again_does_nothing_and_says_why_timescaledb_is_skipped(stored):
     assert "skipped 002_timescaledb: needs the timescaledb extension" in r.stdout
 
 
+def test_db_status_as_json_lists_every_migration_and_when_it_was_applied(stored):
+    r = cli("db", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {m["name"]: m for m in json.loads(r.stdout)}
+    assert rows["tables"]["version"] == 1 and rows["tables"]["applied_at"] is not None
+    assert rows["timescaledb"]["requires"] == "timescaledb" and rows["timescaledb"]["applied_at"] is None
+
+
 def test_migrate_refuses_a_database_at_a_newer_schema_version(stored):
     with stored["conn"].cursor() as cur:
         cur.execute(f"INSERT INTO {migrations.LEDGER} (version, name, checksum) VALUES (999, 'future', 'x')")

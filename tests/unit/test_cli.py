@@ -106,6 +106,17 @@ def test_version_and_config_answer_without_any_service():
     assert rows["TICKFLOW_S3_SECRET_KEY"]["from"] == "environment"
 
 
+def test_stack_status_as_json_on_a_stack_that_is_not_running(tmp_path):
+    from tickflow.config import shifted_stack_env
+
+    env = {**os.environ, **shifted_stack_env(50000, "status-probe"), "TICKFLOW_HOME": str(tmp_path)}
+    r = tickflow("stack", "status", "--json", env=env)
+    assert r.returncode == 3, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["service"] for row in rows][:3] == ["kafka", "postgres", "s3"]
+    assert all(row["state"] == "stopped" for row in rows)
+
+
 def test_query_of_a_range_without_its_bounds():
     r = tickflow("query", "bars", "--symbol", "ES")
     assert r.returncode == 2
