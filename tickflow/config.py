@@ -124,13 +124,18 @@ def _coerce(raw: str, current: object) -> object:
     return raw
 
 
+def env_variable(setting: str) -> str:
+    """The environment variable that sets ``setting`` (a field of Settings)."""
+    return f"TICKFLOW_{setting.upper()}"
+
+
 def load(env: dict[str, str] | None = None) -> Settings:
     """Build the settings from defaults, then ``TICKFLOW_*`` environment variables."""
     env = os.environ if env is None else env
     base = Settings()
     overrides: dict[str, object] = {}
     for f in dataclasses.fields(Settings):
-        key = f"TICKFLOW_{f.name.upper()}"
+        key = env_variable(f.name)
         if key in env:
             try:
                 overrides[f.name] = _coerce(env[key], getattr(base, f.name))
@@ -149,7 +154,7 @@ def effective(s: Settings, env: dict[str, str] | None = None) -> list[dict[str, 
     env = os.environ if env is None else env
     rows = []
     for f in dataclasses.fields(Settings):
-        key = f"TICKFLOW_{f.name.upper()}"
+        key = env_variable(f.name)
         value = getattr(s, f.name)
         shown = MASK if f.name in SECRET_FIELDS else ("" if value is None else str(value))
         rows.append({"setting": key, "value": shown, "from": "environment" if key in env else "default"})
@@ -167,6 +172,6 @@ def shifted_stack_env(offset: int, home: str) -> dict[str, str]:
     .tickflow/<home>. The tests (+10000), the benchmarks (+20000, +30000) and the fault suite (+40000)
     each run on one, so none touches another's topics, tables or ports."""
     env = {"TICKFLOW_HOME": str(PROJECT_ROOT / ".tickflow" / home)}
-    env.update({f"TICKFLOW_{name.upper()}": str(getattr(Settings, name) + offset) for name in PORT_FIELDS})
+    env.update({env_variable(name): str(getattr(Settings, name) + offset) for name in PORT_FIELDS})
     return env
 
