@@ -203,7 +203,8 @@ def run_pipeline(s: Settings, name: str, messages: list[tuple[bytes, bytes]], cl
 
 
 def taskmanager_metaspace_mb(s: Settings) -> float | None:
-    """Metaspace in use on the (first) TaskManager: it must not grow from run to run on the one cluster."""
+    """Metaspace in use on the (first) TaskManager: what the runs so far have left on a TaskManager that
+    lives on (a restarted one starts afresh)."""
     managers = cluster.rest(s, "/taskmanagers").get("taskmanagers", [])
     if not managers:
         return None
