@@ -289,18 +289,12 @@ def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
         if args.action == "migrate":
             migrations.migrate(conn)
         elif args.json:
-            applied = {v: at for v, _, at in migrations.status(conn)}
-            print(json.dumps([{"version": m.version, "name": m.name, "applied_at": applied.get(m.version),
-                               "requires": m.requires} for m in migrations.load()], indent=2))
+            print(json.dumps(migrations.status(conn), indent=2))
         else:
-            rows = migrations.status(conn)
-            for version, name, applied_at in rows:
-                print(f"{version:03d} {name:24s} {applied_at}")
-            applied = {r[0] for r in rows}
-            for m in migrations.load():
-                if m.version not in applied:
-                    needs = f" (requires the {m.requires} extension)" if m.requires else ""
-                    print(f"{m.version:03d} {m.name:24s} pending{needs}")
+            for m in migrations.status(conn):
+                needs = f" (requires the {m['requires']} extension)" if m["requires"] else ""
+                state = m["applied_at"] or f"pending{needs}"
+                print(f"{m['version']:03d} {m['name']:24s} {state}")
     finally:
         conn.close()
     return 0

@@ -142,9 +142,7 @@ def migrate(conn, migrations: list[Migration] | None = None,
         try:
             cur.execute(f"SELECT version, checksum FROM {LEDGER}")
             applied = dict(cur.fetchall())
-            cur.execute("SELECT name FROM pg_available_extensions")
-            extensions = {r[0] for r in cur.fetchall()}
-            todo = plan(migrations, applied, extensions)
+            todo = plan(migrations, applied, _available_extensions(cur))
             for m in todo.skipped:
                 log(f"skipped {m.version:03d}_{m.name}: needs the {m.requires} extension, not available here")
             for m in todo.to_apply:
@@ -169,9 +167,12 @@ def pending(conn, migrations: list[Migration] | None = None) -> list[Migration]:
     migrations = load() if migrations is None else migrations
     applied = {version: checksum for version, _, _, checksum in _ledger(conn)}
     with conn.cursor() as cur:
-        cur.execute("SELECT name FROM pg_available_extensions")
-        extensions = {r[0] for r in cur.fetchall()}
-    return plan(migrations, applied, extensions).to_apply
+        return plan(migrations, applied, _available_extensions(cur)).to_apply
+
+
+def _available_extensions(cur) -> set[str]:
+    cur.execute("SELECT name FROM pg_available_extensions")
+    return {r[0] for r in cur.fetchall()}
 
 
 def _ledger(conn) -> list[tuple[int, str, str, str]]:
@@ -184,6 +185,12 @@ def _ledger(conn) -> list[tuple[int, str, str, str]]:
         return cur.fetchall()
 
 
-def status(conn) -> list[tuple[int, str, str]]:
-    """(version, name, applied_at) of every applied migration."""
-    return [row[:3] for row in _ledger(conn)]
+def status(conn) -> list[dict]:
+    """Every migration as `tickflow db status` shows it: the applied ones in order (applied_at set), then
+    the known ones not applied yet (applied_at None), each with the extension it requires, if any."""
+    known = {m.version: m for m in load()}
+    rows = [{"version": v, "name": name, "applied_at": at,
+             "requires": known[v].requires if v in known else None} for v, name, at, _ in _ledger(conn)]
+    applied = {r["version"] for r in rows}
+    return rows + [{"version": m.version, "name": m.name, "applied_at": None, "requires": m.requires}
+                   for m in known.values() if m.version not in applied]
