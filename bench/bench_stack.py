@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import contextmanager
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tickflow.config import shifted_stack_env  # noqa: E402  (reads no settings)
+from tickflow.runtime.config import shifted_stack_env  # noqa: E402  (reads no settings)
 
 
 def use_stack(offset: int, home: str, **extra: str) -> dict[str, str]:
@@ -29,7 +29,8 @@ BENCH_ENV = use_stack(20000, "bench-stack")
 
 def fresh_kafka():
     """Stop any earlier bench stack, wipe it, start a new Kafka with the registry's topics."""
-    from tickflow import config, stack
+    from tickflow import stack
+    from tickflow.runtime import config
 
     s = config.load()
     stack.down(s, log=lambda _: None)

@@ -28,7 +28,7 @@ TOPICS = ("md.raw.trades", "md.raw.quotes", "md.raw.bars")
 
 
 def total_offsets(bootstrap: str) -> int:
-    from tickflow.kafka_reading import end_offsets
+    from tickflow.runtime.kafka_reading import end_offsets
 
     return sum(sum(end_offsets(bootstrap, t).values()) for t in TOPICS)
 

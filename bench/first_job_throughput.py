@@ -20,6 +20,8 @@ import time
 
 from bench_stack import fresh_kafka, machine, record, run_bounded
 
+from jobs import catalog
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,7 +34,7 @@ def main() -> int:
     from connectors.kafka_publisher import RawPublisher
     from connectors.replay import replay_file
     from tickflow import stack
-    from tickflow.kafka_reading import end_offsets, read_to_end
+    from tickflow.runtime.kafka_reading import end_offsets, read_to_end
 
     s = fresh_kafka()
     try:
@@ -47,7 +49,7 @@ def main() -> int:
         print(f"pre-loaded {loaded:,} trades ({loaded / publish_s:,.0f}/s publish rate)")
 
         out_before = end_offsets(s.kafka_bootstrap, "md.trades.parsed")
-        wall = run_bounded("trade_passthrough")
+        wall = run_bounded(catalog.TRADE_PASSTHROUGH.module)
         if wall is None:
             return 1
         first = last = None

@@ -23,6 +23,8 @@ from decimal import Decimal
 
 from bench_stack import fresh_kafka, machine, record, run_bounded
 
+from jobs import catalog
+
 
 def es_minute_bars(csv_path) -> list[dict]:
     import pandas as pd
@@ -62,7 +64,7 @@ def main() -> int:
     from connectors.es_sample import es_sample_csv
     from tests.integration.kafka_tools import publish
     from tickflow import stack
-    from tickflow.kafka_reading import read_to_end
+    from tickflow.runtime.kafka_reading import read_to_end
 
     s = fresh_kafka()
     try:
@@ -76,7 +78,7 @@ def main() -> int:
                           json.dumps({**b, "symbol": symbol}).encode(), part) for b in bars]
         publish(s.kafka_bootstrap, messages)
         print(f"pre-loaded {len(messages):,} bars")
-        wall = run_bounded("indicators")
+        wall = run_bounded(catalog.INDICATORS.module)
         if wall is None:
             return 1
         stamps = [r.timestamp for r in read_to_end(s.kafka_bootstrap, "md.indicators")]

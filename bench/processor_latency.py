@@ -28,6 +28,8 @@ import uuid
 from bench_stack import fresh_kafka, machine, record
 from paced_feed import PacedFeed, closed_ms, es_prices, first_bars, percentile
 
+from jobs import catalog
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,15 +38,16 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=5.0)
     args = p.parse_args()
 
-    from connectors.es_sample import es_sample_csv
     from kafka import KafkaConsumer
+
+    from connectors.es_sample import es_sample_csv
     from tickflow import stack
 
     s = fresh_kafka()
     job = None
     try:
         trades = es_prices(es_sample_csv(s.cache_dir), 100_000)
-        job = subprocess.Popen([sys.executable, "-m", "tickflow.cli", "run", "market_data_processor",
+        job = subprocess.Popen([sys.executable, "-m", "tickflow.cli", "run", catalog.MARKET_DATA_PROCESSOR.module,
                                 "--group-id", f"bench-{uuid.uuid4().hex[:8]}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         seen: dict[str, tuple[dict, int, int]] = {}

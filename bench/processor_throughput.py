@@ -24,6 +24,8 @@ import time
 
 from bench_stack import kafka_with_es_copies, machine, record, run_bounded
 
+from jobs import catalog
+
 
 def pandas_ceiling(csv_path) -> tuple[float, int]:
     """Seconds for pandas to read the CSV and build exact-enough 1m OHLCV (float prices), and bar count."""
@@ -43,10 +45,10 @@ def main() -> int:
     p.add_argument("--copies", type=int, default=2)
     args = p.parse_args()
 
-    from tickflow.kafka_reading import read_to_end
+    from tickflow.runtime.kafka_reading import read_to_end
 
     with kafka_with_es_copies(args.copies) as (s, csv, ticks):
-        wall = run_bounded("market_data_processor")
+        wall = run_bounded(catalog.MARKET_DATA_PROCESSOR.module)
         if wall is None:
             return 1
         records = list(read_to_end(s.kafka_bootstrap, "md.bars"))

@@ -27,6 +27,8 @@ import time
 
 from bench_stack import kafka_with_es_copies, machine, record, run_bounded
 
+from jobs import catalog
+
 
 def pandas_ceiling(csv_path) -> tuple[float, int]:
     """Seconds for pandas to read the CSV and count per minute what the quality job counts; windows."""
@@ -51,10 +53,10 @@ def main() -> int:
     p.add_argument("--resend", action="store_true", help="publish everything a second time, byte for byte")
     args = p.parse_args()
 
-    from tickflow.kafka_reading import read_to_end
+    from tickflow.runtime.kafka_reading import read_to_end
 
     with kafka_with_es_copies(args.copies, resend=args.resend) as (s, csv, loaded):
-        wall = run_bounded("data_quality")
+        wall = run_bounded(catalog.DATA_QUALITY.module)
         if wall is None:
             return 1
         ticks = loaded // 2 if args.resend else loaded

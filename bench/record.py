@@ -697,7 +697,7 @@ def kafka_jars() -> list[str]:
     """The jar names of the Kafka broker the stack runs."""
     sys.path.insert(0, str(ROOT))
     try:
-        from tickflow import config
+        from tickflow.runtime import config
 
         return [p.name for p in (config.load().jars / "kafka-broker").glob("*.jar")]
     except Exception:  # noqa: BLE001 - jars not gathered yet

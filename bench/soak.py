@@ -39,9 +39,18 @@ from bench_stack import ROOT, machine, record, use_stack
 SOAK_ENV = use_stack(30000, "soak-stack", flink_task_slots="4")
 
 import soak_probes as probes  # noqa: E402  (after the stack's settings)
-from tickflow import cluster  # noqa: E402
 import soak_report as report  # noqa: E402
-from paced_feed import OUT_OF_ORDERNESS_MS, PacedFeed, Pacing, closed_ms, es_prices, first_bars  # noqa: E402
+from paced_feed import (  # noqa: E402
+    OUT_OF_ORDERNESS_MS,
+    PacedFeed,
+    Pacing,
+    closed_ms,
+    es_prices,
+    first_bars,
+)
+
+from jobs import catalog
+from tickflow import cluster  # noqa: E402
 
 # the highest rate the pipeline (processor, storage writer, indicators) kept up with on the two cores of
 # the project's machine in short runs (bench/README.md, pipeline soak): the processor latency benchmark's
@@ -72,14 +81,14 @@ def pipeline(s, horizon: str, quality: bool) -> list[SoakJob]:
     """The jobs of the soak, each with parallelism 1 and its own consumer group."""
     one = ("--parallelism", "1")
     jobs = [
-        SoakJob("market_data_processor", (*one, "--dedup-horizon", horizon, "--group-id", "soak-mdp"),
+        SoakJob(catalog.MARKET_DATA_PROCESSOR.module, (*one, "--dedup-horizon", horizon, "--group-id", "soak-mdp"),
                 "soak-mdp", "md.raw.trades"),
-        SoakJob("storage_writer", (*one, "--lake", f"s3://{s.s3_bucket}/lake", "--dedup-horizon", horizon,
+        SoakJob(catalog.STORAGE_WRITER.module, (*one, "--lake", f"s3://{s.s3_bucket}/lake", "--dedup-horizon", horizon,
                                    "--group-id", "soak-storage"), "soak-storage", "md.raw.trades"),
-        SoakJob("indicators", (*one, "--group-id", "soak-indicators"), "soak-indicators", "md.bars"),
+        SoakJob(catalog.INDICATORS.module, (*one, "--group-id", "soak-indicators"), "soak-indicators", "md.bars"),
     ]
     if quality:
-        jobs.append(SoakJob("data_quality", (*one, "--dedup-horizon", horizon, "--group-id", "soak-quality"),
+        jobs.append(SoakJob(catalog.DATA_QUALITY.module, (*one, "--dedup-horizon", horizon, "--group-id", "soak-quality"),
                             "soak-quality", "md.raw.trades"))
     return jobs
 
@@ -251,7 +260,7 @@ def watch(s, feed: PacedFeed, until: float) -> tuple[dict, int, list[tuple[int, 
 def run_soak(s, args: argparse.Namespace, jobs: list[SoakJob], ids: dict[str, str]) -> dict:
     """Feed, sample and watch for ``--minutes``; the raw material of the report."""
     from connectors.es_sample import es_sample_csv
-    from tickflow.kafka_reading import end_offsets
+    from tickflow.runtime.kafka_reading import end_offsets
 
     trades = es_prices(es_sample_csv(s.cache_dir), 100_000)
     seconds = args.minutes * 60
@@ -342,8 +351,8 @@ def _interrupt(signum, frame) -> None:
 
 def main() -> int:
     args = parse_args()
-    from tickflow import config
     from tickflow.processes import wait_until
+    from tickflow.runtime import config
 
     s = config.load()
     signal.signal(signal.SIGTERM, _interrupt)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from bench_stack import es_trade_copies, machine, record, run_bounded
 
+from jobs import catalog
+
 GROUP = "bench-storage"
 
 
@@ -69,7 +71,7 @@ def timed_run(dsn: str, table: str, expected_new: int, *job_args: str) -> tuple[
         before = cur.fetchone()[0]
     sampler = RowSampler(dsn, table)
     sampler.start()
-    wall = run_bounded("storage_writer", *job_args)
+    wall = run_bounded(catalog.STORAGE_WRITER.module, *job_args)
     sampler.stop.set()
     sampler.join()
     if wall is None:
@@ -111,10 +113,12 @@ def main() -> int:
     import shutil
     import zlib
 
-    from connectors.es_sample import es_sample_csv
     from indicators_throughput import es_minute_bars
+
+    from connectors.es_sample import es_sample_csv
     from tests.integration.kafka_tools import publish
-    from tickflow import config, migrations, stack
+    from tickflow import migrations, stack
+    from tickflow.runtime import config
 
     s = config.load()
     stack.down(s, log=lambda _: None)
@@ -147,7 +151,7 @@ def main() -> int:
         one_day = latencies(s.postgres_dsn, "bars", day, args.queries)
 
         lake = s.home / "lake"
-        if run_bounded("storage_writer", "--no-db", "--lake", str(lake), "--group-id", f"{GROUP}-lake") is None:
+        if run_bounded(catalog.STORAGE_WRITER.module, "--no-db", "--lake", str(lake), "--group-id", f"{GROUP}-lake") is None:
             return 1
         parquet = sum(f.stat().st_size for f in Path(lake, "dataset=trades").rglob("*")
                       if f.is_file() and f.name != "_SUCCESS")

@@ -52,12 +52,19 @@ from decimal import Decimal
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.backoff import Backoff
 from connectors import wire_json
+from connectors.backoff import Backoff
 from connectors.decimals import bounded_decimal, decimal_text, plain_text
 from connectors.fields import INT64_MAX
 from connectors.metrics import ConnectorMetrics
-from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
+from connectors.provider import (
+    AuthError,
+    Malformed,
+    Provider,
+    ProviderError,
+    Record,
+    StreamEnded,
+)
 from connectors.provider_config import ProviderConfig
 from connectors.rate_limit import TokenBucket
 from connectors.raw_contract import RawBar

@@ -25,15 +25,34 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import databento_dbn as dbn
 
-from connectors.dbn_records import (BAR_TIMEFRAMES, DEFAULT_DATASET, START_SESSION, BadFrame, DbnFrameDecoder,
-                                    FramingError, Item, Skipped, auth_line, iter_dbn_file, parse_control,
-                                    subscription_line)
+from connectors.dbn_records import (
+    BAR_TIMEFRAMES,
+    DEFAULT_DATASET,
+    START_SESSION,
+    BadFrame,
+    DbnFrameDecoder,
+    FramingError,
+    Item,
+    Skipped,
+    auth_line,
+    iter_dbn_file,
+    parse_control,
+    subscription_line,
+)
 from connectors.decimals import decimal_text, fixed_price_text
 from connectors.fields import INT64_MAX, symbol_field
 from connectors.metrics import ConnectorMetrics
-from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
+from connectors.provider import (
+    AuthError,
+    Malformed,
+    Provider,
+    ProviderError,
+    Record,
+    StreamEnded,
+)
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
+from connectors.replay import skip_row
 from connectors.symbols import SymbolMap
 
 log = logging.getLogger("tickflow.connectors.databento")
@@ -455,7 +474,6 @@ def read_dbn_trades(path: Path, meta, result, on_skip) -> Iterator[tuple[int, by
 
 def dbn_trades(batches: Iterable[list[Record]], result, on_skip) -> Iterator[tuple[int, bytes, bytes]]:
     """``read_dbn_trades`` over batches of normalised records (``dbn_item_records``)."""
-    from connectors.replay import skip_row
 
     n = 0
     for batch in batches:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Sequence
 
 import databento_dbn as dbn
-from databento_dbn import v1 as dbn_v1, v2 as dbn_v2
+from databento_dbn import v1 as dbn_v1
+from databento_dbn import v2 as dbn_v2
 
 from connectors.simulators.market import Trade
 

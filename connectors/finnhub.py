@@ -22,8 +22,15 @@ import aiohttp
 
 from connectors import websocket_feed, wire_json
 from connectors.decimals import decimal_text
-from connectors.fields import (MAX_MS, conditions_field, int_field, ms_to_ns, short, symbol_field,
-                               symbol_or_blank)
+from connectors.fields import (
+    MAX_MS,
+    conditions_field,
+    int_field,
+    ms_to_ns,
+    short,
+    symbol_field,
+    symbol_or_blank,
+)
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import Malformed, Provider, ProviderError, Record
 from connectors.provider_config import ProviderConfig

@@ -23,8 +23,16 @@ import aiohttp
 
 from connectors import websocket_feed, wire_json
 from connectors.decimals import decimal_text
-from connectors.fields import (conditions_field, int_field, is_clean_text, ms_to_ns, short, symbol_field,
-                               symbol_or_blank, text_field)
+from connectors.fields import (
+    conditions_field,
+    int_field,
+    is_clean_text,
+    ms_to_ns,
+    short,
+    symbol_field,
+    symbol_or_blank,
+    text_field,
+)
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record
 from connectors.provider_config import ProviderConfig

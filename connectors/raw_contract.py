@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tickflow import dead_letter
+from tickflow.runtime import dead_letter
 
 CONTRACT_VERSION = 1
 SEQ_PER_MS = 100_000  # place-in-time seqs: trades one symbol may have in one millisecond
@@ -139,7 +139,7 @@ class RawBar:
 
 def dlq_json(reason: str, detail: str, origin: str, original: bytes, component: str,
              seen_at: int | None = None) -> bytes:
-    """A connector's ``md.dlq`` record: ``origin`` names the provider (tickflow/dead_letter.py)."""
+    """A connector's ``md.dlq`` record: ``origin`` names the provider (tickflow/runtime/dead_letter.py)."""
     return json.dumps(dead_letter.record(reason, detail, origin, original, component, seen_at=seen_at),
                       separators=(",", ":")).encode()
 

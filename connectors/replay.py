@@ -23,13 +23,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO, Union
 
-from connectors.csv_vectorised import normalise_clean_csv
-from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
 from connectors import wire_json
+from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
+from connectors.csv_vectorised import normalise_clean_csv
 from connectors.decimals import decimal_text
 from connectors.fields import INT64_MAX, is_clean_text, short
 from connectors.kafka_publisher import RawPublisher
-from connectors.raw_contract import PositionNumbering, RawTrade, TradeEncoder, is_decimal_text
+from connectors.raw_contract import (
+    PositionNumbering,
+    RawTrade,
+    TradeEncoder,
+    is_decimal_text,
+)
 
 RAW_TRADES_TOPIC = "md.raw.trades"
 

@@ -38,7 +38,14 @@ from connectors.backoff import Backoff
 from connectors.circuit_breaker import OPEN, CircuitBreaker
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import DeliveryFailed, Outlet
-from connectors.provider import AuthError, Malformed, Provider, ProviderError, Record, StreamEnded
+from connectors.provider import (
+    AuthError,
+    Malformed,
+    Provider,
+    ProviderError,
+    Record,
+    StreamEnded,
+)
 from connectors.raw_contract import RawQuote, RawTrade, position_seq
 from connectors.trade_gate import Position, RecentIds, TradeGate
 

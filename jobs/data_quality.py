@@ -27,17 +27,23 @@ import sys
 import time
 from dataclasses import dataclass
 
-from jobs import raw_trades, validation
+from jobs import catalog, raw_trades, validation
 from jobs.keyed_python_stage import keyed_python_stage
-from jobs.quality_tracker import MINUTE_NS, QualityOptions
-from tickflow import config
-from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
-from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
+from jobs.quality_calendar import session_minutes_function
+from jobs.quality_tracker import MINUTE_NS, QualityOptions, QualityTracker, WindowCounts
+from tickflow.runtime import config
+from tickflow.runtime.flink_runtime import (
+    environments,
+    execute,
+    job_argument_parser,
+    local_bounded_run,
+)
+from tickflow.runtime.kafka_tables import exactly_once_sink_options, raw_source_options
 
-JOB_NAME = "data-quality"
-INPUT_TOPICS = ("md.raw.trades",)  # what its consumer group reads
-OPERATOR_UID = f"{JOB_NAME}-tracker"
-BATCHER_UID = f"{JOB_NAME}-straggler-batches"
+JOB = catalog.DATA_QUALITY
+JOB_NAME = JOB.name
+INPUT_TOPICS = JOB.input_topics
+OPERATOR_UID, BATCHER_UID = JOB.uids
 STATE_NAME = "quality-v1"
 UNKNOWN = "?"
 END_OF_INPUT_MS = 2 ** 62 // 1_000_000  # a watermark past this: a bounded input has ended
@@ -67,7 +73,7 @@ class DataQualityOptions:
     state_ttl_hours: int = 48
     straggler_flush_ms: int = 1_000  # the longest stragglers wait in the JVM for the watermark to advance
     bounded: bool = False
-    group_id: str = "tickflow-data-quality"
+    group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-dq"
 
     @property
@@ -227,8 +233,6 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-    from jobs.quality_calendar import session_minutes_function
-    from jobs.quality_tracker import QualityTracker, WindowCounts
 
     sessions = session_minutes_function(rules)
     w_ns = o.window_ns

@@ -1,12 +1,12 @@
 """md.dlq in the jobs' SQL: the sink table and the columns of a dead letter, for every job that writes one.
 
-The record's definition and its size limits are tickflow/dead_letter.py; the original's bytes go through the
+The record's definition and its size limits are tickflow/runtime/dead_letter.py; the original's bytes go through the
 JVM function ``DEAD_LETTER_ORIGINAL`` (declared by jobs/raw_trades.py) with those limits.
 """
 from __future__ import annotations
 
-from tickflow import dead_letter
-from tickflow.kafka_tables import exactly_once_sink_options
+from tickflow.runtime import dead_letter
+from tickflow.runtime.kafka_tables import exactly_once_sink_options
 
 COLUMNS = ("k BYTES, reason STRING, detail STRING, topic STRING, `partition` INT, `offset` BIGINT, "
            "original STRING, original_encoding STRING, original_size INT, original_sha256 STRING, "

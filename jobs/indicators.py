@@ -20,15 +20,28 @@ import pickle
 import sys
 from dataclasses import dataclass
 
+from jobs import catalog, validation
+from jobs.indicator_series import IndicatorSeries, Refused, read_bar
 from jobs.keyed_python_stage import keyed_python_stage
-from tickflow import config, dead_letter
-from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
-from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
+from jobs.trading_days import trading_days
+from tickflow.runtime import config, dead_letter
+from tickflow.runtime.flink_runtime import (
+    environments,
+    execute,
+    job_argument_parser,
+    local_bounded_run,
+)
+from tickflow.runtime.kafka_tables import (
+    SERIES_PARTITIONER,
+    exactly_once_sink_options,
+    raw_source_options,
+)
 
-JOB_NAME = "indicators"
-INPUT_TOPICS = ("md.bars",)  # what its consumer group reads
+JOB = catalog.INDICATORS
+JOB_NAME = JOB.name
+INPUT_TOPICS = JOB.input_topics
 COMPONENT = "indicators"
-OPERATOR_UID = f"{JOB_NAME}-series"
+(OPERATOR_UID,) = JOB.uids
 STATE_NAME = "series-v1"
 PIPELINE_VERSION = "ind-1"
 
@@ -39,7 +52,7 @@ class IndicatorOptions:
     keep_bars: int = 16
     state_ttl_days: int = 35
     bounded: bool = False
-    group_id: str = "tickflow-indicators"
+    group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-ind"
 
 
@@ -72,8 +85,6 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-    from jobs.indicator_series import IndicatorSeries, Refused, read_bar
-    from jobs.trading_days import trading_days
 
     def day_of(symbol: str):
         days = trading_days(symbol_calendars.get(symbol))
@@ -146,7 +157,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs import validation
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()

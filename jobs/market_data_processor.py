@@ -21,14 +21,25 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from jobs import dead_letters, raw_trades, validation
+from jobs import catalog, dead_letters, raw_trades, validation
 from jobs.trading_days import sessions_spec
-from tickflow import config
-from tickflow.flink_runtime import environments, execute, job_argument_parser, local_bounded_run
-from tickflow.kafka_tables import SERIES_PARTITIONER, exactly_once_sink_options, raw_source_options
+from tickflow.runtime import config
+from tickflow.runtime.flink_runtime import (
+    environments,
+    execute,
+    job_argument_parser,
+    local_bounded_run,
+)
+from tickflow.runtime.kafka_tables import (
+    SERIES_PARTITIONER,
+    exactly_once_sink_options,
+    raw_source_options,
+)
 
-JOB_NAME = "market-data-processor"
-INPUT_TOPICS = ("md.raw.trades", "md.raw.quotes")  # what its consumer group reads
+JOB = catalog.MARKET_DATA_PROCESSOR
+JOB_NAME = JOB.name
+INPUT_TOPICS = JOB.input_topics
+(BAR_BOOK_UID,) = JOB.uids
 COMPONENT = "market_data_processor"
 
 
@@ -40,7 +51,7 @@ class ProcessorOptions:
     allowed_lateness_ms: int = 60_000
     dedup_horizon: str = "1 h"
     bounded: bool = False
-    group_id: str = "tickflow-market-data-processor"
+    group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-mdp"
 
 
@@ -112,7 +123,7 @@ def bar_stage(t_env, trades, allowed_lateness_ms: int, sessions: str):
     from pyflink.table import Table
 
     stage = get_gateway().jvm.io.tickflow.bars.BarStage
-    out = stage.bars(t_env._j_tenv, trades._j_table, sessions, allowed_lateness_ms, f"{JOB_NAME}-bar-book")
+    out = stage.bars(t_env._j_tenv, trades._j_table, sessions, allowed_lateness_ms, BAR_BOOK_UID)
     return Table(out.barTable(), t_env), Table(out.lateTable(), t_env)
 
 

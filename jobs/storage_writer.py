@@ -27,13 +27,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs import dead_letters, raw_trades, validation
-from tickflow import config
-from tickflow.flink_runtime import environments, job_argument_parser, local_bounded_run
-from tickflow.kafka_tables import exactly_once_sink_options, raw_source_options
+from jobs import catalog, dead_letters, raw_trades, validation
+from tickflow.runtime import config
+from tickflow.runtime.flink_runtime import (
+    environments,
+    job_argument_parser,
+    local_bounded_run,
+)
+from tickflow.runtime.kafka_tables import raw_source_options
 
-JOB_NAME = "storage-writer"
-INPUT_TOPICS = ("md.bars", "md.indicators", "md.quotes", "md.raw.trades")  # what its consumer group reads
+JOB = catalog.STORAGE_WRITER
+JOB_NAME = JOB.name
+INPUT_TOPICS = JOB.input_topics
 LAKE_CONTRACT = config.PROJECT_ROOT / "schemas" / "lake.yaml"
 COMPONENT = "storage_writer"
 
@@ -57,7 +62,7 @@ class StorageOptions:
     trade_batch_rows: int = 5000
     dedup_horizon: str = "1 h"         # how long a trade identity is remembered (the only state)
     flush_interval: str = "1s"
-    group_id: str = "tickflow-storage-writer"
+    group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-storage"
 
 

@@ -12,15 +12,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tickflow import config
-from tickflow.flink_runtime import job_argument_parser, local_bounded_run, table_environment
-from tickflow.kafka_tables import exactly_once_sink_options, source_options
+from jobs import catalog
+from tickflow.runtime import config
+from tickflow.runtime.flink_runtime import (
+    job_argument_parser,
+    local_bounded_run,
+    table_environment,
+)
+from tickflow.runtime.kafka_tables import exactly_once_sink_options, source_options
 
-JOB_NAME = "trade-passthrough"
-SOURCE_TOPIC = "md.raw.trades"
+JOB = catalog.TRADE_PASSTHROUGH
+JOB_NAME = JOB.name
+INPUT_TOPICS = JOB.input_topics
+(SOURCE_TOPIC,) = INPUT_TOPICS
 SINK_TOPIC = "md.trades.parsed"
-GROUP_ID = "tickflow-trade-passthrough"
-INPUT_TOPICS = (SOURCE_TOPIC,)
+GROUP_ID = JOB.group_id
 
 
 def source_ddl(bootstrap: str, bounded: bool, group_id: str) -> str:

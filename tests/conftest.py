@@ -5,7 +5,7 @@ touches the data or ports of a stack started by `make demo`.
 """
 import os
 
-from tickflow.config import shifted_stack_env
+from tickflow.runtime.config import shifted_stack_env
 
 TEST_ENV = shifted_stack_env(10000, "test-stack")
 # The tests publish a few symbols, so most partitions of a raw topic stay empty and hold event time back

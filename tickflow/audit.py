@@ -22,9 +22,14 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from jobs import validation
+from jobs.quality_calendar import session_minutes_function
+from jobs.storage_writer import lake_root
+from jobs.trading_days import trading_days
 from tickflow import audit_checks as ac
-from tickflow import audit_suites
-from tickflow import config
+from tickflow import audit_suites, migrations
+from tickflow.runtime import config
+from tickflow.stack import s3_client
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -102,7 +107,6 @@ def _read_s3(s: config.Settings, bucket: str, prefix: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tickflow.stack import s3_client
 
     client = s3_client(s)
     frames = []
@@ -181,9 +185,6 @@ def calendar_input(dataset: str, rows: pd.DataFrame) -> dict[str, set[int]]:
 
 def venue_functions() -> tuple[ac.SessionOf, ac.MinutesOf]:
     """A symbol's trading session and trading minutes, from jobs/market_rules.yaml's venues."""
-    from jobs import validation
-    from jobs.quality_calendar import session_minutes_function
-    from jobs.trading_days import trading_days
 
     rules = validation.load_rules()
 
@@ -303,8 +304,6 @@ def _key_columns(suite: str, dataset: str) -> list[str]:
 
 def run(request: AuditRequest, s: config.Settings, out: Callable[[str], None] = print) -> int:
     """Run the audit; 0 when every suite passes on both sides, 1 otherwise (AuditError: cannot run)."""
-    from jobs.storage_writer import lake_root
-    from tickflow import migrations
 
     dataset, date = request.dataset, request.date
     try:

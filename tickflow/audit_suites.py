@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.runtime.config import PROJECT_ROOT
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage statistics leave the machine
 
@@ -168,7 +168,9 @@ def suite_document(suite: str, symbols: Iterable[str], config: AuditConfig | Non
 def build_suite(document: Mapping):
     """A ``great_expectations.ExpectationSuite`` from a suite document."""
     import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
 
     expectations = [ExpectationConfiguration(type=e["type"], kwargs=dict(e["kwargs"]),
                                              meta=dict(e.get("meta") or {})).to_domain_obj()

@@ -4,13 +4,40 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
-from tickflow import config
-from tickflow.arguments import OneLineArgumentParser as _Parser
+from connectors import provider_config
+from connectors.connect import ConnectRequest, run
+from connectors.csv_trades import CsvTradeSource
+from connectors.es_sample import es_sample_csv
+from connectors.kafka_publisher import BrokerUnavailable, RawPublisher
+from connectors.provider_config import ConfigError
+from connectors.registry import PROVIDERS
+from connectors.replay import ReplayError, reader_for, replay_file
+from connectors.simulators.alphavantage_data import intraday_sample_path
+from connectors.simulators.launch import build
+from connectors.simulators.market import Market, load_es_trades
+from jobs import catalog
+from tickflow import (
+    audit,
+    cluster,
+    demo,
+    k8s_manifests,
+    k8s_validation,
+    migrations,
+    queries,
+    setup_deps,
+    stack,
+)
+from tickflow.k8s_validation import ValidationError
+from tickflow.migrations import MigrationError
+from tickflow.processes import StackError
+from tickflow.runtime import config
+from tickflow.runtime.arguments import OneLineArgumentParser as _Parser
 
-JOBS = ("trade_passthrough", "market_data_processor", "indicators", "storage_writer", "data_quality")
+JOBS = tuple(job.module for job in catalog.JOBS)
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -21,7 +48,6 @@ def _fail(message: str, code: int = 1) -> int:
 # --- stack ---------------------------------------------------------------------------------------------
 
 def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import stack
 
     if args.action == "up":
         stack.up(s, args.services)
@@ -43,7 +69,6 @@ def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
 # --- flink ---------------------------------------------------------------------------------------------
 
 def cmd_cluster(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import cluster
 
     if args.action == "up":
         print(cluster.up(s))
@@ -56,10 +81,11 @@ def cmd_cluster(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
-def _job_module(name: str):
+def _job(name: str) -> catalog.Job:
+    """The job of this name in the catalog, or a usage error (exit 2) naming the choices."""
     if name not in JOBS:
         raise SystemExit(_fail(f"unknown job {name!r} (choose from {', '.join(JOBS)})", 2))
-    return importlib.import_module(f"jobs.{name}")
+    return catalog.job(name)
 
 
 def local_log_dir(s: config.Settings, job: str) -> Path:
@@ -72,7 +98,6 @@ def _schema_missing(s: config.Settings, job: str, job_args: list[str]) -> str | 
     """Why the storage writer cannot store anything yet, in one line (the database unreachable or its
     schema not migrated), or None. Without this check the job would fail on its first row and restart on
     it forever."""
-    from tickflow import migrations
 
     if job != "storage_writer" or {"--no-db", "-h", "--help"} & set(job_args):
         return None
@@ -93,9 +118,9 @@ def _schema_missing(s: config.Settings, job: str, job_args: list[str]) -> str | 
 
 
 def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
-    import os
 
-    module = _job_module(args.job)
+
+    module = importlib.import_module(f"jobs.{_job(args.job).module}")
     if problem := _schema_missing(s, args.job, args.job_args):
         return _fail(problem)
     log_dir = local_log_dir(s, args.job)
@@ -105,9 +130,8 @@ def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import cluster
 
-    _job_module(args.job)
+    _job(args.job)
     if problem := _schema_missing(s, args.job, args.job_args):
         return _fail(problem)
     print(cluster.submit(s, args.job, args.job_args, savepoint=args.from_savepoint))
@@ -116,11 +140,10 @@ def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
 
 def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
     """Stop the running job with a savepoint, then start the (new) job code from it."""
-    from tickflow import cluster
 
-    module = _job_module(args.job)
-    job_id = cluster.running_job(s, module.JOB_NAME)
-    print(f"stopping {module.JOB_NAME} ({job_id}) with a savepoint")
+    job = _job(args.job)
+    job_id = cluster.running_job(s, job.name)
+    print(f"stopping {job.name} ({job_id}) with a savepoint")
     savepoint = cluster.stop_with_savepoint(s, job_id)
     print(f"savepoint: {savepoint}")
     print(cluster.submit(s, args.job, args.job_args, savepoint=savepoint))
@@ -129,10 +152,9 @@ def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
 
 def _job_id(s: config.Settings, job: str) -> str:
     """A job given by its tickflow name (the one running job of that name) or by its Flink job id."""
-    from tickflow import cluster
 
     if job in JOBS:
-        return cluster.running_job(s, _job_module(job).JOB_NAME)
+        return cluster.running_job(s, _job(job).name)
     if len(job) == 32 and all(c in "0123456789abcdef" for c in job):
         return job
     raise cluster.StackError(f"{job!r} is neither a job ({', '.join(JOBS)}) nor a 32-hex-digit Flink job id")
@@ -142,7 +164,6 @@ def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
     """The session cluster's jobs, newest first, as the web UI's REST API reports them."""
     import datetime
 
-    from tickflow import cluster
 
     rows = cluster.jobs(s)
     if args.json:
@@ -160,7 +181,6 @@ def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_savepoint(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import cluster
 
     job_id = _job_id(s, args.job)
     print(cluster.savepoint(s, job_id))
@@ -168,7 +188,6 @@ def cmd_savepoint(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import cluster
 
     job_id = _job_id(s, args.job)
     cluster.cancel(s, job_id)
@@ -177,7 +196,6 @@ def cmd_cancel(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_k8s(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import k8s_manifests, k8s_validation
 
     if args.action == "generate":
         stale = k8s_manifests.generate(check=args.check)
@@ -201,10 +219,6 @@ def cmd_k8s(args: argparse.Namespace, s: config.Settings) -> int:
 # --- data ----------------------------------------------------------------------------------------------
 
 def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
-    from connectors.csv_trades import CsvTradeSource
-    from connectors.es_sample import es_sample_csv
-    from connectors.kafka_publisher import RawPublisher
-    from connectors.replay import reader_for, replay_file
 
     path = Path(args.file) if args.file else es_sample_csv(s.cache_dir)
     if not path.is_file():
@@ -226,7 +240,6 @@ def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
 def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
     import logging
 
-    from connectors.connect import ConnectRequest, run
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -243,13 +256,9 @@ def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
-    import os
+
     import threading
 
-    from connectors import provider_config
-    from connectors.es_sample import es_sample_csv
-    from connectors.simulators.launch import build
-    from connectors.simulators.market import Market, load_es_trades
 
     key_env = provider_config.load().get(args.provider, provider_config.ProviderConfig(args.provider)).key_env
     api_key = args.api_key or (os.environ.get(key_env) if key_env else None) or "test-key"
@@ -266,23 +275,19 @@ def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import setup_deps
 
     if args.what in ("jars", "all"):
         setup_deps.gather_jars(s)
         setup_deps.build_udfs(s)
     if args.what in ("data", "all"):
-        from connectors.es_sample import es_sample_csv
 
         print(f"ES sample: {es_sample_csv(s.cache_dir)}")
-        from connectors.simulators.alphavantage_data import intraday_sample_path
 
         print(f"Alpha Vantage recorded intraday response: {intraday_sample_path(s.cache_dir)}")
     return 0
 
 
 def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import migrations
 
     conn = migrations.connect(args.dsn or s.postgres_dsn)
     try:
@@ -301,7 +306,6 @@ def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import migrations, queries
 
     params = {"timeframe": args.timeframe}
     if args.what != "latest":
@@ -323,7 +327,6 @@ def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
 
 def cmd_audit(args: argparse.Namespace, s: config.Settings) -> int:
     """Great Expectations suites over one date of a dataset, in the lake and in PostgreSQL."""
-    from tickflow import audit
 
     try:
         date = audit.parse_date(args.date)
@@ -334,7 +337,6 @@ def cmd_audit(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
-    from tickflow import demo
 
     return demo.run(s, args.source)
 
@@ -427,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     rp.set_defaults(func=cmd_replay)
 
-    from connectors.registry import PROVIDERS
 
     co = sub.add_parser("connect", help="run a provider connector: provider feed → md.raw.* topics (md.dlq for bad "
                                         "records), with reconnects, backfill and failover")
@@ -507,12 +508,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = config.load()
     except ValueError as exc:
         return _fail(str(exc), 2)
-    from connectors.kafka_publisher import BrokerUnavailable
-    from connectors.provider_config import ConfigError
-    from connectors.replay import ReplayError
-    from tickflow.k8s_validation import ValidationError
-    from tickflow.migrations import MigrationError
-    from tickflow.processes import StackError
 
     try:
         return args.func(args, settings)

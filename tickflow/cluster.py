@@ -16,9 +16,10 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-from tickflow.config import PROJECT_ROOT, Settings
-from tickflow.flink_runtime import flink_home, library_jars
+from tickflow.operator_ids import known_uids
 from tickflow.processes import StackError, port_open, port_owner, wait_until
+from tickflow.runtime.config import PROJECT_ROOT, Settings
+from tickflow.runtime.flink_runtime import flink_home, library_jars
 
 CONF_TEMPLATE = PROJECT_ROOT / "flink-conf" / "local" / "config.yaml"
 
@@ -273,7 +274,6 @@ def staged_python_files(s: Settings) -> Iterator[Path]:
 def _root_cause(output: str) -> str:
     """The one line of a failed ``flink run`` that says why. A savepoint that does not fit the program is
     named by operator: Flink gives only the operator's id, which is translated back to tickflow's uid."""
-    from tickflow.operator_ids import known_uids
 
     lines = [l.strip() for l in output.splitlines() if l.strip()]
     unmapped = [re.search(r"Cannot map checkpoint/savepoint state for operator ([0-9a-f]{32})", l) for l in lines]

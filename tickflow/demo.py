@@ -13,10 +13,27 @@ from __future__ import annotations
 import json
 import time
 
-from tickflow import cluster, migrations, stack
-from tickflow.config import Settings
-from tickflow.kafka_reading import bounded_read, count_committed, end_offsets, group_positions, read_to_end
+from connectors import provider_config
+from connectors.connect import ConnectRequest
+from connectors.connect import run as connect
+from connectors.csv_trades import CsvTradeSource
+from connectors.es_sample import es_sample_csv
+from connectors.kafka_publisher import RawPublisher
+from connectors.replay import replay_file
+from connectors.simulators.launch import build
+from connectors.simulators.market import Market, load_es_trades
+from connectors.simulators.server import free_port
+from jobs import catalog
+from tickflow import audit, cluster, migrations, stack
 from tickflow.processes import StackError, wait_until
+from tickflow.runtime.config import PROJECT_ROOT, Settings
+from tickflow.runtime.kafka_reading import (
+    bounded_read,
+    count_committed,
+    end_offsets,
+    group_positions,
+    read_to_end,
+)
 
 
 def _step(name: str) -> float:
@@ -24,48 +41,30 @@ def _step(name: str) -> float:
     return time.monotonic()
 
 
-def job_inputs() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each demo job's consumer group (its default) and the topics it reads."""
-    from jobs import data_quality, indicators, market_data_processor, storage_writer
-
-    return {
-        "market_data_processor": (market_data_processor.ProcessorOptions().group_id,
-                                  market_data_processor.INPUT_TOPICS),
-        "indicators": (indicators.IndicatorOptions().group_id, indicators.INPUT_TOPICS),
-        "storage_writer": (storage_writer.StorageOptions().group_id, storage_writer.INPUT_TOPICS),
-        "data_quality": (data_quality.DataQualityOptions().group_id, data_quality.INPUT_TOPICS),
-    }
-
-
-def _run_bounded(s: Settings, job: str, *args: str) -> tuple[str, float]:
+def _run_bounded(s: Settings, job: catalog.Job, *args: str) -> tuple[str, float]:
     """Submit ``job --bounded`` to the session cluster and wait for it; (job id, seconds it ran). The job
     reads what its consumer group has not; once it finished, its group is committed through the topics'
     ends as they were before it started (Flink's own last commit of a bounded run can be lost), so a
     second demo reads nothing twice."""
-    group, topics = job_inputs()[job]
-    with bounded_read(s.kafka_bootstrap, group, topics):
-        job_id = cluster.submit(s, job, ["--bounded", *args])
+    with bounded_read(s.kafka_bootstrap, job.group_id, job.input_topics):
+        job_id = cluster.submit(s, job.module, ["--bounded", *args])
         print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
         try:
             wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
-                       f"{job} to finish", interval=1.0)
+                       f"{job.module} to finish", interval=1.0)
         except KeyboardInterrupt:
             cluster.cancel(s, job_id)
-            print(f"\ncancelled {job} ({job_id}); the stack and the Flink cluster keep running: `make demo` "
+            print(f"\ncancelled {job.module} ({job_id}); the stack and the Flink cluster keep running: `make demo` "
                   "again reuses them, `tickflow cluster down && tickflow stack down` stops them", flush=True)
             raise
         state = cluster.job_state(s, job_id)
         if state != "FINISHED":
-            raise StackError(f"job {job} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
+            raise StackError(f"job {job.module} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
     return job_id, cluster.rest(s, f"/jobs/{job_id}").get("duration", 0) / 1000
 
 
 def _replay(s: Settings) -> tuple[int, float]:
     """Replay the ES sample CSV; (trades published, seconds)."""
-    from connectors.csv_trades import CsvTradeSource
-    from connectors.es_sample import es_sample_csv
-    from connectors.kafka_publisher import RawPublisher
-    from connectors.replay import replay_file
 
     t = time.monotonic()
     publisher = RawPublisher(s.kafka_bootstrap, client_id="tickflow-demo")
@@ -88,13 +87,6 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
     import threading
     import urllib.request
 
-    from connectors import provider_config
-    from connectors.connect import ConnectRequest
-    from connectors.connect import run as connect
-    from connectors.es_sample import es_sample_csv
-    from connectors.simulators.launch import build
-    from connectors.simulators.market import Market, load_es_trades
-    from connectors.simulators.server import free_port
 
     cfg = provider_config.load()[provider]
     key = (os.environ.get(cfg.key_env) if cfg.key_env else None) or "demo-key"
@@ -169,7 +161,6 @@ def sustained_rate(records: list, bars: list[dict]) -> str:
 
 def recorded_latency() -> str:
     """The bar latency `make bench` last recorded (a bounded demo replays history: it has no live latency)."""
-    from tickflow.config import PROJECT_ROOT
 
     results = PROJECT_ROOT / "bench" / "results" / "processor_latency.jsonl"
     lines = results.read_text().splitlines() if results.exists() else []
@@ -213,11 +204,11 @@ def run(s: Settings, source: str = "replay") -> int:
         published, seconds = _from_provider(s, source)
     if published:
         print(f"published {published:,} trades in {seconds:.1f}s ({published / max(seconds, 1e-9):,.0f}/s)")
-    start = group_positions(s.kafka_bootstrap, "md.raw.trades", job_inputs()["market_data_processor"][0])
+    start = group_positions(s.kafka_bootstrap, "md.raw.trades", catalog.MARKET_DATA_PROCESSOR.group_id)
     new_trades = sum(end - start.get(p, 0) for p, end in end_offsets(s.kafka_bootstrap, "md.raw.trades").items())
 
     _step("market_data_processor on the session cluster: md.raw.trades → md.bars, md.dlq (bounded)")
-    mdp_id, mdp_s = _run_bounded(s, "market_data_processor")
+    mdp_id, mdp_s = _run_bounded(s, catalog.MARKET_DATA_PROCESSOR)
     bar_records = list(read_to_end(s.kafka_bootstrap, "md.bars"))
     bars = [json.loads(r.value) for r in bar_records]
     in_bars = sum(b["trade_count"] for b in bars if b["timeframe"] == "1m")
@@ -225,7 +216,7 @@ def run(s: Settings, source: str = "replay") -> int:
     rejected = sum(1 for d in dead if d.get("topic") == "md.raw.trades")
 
     _step("indicators on the session cluster: md.bars → md.indicators (bounded)")
-    ind_id, ind_s = _run_bounded(s, "indicators")
+    ind_id, ind_s = _run_bounded(s, catalog.INDICATORS)
     indicators = count_committed(s.kafka_bootstrap, "md.indicators")
 
     _step("storage: tickflow db migrate, then storage_writer → PostgreSQL + Parquet lake on S3 (bounded)")
@@ -233,7 +224,7 @@ def run(s: Settings, source: str = "replay") -> int:
     try:
         migrations.migrate(conn)
         lake = f"s3://{s.s3_bucket}/lake"
-        st_id, st_s = _run_bounded(s, "storage_writer", "--lake", lake)
+        st_id, st_s = _run_bounded(s, catalog.STORAGE_WRITER, "--lake", lake)
         with conn.cursor() as cur:
             cur.execute("SELECT (SELECT count(*) FROM bars), (SELECT count(*) FROM trades), "
                         "(SELECT count(*) FROM indicators)")
@@ -244,12 +235,11 @@ def run(s: Settings, source: str = "replay") -> int:
         Bucket=s.s3_bucket, Prefix="lake/") for o in page.get("Contents", []) if not o["Key"].endswith("_SUCCESS"))
 
     _step("data_quality on the session cluster: md.raw.trades → md.quality, md.alerts (bounded)")
-    dq_id, dq_s = _run_bounded(s, "data_quality")
+    dq_id, dq_s = _run_bounded(s, catalog.DATA_QUALITY)
     quality = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.quality")]
     alerts = [json.loads(r.value) for r in read_to_end(s.kafka_bootstrap, "md.alerts")]
 
     _step(f"audit: Great Expectations over the bars of {AUDIT_DATE} (lake and PostgreSQL) → Data Docs")
-    from tickflow import audit
 
     audit_code = audit.run(audit.AuditRequest("bars", audit.parse_date(AUDIT_DATE), lake, None, None), s)
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from tickflow.config import PROJECT_ROOT
+from jobs import catalog
+from tickflow.runtime.config import PROJECT_ROOT
 
 BASE = PROJECT_ROOT / "k8s" / "base"
 PRODUCTION_CONFIG = PROJECT_ROOT / "flink-conf" / "production" / "config.yaml"
@@ -79,13 +80,14 @@ class JobSpec:
     needs_postgres: bool = False          # gets the database's host and password
 
 
-JOBS: dict[str, JobSpec] = {
-    "market-data-processor": JobSpec("market_data_processor", parallelism=4),
-    "indicators": JobSpec("indicators", parallelism=2, taskmanager_memory="3072m"),
-    "storage-writer": JobSpec("storage_writer", parallelism=2, args=("--lake", "s3://tickflow-prod/lake"),
-                              needs_postgres=True),
-    "data-quality": JobSpec("data_quality", parallelism=2, taskmanager_memory="3072m"),
+# how each job the catalog deploys runs in production (a deployed job without sizing here fails at import)
+_SIZING: dict[catalog.Job, dict] = {
+    catalog.MARKET_DATA_PROCESSOR: {"parallelism": 4},
+    catalog.INDICATORS: {"parallelism": 2, "taskmanager_memory": "3072m"},
+    catalog.STORAGE_WRITER: {"parallelism": 2, "args": ("--lake", "s3://tickflow-prod/lake"), "needs_postgres": True},
+    catalog.DATA_QUALITY: {"parallelism": 2, "taskmanager_memory": "3072m"},
 }
+JOBS: dict[str, JobSpec] = {job.name: JobSpec(job.module, **_SIZING[job]) for job in catalog.JOBS if job.deployed}
 
 
 @dataclass(frozen=True)

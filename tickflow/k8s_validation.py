@@ -31,7 +31,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tickflow.config import PROJECT_ROOT, Settings
+from tickflow.runtime.config import PROJECT_ROOT, Settings
 
 CRD_MEMBER = "META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml"
 FLINK2_VERSIONS = ["v2_0", "v2_1", "v2_2"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.runtime.config import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 LEDGER = "tickflow_schema_migrations"

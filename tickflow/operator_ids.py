@@ -7,6 +7,8 @@ of its own jobs a savepoint error is about.
 """
 from __future__ import annotations
 
+from jobs.catalog import JOBS
+
 _MASK = (1 << 64) - 1
 _C1, _C2 = 0x87C37B91114253D5, 0x4CF5AD432745937F
 
@@ -62,8 +64,5 @@ def operator_id(uid: str) -> str:
 
 def known_uids() -> dict[str, str]:
     """operator id → uid for the operators tickflow names itself."""
-    from jobs.data_quality import BATCHER_UID, OPERATOR_UID as QUALITY
-    from jobs.indicators import OPERATOR_UID as INDICATORS
-    from jobs.market_data_processor import JOB_NAME as MDP
 
-    return {operator_id(uid): uid for uid in (INDICATORS, f"{MDP}-bar-book", QUALITY, BATCHER_UID)}
+    return {operator_id(uid): uid for job in JOBS for uid in job.uids}

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-
-class StackError(RuntimeError):
-    """A problem with the local stack that the CLI reports in one line."""
+from tickflow.runtime.errors import StackError
 
 
 def cmdline(pid: int) -> str:

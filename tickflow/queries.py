@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.runtime.config import PROJECT_ROOT
 
 QUERIES_DIR = PROJECT_ROOT / "sql" / "queries"
 FORMATS = ("table", "csv", "json")

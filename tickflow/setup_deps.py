@@ -5,7 +5,7 @@ import hashlib
 import shutil
 import subprocess
 
-from tickflow.config import PROJECT_ROOT, Settings
+from tickflow.runtime.config import PROJECT_ROOT, Settings
 
 JAR_GROUPS = ("flink-lib", "flink-s3", "kafka-broker", "s3proxy", "k8s-crds", "zookeeper")
 

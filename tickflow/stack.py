@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tickflow.config import Settings
-from tickflow.processes import ManagedProcess, StackError, port_open, port_owner, wait_until
+from tickflow.processes import (
+    ManagedProcess,
+    StackError,
+    port_open,
+    port_owner,
+    wait_until,
+)
+from tickflow.runtime.config import Settings
+from tickflow.topics import ensure_topics, load_registry
 
 
 @dataclass
@@ -435,7 +442,6 @@ def up(s: Settings, names: list[str] | None = None, log: Callable[[str], None] =
             raise StackError(f"{svc.name} did not start: {why or 'see ' + str(svc.process.log_file)}") from None
         log(f"{svc.name:9s} started (pid {svc.process.pid()})  {svc.endpoint}")
     if not names or "kafka" in names:
-        from tickflow.topics import ensure_topics, load_registry
 
         for change in ensure_topics(s.kafka_bootstrap, load_registry()):
             log(f"topics    {change}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.runtime.config import PROJECT_ROOT
 
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 REGISTRY = SCHEMAS_DIR / "topics.yaml"
@@ -53,7 +53,13 @@ def load_registry(path: Path = REGISTRY) -> dict[str, TopicSpec]:
 
 def ensure_topics(bootstrap: str, specs: dict[str, TopicSpec]) -> list[str]:
     """Create missing topics, raise partition counts and apply configs. Returns what was changed."""
-    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
+    from kafka.admin import (
+        ConfigResource,
+        ConfigResourceType,
+        KafkaAdminClient,
+        NewPartitions,
+        NewTopic,
+    )
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tickflow-topics",
                              request_timeout_ms=15000)

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from connectors.simulators.alphavantage_data import intraday_sample
 from connectors.simulators.market import Market, Trade
 from connectors.simulators.server import SimulatorServer
 
@@ -133,7 +134,6 @@ class _RecordedSeries:
 
 
 def _default_recorded() -> list[dict[str, Any]]:
-    from connectors.simulators.alphavantage_data import intraday_sample
 
     try:
         return [intraday_sample()]

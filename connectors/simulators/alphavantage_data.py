@@ -13,13 +13,14 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from tickflow.runtime.config import PROJECT_ROOT
+
 PACKAGE = "alphavantage@2.5.0"
 TARBALL = "alphavantage-2.5.0.tgz"
 MEMBER = "package/__tests__/examples/data/intraday.json"
 
 
 def default_cache_dir() -> Path:
-    from tickflow.config import PROJECT_ROOT
 
     return PROJECT_ROOT / ".tickflow" / "cache"
 

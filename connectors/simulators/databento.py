@@ -27,9 +27,19 @@ from pathlib import Path
 
 import databento_dbn as dbn
 
-from connectors.dbn_records import (DEFAULT_DATASET, cram_response, instrument_id_for, iter_dbn_file,
-                                    mbp1_msg, metadata_bytes, ohlcv_1m_msg, parse_control, symbol_mapping_msg,
-                                    trade_msg, write_dbn_file)
+from connectors.dbn_records import (
+    DEFAULT_DATASET,
+    cram_response,
+    instrument_id_for,
+    iter_dbn_file,
+    mbp1_msg,
+    metadata_bytes,
+    ohlcv_1m_msg,
+    parse_control,
+    symbol_mapping_msg,
+    trade_msg,
+    write_dbn_file,
+)
 from connectors.decimals import fixed_price_text
 from connectors.simulators.market import Market, Trade, quote_around
 from connectors.simulators.server import SimulatorServer

@@ -2,7 +2,7 @@ import pytest
 
 from connectors.es_sample import es_sample_csv
 from connectors.simulators.market import load_es_trades
-from tickflow import config
+from tickflow.runtime import config
 
 
 @pytest.fixture(scope="session")

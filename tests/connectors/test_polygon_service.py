@@ -12,8 +12,13 @@ from connectors.polygon import PolygonProvider
 from connectors.provider_config import parse_section
 from connectors.simulators.market import Market
 from connectors.simulators.polygon import PolygonSimulator
-from tests.connectors.harness import (open_when_connected, published_identity, run_service, trade_identity,
-                                      wait_for)
+from tests.connectors.harness import (
+    open_when_connected,
+    published_identity,
+    run_service,
+    trade_identity,
+    wait_for,
+)
 
 RATE = 5_000
 

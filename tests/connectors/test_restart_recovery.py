@@ -13,7 +13,13 @@ from connectors.position_recovery import TailScan
 from connectors.simulators.finnhub import FinnhubSimulator
 from connectors.simulators.market import Market
 from connectors.simulators.polygon import PolygonSimulator
-from tests.connectors.harness import open_when_connected, published_identity, run_service, trade_identity, wait_for
+from tests.connectors.harness import (
+    open_when_connected,
+    published_identity,
+    run_service,
+    trade_identity,
+    wait_for,
+)
 from tests.connectors.test_finnhub_failover import finnhub, polygon
 
 RATE = 3_000

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tickflow.config import Settings, shifted_stack_env
+from tickflow.runtime.config import Settings, shifted_stack_env
 
 E2E_ENV = shifted_stack_env(40000, "e2e-stack")
 # the fault suite proves the defaults: the source idle timeout is the product's, not the quick tests' one
@@ -22,7 +22,8 @@ os.environ.update(E2E_ENV)
 @pytest.fixture(scope="session")
 def e2e_stack():
     """A wiped stack and session cluster for the whole suite, stopped at the end."""
-    from tickflow import cluster, config, migrations, stack
+    from tickflow import cluster, migrations, stack
+    from tickflow.runtime import config
 
     s = config.load()
     assert s.kafka_port == 49092, "the e2e ports must be set before tickflow's settings are read"

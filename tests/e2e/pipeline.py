@@ -22,12 +22,17 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from confluent_kafka import Producer
 
-from tests.integration.kafka_tools import committed_past, last_records, open_transactions, reset_topics
+from tests.integration.kafka_tools import (
+    committed_past,
+    last_records,
+    open_transactions,
+    reset_topics,
+)
 from tests.workload import Message, Workload, WorkloadSpec, build, closing_messages
 from tickflow import cluster
-from tickflow.config import Settings
-from tickflow.kafka_reading import read_to_end
 from tickflow.processes import wait_until
+from tickflow.runtime.config import Settings
+from tickflow.runtime.kafka_reading import read_to_end
 
 DAY_NS = 86_400_000_000_000
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]

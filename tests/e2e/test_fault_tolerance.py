@@ -20,12 +20,22 @@ from typing import Callable
 
 import pytest
 
-from tests.e2e.pipeline import (JOBS, NO_WATERMARK, PARALLELISM, SYMBOLS, Outputs, Run, bar_book_watermark,
-                                restarts, run_pipeline, workload)
+from tests.e2e.pipeline import (
+    JOBS,
+    NO_WATERMARK,
+    PARALLELISM,
+    SYMBOLS,
+    Outputs,
+    Run,
+    bar_book_watermark,
+    restarts,
+    run_pipeline,
+    workload,
+)
 from tests.integration.kafka_tools import committed_total
 from tickflow import cluster, stack
-from tickflow.config import PROJECT_ROOT
 from tickflow.processes import wait_until
+from tickflow.runtime.config import PROJECT_ROOT
 
 TRADES = int(os.environ.get("TICKFLOW_E2E_TRADES", "60000"))
 RATE = float(os.environ.get("TICKFLOW_E2E_RATE", "3000"))     # records/s: ~20 s of flow

@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from tickflow import cluster, config, stack
+from tickflow import cluster, stack
+from tickflow.runtime import config
 
 
 @pytest.fixture(scope="session")

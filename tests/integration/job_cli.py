@@ -11,8 +11,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from tickflow.config import Settings
 from tickflow.processes import StackError, wait_until
+from tickflow.runtime.config import Settings
 
 # The product's source idle timeout, for a job that starts on a backlog spread over every partition: the
 # quick tests' 5 s would mark a partition idle while its reader is still starting, and the others' event

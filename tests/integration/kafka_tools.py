@@ -74,7 +74,7 @@ def publish(bootstrap: str, messages: list[tuple], rate: float | None = None) ->
 def last_records(bootstrap: str, topic: str) -> dict[int, int]:
     """Per partition, the offset of the last committed record of ``topic`` (a transaction's commit marker
     may follow it: it is not a record). Read once nothing more will be written to the topic."""
-    from tickflow.kafka_reading import read_to_end
+    from tickflow.runtime.kafka_reading import read_to_end
 
     last: dict[int, int] = {}
     for r in read_to_end(bootstrap, topic):

@@ -25,10 +25,17 @@ from connectors.simulators.polygon import PolygonSimulator, encode_events, trade
 from connectors.simulators.server import free_port
 from connectors.symbols import SymbolMap
 from tests.integration.kafka_tools import publish, reset_topics
-from tests.integration.test_connectors import KEY, cleaned_up, config_file, get, start_connect, wait_subscribed
+from tests.integration.test_connectors import (
+    KEY,
+    cleaned_up,
+    config_file,
+    get,
+    start_connect,
+    wait_subscribed,
+)
 from tickflow import stack
-from tickflow.kafka_reading import end_offsets, read_to_end
 from tickflow.processes import wait_until
+from tickflow.runtime.kafka_reading import end_offsets, read_to_end
 
 TRADES = 8_000
 TS_RECV = re.compile(rb'"ts_recv":\d+')

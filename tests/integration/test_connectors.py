@@ -9,9 +9,9 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from connectors.simulators.launch import build
 from connectors.simulators.market import Market, load_es_trades
 from connectors.simulators.server import free_port
 from tests.integration.kafka_tools import reset_topics
-from tickflow.kafka_reading import end_offsets, read_to_end
 from tickflow.processes import wait_until
+from tickflow.runtime.kafka_reading import end_offsets, read_to_end
 
 KEY = "integration-key"
 TRADES = 8_000

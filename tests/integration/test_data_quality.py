@@ -17,12 +17,17 @@ import jsonschema
 import pytest
 
 from jobs.data_quality import METRICS, PROMETHEUS_OPERATOR_PREFIX
-from tests.integration.kafka_tools import publish, reset_topics
 from tests.integration.job_cli import PRODUCT_IDLENESS, run_job, unbounded_job
-from tests.integration.test_market_data_processor import corpus_messages, es_messages, final_bars, run_processor
-from tickflow.flink_runtime import local_metrics_ports
-from tickflow.kafka_reading import read_to_end
+from tests.integration.kafka_tools import publish, reset_topics
+from tests.integration.test_market_data_processor import (
+    corpus_messages,
+    es_messages,
+    final_bars,
+    run_processor,
+)
 from tickflow.processes import wait_until
+from tickflow.runtime.flink_runtime import local_metrics_ports
+from tickflow.runtime.kafka_reading import read_to_end
 from tickflow.topics import load_registry
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.quality", "md.alerts"]

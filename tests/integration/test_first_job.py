@@ -10,8 +10,8 @@ import pytest
 from connectors.es_sample import ROWS, es_sample_csv
 from jobs.trade_passthrough import GROUP_ID
 from tickflow import cluster
-from tickflow.kafka_reading import end_offsets, group_positions, read_to_end
 from tickflow.processes import wait_until
+from tickflow.runtime.kafka_reading import end_offsets, group_positions, read_to_end
 
 RAW, PARSED = "md.raw.trades", "md.trades.parsed"
 

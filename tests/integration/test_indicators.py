@@ -19,9 +19,9 @@ import talib
 from jobs.trading_days import trading_days
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow import cluster
-from tickflow.kafka_reading import count_committed, read_to_end
 from tickflow.operator_ids import operator_id
 from tickflow.processes import wait_until
+from tickflow.runtime.kafka_reading import count_committed, read_to_end
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]
 TRADES = 100_000

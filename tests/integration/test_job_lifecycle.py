@@ -10,7 +10,6 @@ from tickflow import cluster, stack
 from tickflow.processes import wait_until
 
 
-
 def test_submit_savepoint_cancel_round_trip_through_the_cli(running_stack):
     s = running_stack
     assert cluster.up(s).startswith(("running", "already running"))

@@ -17,7 +17,7 @@ from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource
 from connectors.es_sample import ROWS, es_sample_csv
 from tests.integration.job_cli import run_job
 from tests.integration.kafka_tools import publish, reset_topics
-from tickflow.kafka_reading import read_to_end
+from tickflow.runtime.kafka_reading import read_to_end
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_input.jsonl"

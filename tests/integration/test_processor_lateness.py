@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.integration.kafka_tools import publish, reset_topics
-from tickflow.kafka_reading import read_to_end
+from tickflow.runtime.kafka_reading import read_to_end
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
 S = 1_000_000_000

@@ -16,11 +16,16 @@ import pytest
 
 from connectors.es_sample import es_sample_csv
 from tests.integration.job_cli import PRODUCT_IDLENESS, cli, run_job, unbounded_job
-from tests.integration.kafka_tools import committed_past, last_records, publish, reset_topics
+from tests.integration.kafka_tools import (
+    committed_past,
+    last_records,
+    publish,
+    reset_topics,
+)
 from tests.integration.test_market_data_processor import corpus_messages, dlq_by_origin
 from tests.workload import WorkloadSpec, build, closing_messages
-from tickflow.kafka_reading import read_to_end
 from tickflow.processes import StackError, wait_until
+from tickflow.runtime.kafka_reading import read_to_end
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
 SPEC = WorkloadSpec(symbols=24, reject_share=0.02, limit=60_000)

@@ -97,7 +97,11 @@ def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move
     from kafka.admin import KafkaAdminClient, NewTopic
 
     from tests.integration.kafka_tools import publish
-    from tickflow.kafka_reading import bounded_read, commit_forward, group_positions
+    from tickflow.runtime.kafka_reading import (
+        bounded_read,
+        commit_forward,
+        group_positions,
+    )
 
     bootstrap = running_stack.kafka_bootstrap
     topic, group = f"test.positions-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
@@ -123,7 +127,10 @@ def test_group_positions_are_the_commit_or_the_topic_start_and_commits_only_move
 
 def test_the_broker_runs_with_the_transaction_maximum_the_sinks_need(running_stack):
     """Kafka's default (15 min) would refuse the sinks' 30 min transactions when a job starts."""
-    from confluent_kafka.admin import AdminClient, ConfigResource   # kafka-python lists no broker configs
+    from confluent_kafka.admin import (  # kafka-python lists no broker configs
+        AdminClient,
+        ConfigResource,
+    )
 
     admin = AdminClient({"bootstrap.servers": running_stack.kafka_bootstrap})
     [described] = admin.describe_configs([ConfigResource("BROKER", "1")]).values()

@@ -12,11 +12,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
-from tests.integration.job_cli import cli, run_job
 from tests.integration import timescaledb_wasm
+from tests.integration.job_cli import cli, run_job
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow import migrations
-from tickflow.kafka_reading import read_to_end
+from tickflow.runtime.kafka_reading import read_to_end
 from tickflow.stack import s3_client
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]

@@ -11,8 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tickflow.config import PROJECT_ROOT
 from tickflow.processes import StackError, port_open, wait_until
+from tickflow.runtime.config import PROJECT_ROOT
 
 TOOL_DIR = PROJECT_ROOT / "tests" / "timescaledb-wasm"
 

@@ -11,13 +11,23 @@ import jsonschema
 import pytest
 
 from connectors import alphavantage
-from connectors.alphavantage import (AlphaVantageProvider, ShapeError, create, local_to_utc_ns, parse_intraday,
-                                     zone_of)
+from connectors.alphavantage import (
+    AlphaVantageProvider,
+    ShapeError,
+    create,
+    local_to_utc_ns,
+    parse_intraday,
+    zone_of,
+)
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, ProviderError, StreamEnded
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar
-from connectors.simulators.alphavantage import AlphaVantageServer, bars_from_trades, eastern_stamp
+from connectors.simulators.alphavantage import (
+    AlphaVantageServer,
+    bars_from_trades,
+    eastern_stamp,
+)
 from connectors.simulators.market import Market, load_es_trades
 from connectors.symbols import SymbolMap
 
@@ -38,7 +48,7 @@ def recorded():
 @pytest.fixture(scope="module")
 def es_trades():
     from connectors.es_sample import es_sample_csv
-    from tickflow.config import PROJECT_ROOT
+    from tickflow.runtime.config import PROJECT_ROOT
 
     return load_es_trades(es_sample_csv(PROJECT_ROOT / ".tickflow" / "cache"), limit=3000)
 

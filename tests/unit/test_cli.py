@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-
 from tickflow.processes import port_open
 
 
@@ -107,7 +106,7 @@ def test_version_and_config_answer_without_any_service():
 
 
 def test_stack_status_as_json_on_a_stack_that_is_not_running(tmp_path):
-    from tickflow.config import shifted_stack_env
+    from tickflow.runtime.config import shifted_stack_env
 
     env = {**os.environ, **shifted_stack_env(50000, "status-probe"), "TICKFLOW_HOME": str(tmp_path)}
     r = tickflow("stack", "status", "--json", env=env)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tickflow import cluster, config
-from tickflow.config import PROJECT_ROOT
+from tickflow import cluster
+from tickflow.runtime import config
+from tickflow.runtime.config import PROJECT_ROOT
 
 
 def shipped_files(root: Path) -> set[str]:

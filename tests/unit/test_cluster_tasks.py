@@ -3,7 +3,8 @@ from unittest import mock
 
 import pytest
 
-from tickflow import cluster, config
+from tickflow import cluster
+from tickflow.runtime import config
 
 
 @pytest.mark.parametrize("job, ready", [

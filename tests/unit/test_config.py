@@ -2,7 +2,7 @@
 
 import pytest
 
-from tickflow import config
+from tickflow.runtime import config
 
 
 def test_defaults_point_at_loopback():
@@ -36,7 +36,7 @@ def test_production_endpoints_override_the_local_host_per_service():
 
 
 def test_a_job_on_a_cluster_takes_checkpointing_from_the_cluster_and_jars_from_lib_in_the_image():
-    from tickflow.flink_runtime import job_configuration
+    from tickflow.runtime.flink_runtime import job_configuration
 
     local = job_configuration(config.load({}), "j")
     assert local["execution.checkpointing.interval"] == "2000 ms" and "pipeline.jars" in local
@@ -63,7 +63,7 @@ def test_only_a_bounded_run_in_this_process_commits_its_group_when_it_ends():
     from argparse import Namespace
     from contextlib import nullcontext
 
-    from tickflow.flink_runtime import local_bounded_run
+    from tickflow.runtime.flink_runtime import local_bounded_run
 
     def chosen(bounded: bool, cluster: bool):
         return local_bounded_run(Namespace(bounded=bounded, cluster=cluster), "127.0.0.1:1", "g", ("t",))

@@ -7,7 +7,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, LocalClock, RowError
+from connectors.csv_trades import (
+    CsvTradeNormalizer,
+    CsvTradeSource,
+    LocalClock,
+    RowError,
+)
 from connectors.raw_contract import RawTrade
 from connectors.replay import ReplayError, ReplayResult, read_trades
 

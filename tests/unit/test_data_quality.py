@@ -6,8 +6,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jobs import validation
-from jobs.data_quality import (DataQualityOptions, add_to_pending, count_unplaced, minutes_of, parse_args,
-                               open_window, record_key, row_place, statements, window_of)
+from jobs.data_quality import (
+    DataQualityOptions,
+    add_to_pending,
+    count_unplaced,
+    minutes_of,
+    open_window,
+    parse_args,
+    record_key,
+    row_place,
+    statements,
+    window_of,
+)
 from jobs.quality_calendar import session_minutes_function
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -13,10 +13,28 @@ import jsonschema
 import pytest
 
 from connectors import dbn_records
-from connectors.databento_feed import (DatabentoFiles, DatabentoLive, Normalizer, bar_from_dbn, create,
-                                       quote_from_dbn, read_dbn_file, seq_for, trade_from_dbn)
-from connectors.dbn_records import (BadFrame, DbnFrameDecoder, FramingError, Skipped, cram_response,
-                                    instrument_id_for, metadata_bytes, parse_control, symbol_mapping_msg)
+from connectors.databento_feed import (
+    DatabentoFiles,
+    DatabentoLive,
+    Normalizer,
+    bar_from_dbn,
+    create,
+    quote_from_dbn,
+    read_dbn_file,
+    seq_for,
+    trade_from_dbn,
+)
+from connectors.dbn_records import (
+    BadFrame,
+    DbnFrameDecoder,
+    FramingError,
+    Skipped,
+    cram_response,
+    instrument_id_for,
+    metadata_bytes,
+    parse_control,
+    symbol_mapping_msg,
+)
 from connectors.decimals import decimal_text
 from connectors.es_sample import es_sample_csv
 from connectors.metrics import ConnectorMetrics
@@ -24,7 +42,12 @@ from connectors.provider import AuthError, Malformed, ProviderError, Record, Str
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
 from connectors.simulators import databento as gateway_module
-from connectors.simulators.databento import DEFAULT_KEY, GARBAGE_RECORD, DatabentoGateway, read_dbn_trades
+from connectors.simulators.databento import (
+    DEFAULT_KEY,
+    GARBAGE_RECORD,
+    DatabentoGateway,
+    read_dbn_trades,
+)
 from connectors.simulators.market import Market, Trade, load_es_trades
 from connectors.symbols import SymbolMap
 

@@ -8,7 +8,7 @@ import json
 import jsonschema
 
 from connectors.raw_contract import dlq_json
-from tickflow import dead_letter
+from tickflow.runtime import dead_letter
 from tickflow.topics import SCHEMAS_DIR
 
 

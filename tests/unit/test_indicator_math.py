@@ -7,7 +7,18 @@ import pytest
 import talib
 from bokeh_sampledata.stocks import AAPL
 
-from jobs.indicator_math import ATR, EMA, MACD, RSI, SMA, AnchoredVWAP, BarPoint, Bollinger, IndicatorSet, Stochastic
+from jobs.indicator_math import (
+    ATR,
+    EMA,
+    MACD,
+    RSI,
+    SMA,
+    AnchoredVWAP,
+    BarPoint,
+    Bollinger,
+    IndicatorSet,
+    Stochastic,
+)
 
 HIGH = np.array(AAPL["high"], dtype=float)
 LOW = np.array(AAPL["low"], dtype=float)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tickflow import config, k8s_manifests, k8s_validation
-from tickflow.config import PROJECT_ROOT
+from tickflow import k8s_manifests, k8s_validation
+from tickflow.runtime import config
+from tickflow.runtime.config import PROJECT_ROOT
 
 S = config.load()
 

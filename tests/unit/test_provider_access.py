@@ -14,16 +14,23 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import polygon, websocket_feed
+from connectors.backoff import Backoff
 from connectors.databento_feed import GatewaySession, gateway_for
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import ProviderError
-from connectors.provider_config import PRODUCTION_FILE, ConfigError, check_transport, load, parse_section
+from connectors.provider_config import (
+    PRODUCTION_FILE,
+    ConfigError,
+    check_transport,
+    load,
+    parse_section,
+)
 from connectors.redaction import redact, register_secret
 from connectors.rest import MAX_RETRY_AFTER_S, BodyTooLarge, RestClient, retry_after_s
-from connectors.backoff import Backoff
 
 SECRET = "sk-test-9f8e7d6c5b4a"
 

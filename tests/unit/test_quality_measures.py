@@ -6,8 +6,19 @@ import math
 import pandas as pd
 import pytest
 
-from jobs.quality_measures import (Measures, WEIGHTS, calm, completeness, divergence_bps, is_price_jump,
-                                   is_volume_spike, mad_zscore, timeliness, trading_minutes, validity)
+from jobs.quality_measures import (
+    WEIGHTS,
+    Measures,
+    calm,
+    completeness,
+    divergence_bps,
+    is_price_jump,
+    is_volume_spike,
+    mad_zscore,
+    timeliness,
+    trading_minutes,
+    validity,
+)
 from jobs.trading_days import trading_days
 
 MIN = 60_000_000_000

@@ -1,8 +1,14 @@
 """The first stage every job of md.raw.trades shares: one identity, one classification."""
 from __future__ import annotations
 
-from jobs import data_quality, market_data_processor, raw_trades, storage_writer, validation
-from tickflow import config
+from jobs import (
+    data_quality,
+    market_data_processor,
+    raw_trades,
+    storage_writer,
+    validation,
+)
+from tickflow.runtime import config
 
 
 def trade(**kw):

@@ -14,8 +14,17 @@ import pytest
 
 from connectors.csv_trades import CsvTradeSource
 from connectors.raw_contract import RawTrade
-from connectors.replay import (READERS, ReplayError, ReplayResult, check_raw_trade, file_identity,
-                               read_parquet_trades, reader_for, register_reader, replay_file)
+from connectors.replay import (
+    READERS,
+    ReplayError,
+    ReplayResult,
+    check_raw_trade,
+    file_identity,
+    read_parquet_trades,
+    reader_for,
+    register_reader,
+    replay_file,
+)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "raw_trade.schema.json").read_text())
 NS = 1_000_000_000

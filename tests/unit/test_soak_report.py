@@ -2,7 +2,7 @@
 checkpoints counted from the feed's start, latency drift, lag and jobs that restarted."""
 import sys
 
-from tickflow.config import PROJECT_ROOT
+from tickflow.runtime.config import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from tickflow import config, stack
-from tickflow.kafka_transactions import TRANSACTION_TIMEOUT_MS
+from tickflow import stack
+from tickflow.runtime import config
+from tickflow.runtime.kafka_transactions import TRANSACTION_TIMEOUT_MS
 
 
 def test_the_local_broker_accepts_the_sinks_transactions():

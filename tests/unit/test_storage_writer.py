@@ -2,8 +2,14 @@
 import re
 
 from jobs import validation
-from jobs.storage_writer import StorageOptions, inserts, lake_root, load_lake_contract, statements
-from tickflow import config
+from jobs.storage_writer import (
+    StorageOptions,
+    inserts,
+    lake_root,
+    load_lake_contract,
+    statements,
+)
+from tickflow.runtime import config
 
 
 def _ddl(stmts: list[str], table: str) -> str:

@@ -7,12 +7,19 @@ import re
 import pytest
 import yaml
 
-from tickflow import config, flink_runtime, k8s_validation, stack
-from tickflow.config import PROJECT_ROOT
+from tickflow import k8s_validation, stack
 from tickflow.k8s_manifests import flatten
-from tickflow.kafka_tables import exactly_once_sink_options
-from tickflow.kafka_transactions import (RECOVERY_ALLOWANCE_MS, TRANSACTION_TIMEOUT_MS, duration_ms,
-                                         longest_restart_backoff_ms, timeout_problems, transaction_budget)
+from tickflow.runtime import config, flink_runtime
+from tickflow.runtime.config import PROJECT_ROOT
+from tickflow.runtime.kafka_tables import exactly_once_sink_options
+from tickflow.runtime.kafka_transactions import (
+    RECOVERY_ALLOWANCE_MS,
+    TRANSACTION_TIMEOUT_MS,
+    duration_ms,
+    longest_restart_backoff_ms,
+    timeout_problems,
+    transaction_budget,
+)
 
 LOCAL_CONFIG = PROJECT_ROOT / "flink-conf" / "local" / "config.yaml"
 PRODUCTION_CONFIG = PROJECT_ROOT / "flink-conf" / "production" / "config.yaml"
@@ -74,7 +81,7 @@ def test_every_kafka_sink_takes_its_timeout_from_the_shared_sink_options():
     for path in sources:
         text = path.read_text()
         rel = path.relative_to(PROJECT_ROOT).as_posix()
-        if rel not in ("tickflow/kafka_tables.py", "tickflow/kafka_transactions.py"):
+        if rel not in ("tickflow/runtime/kafka_tables.py", "tickflow/runtime/kafka_transactions.py"):
             assert "transaction.timeout.ms" not in text and "sink.delivery-guarantee" not in text, rel
         assert "KafkaSink" not in text, f"{rel} builds a DataStream KafkaSink"
 

@@ -12,7 +12,14 @@ import pytest
 from connectors import wire_json
 from connectors.alphavantage import volume_text
 from connectors.decimals import bounded_decimal, decimal_text
-from connectors.fields import conditions_field, int_field, ms_to_ns, short, symbol_field, text_field
+from connectors.fields import (
+    conditions_field,
+    int_field,
+    ms_to_ns,
+    short,
+    symbol_field,
+    text_field,
+)
 from connectors.symbols import SymbolMap
 
 

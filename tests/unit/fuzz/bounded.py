@@ -86,9 +86,7 @@ def _input(target: str, source: Source, i: int) -> bytes:
 
 
 def _child(target: str, source: Source, start: int, count: int, progress, conn) -> None:
-    from tests.unit.fuzz.targets import target_named
-
-    from tests.unit.fuzz.targets import warm_for
+    from tests.unit.fuzz.targets import target_named, warm_for
 
     run = target_named(target).run
     warm_for(target)  # first calls load calendars, zones, codecs: not an input's time

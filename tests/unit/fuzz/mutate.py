@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
+
 class Raw(str):
     """JSON text used as it is (a number's own text, or any fragment)."""
 
@@ -192,7 +193,6 @@ class JsonMutator:
         if op < 0.74:
             return span.start, span.end, "[" + old + "]"
         if span.member >= 0:
-            member = text[span.member:span.end]
             if op < 0.84:  # drop the member (and one comma next to it)
                 end = span.end + 1 if text[span.end:span.end + 1] == "," else span.end
                 start = span.member - 1 if end == span.end and text[span.member - 1:span.member] == "," else span.member

@@ -25,12 +25,29 @@ import databento_dbn as dbn
 from connectors import alphavantage, finnhub, polygon
 from connectors.csv_trades import CsvTradeSource
 from connectors.databento_feed import Normalizer, dbn_item_records, dbn_trades
-from connectors.dbn_records import (DbnFrameDecoder, FramingError, iter_dbn_chunks, mbp1_msg, metadata_bytes,
-                                    ohlcv_1m_msg, parse_control, symbol_mapping_msg, trade_msg)
+from connectors.dbn_records import (
+    DbnFrameDecoder,
+    FramingError,
+    iter_dbn_chunks,
+    mbp1_msg,
+    metadata_bytes,
+    ohlcv_1m_msg,
+    parse_control,
+    symbol_mapping_msg,
+    trade_msg,
+)
 from connectors.provider import AuthError, ProviderError
-from connectors.replay import ReplayError, ReplayResult, jsonl_trades, parquet_trades, read_trades
+from connectors.replay import (
+    ReplayError,
+    ReplayResult,
+    jsonl_trades,
+    parquet_trades,
+    read_trades,
+)
 from connectors.rest import json_body
-from connectors.simulators import alphavantage as av_sim, finnhub as finnhub_sim, polygon as polygon_sim
+from connectors.simulators import alphavantage as av_sim
+from connectors.simulators import finnhub as finnhub_sim
+from connectors.simulators import polygon as polygon_sim
 from connectors.simulators.databento import GARBAGE_RECORD
 from connectors.simulators.market import Trade, quote_around
 from connectors.symbols import SymbolMap

@@ -5,7 +5,8 @@ indicator finite (valid JSON on md.indicators)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.unit.fuzz import strategies as fz
 from tests.unit.fuzz.bounded import time_bound

@@ -4,15 +4,25 @@ properties that build inputs by structure."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.dbn_records import metadata_bytes
 from tests.unit.fuzz import strategies as fz
 from tests.unit.fuzz.bounded import time_bound
 from tests.unit.fuzz.checks import assert_classified
 from tests.unit.fuzz.conftest import hypothesis_settings
-from tests.unit.fuzz.targets import (IID, T0, TARGETS, alphavantage_seeds, finnhub_frame_seeds, finnhub_ticks_seeds,
-                                     polygon_frame_seeds, polygon_rest_seeds, warm)
+from tests.unit.fuzz.targets import (
+    IID,
+    T0,
+    TARGETS,
+    alphavantage_seeds,
+    finnhub_frame_seeds,
+    finnhub_ticks_seeds,
+    polygon_frame_seeds,
+    polygon_rest_seeds,
+    warm,
+)
 
 PROVIDERS = ["polygon_frame", "polygon_rest", "finnhub_frame", "finnhub_ticks", "databento_live",
              "databento_control", "alphavantage"]

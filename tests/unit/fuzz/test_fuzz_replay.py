@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import pytest
 import zstandard
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.dbn_records import metadata_bytes
 from tests.unit.fuzz import strategies as fz
 from tests.unit.fuzz.bounded import time_bound
 from tests.unit.fuzz.checks import assert_classified
 from tests.unit.fuzz.conftest import hypothesis_settings
-from tests.unit.fuzz.targets import IID, T0, TARGETS, TRADES, jsonl_seeds, parquet_structure, warm
+from tests.unit.fuzz.targets import (
+    IID,
+    T0,
+    TARGETS,
+    TRADES,
+    jsonl_seeds,
+    parquet_structure,
+    warm,
+)
 
 READERS = ["csv_rows", "csv_vectorised", "jsonl", "parquet", "dbn_file"]
 

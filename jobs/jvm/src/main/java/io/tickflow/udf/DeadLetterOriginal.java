@@ -16,7 +16,7 @@ import java.util.HexFormat;
  * {@code max_whole} bytes; a larger one keeps only its first {@code prefix} bytes, so that no dead letter
  * can exceed what the producer may send (the whole record stays in its raw topic, found by partition and
  * offset). Size and SHA-256 are always of the whole original. The limits are passed in by the job from the
- * one place they are defined (tickflow/dead_letter.py).
+ * one place they are defined (tickflow/runtime/dead_letter.py).
  */
 public class DeadLetterOriginal extends ScalarFunction {
 

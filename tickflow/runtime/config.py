@@ -13,7 +13,7 @@ from pathlib import Path
 
 # The checkout. A job's driver run by `flink run` imports tickflow from the staged copy shipped with the job
 # (tickflow/cluster.py), so the checkout it came from is passed along in TICKFLOW_PROJECT_ROOT.
-PROJECT_ROOT = Path(os.environ.get("TICKFLOW_PROJECT_ROOT") or Path(__file__).resolve().parents[1])
+PROJECT_ROOT = Path(os.environ.get("TICKFLOW_PROJECT_ROOT") or Path(__file__).resolve().parents[2])
 
 
 def _default_home() -> Path:

@@ -9,6 +9,8 @@ from typing import Iterable, Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 
+from tickflow.runtime.errors import StackError
+
 
 def _consumer(bootstrap: str) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
@@ -47,7 +49,8 @@ def commit_forward(bootstrap: str, topic: str, group_id: str, offsets: dict[int,
     job finishes right after its last checkpoint the final commit can be lost, and a second bounded run of
     the same group would read those records again. Whoever knows the job read through ``offsets`` (it
     finished, and they were the topic's end before it started) makes that durable with this."""
-    from confluent_kafka import Consumer, TopicPartition as Partition
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as Partition
 
     now = group_positions(bootstrap, topic, group_id)
     ahead = {p: off for p, off in offsets.items() if off > now.get(p, 0)}
@@ -68,7 +71,6 @@ def bounded_read(bootstrap: str, group_id: str, topics: Iterable[str]) -> Iterat
     this one ended even if Flink's own last offset commit was lost. A failed run commits nothing."""
     from kafka.errors import KafkaError
 
-    from tickflow.processes import StackError
 
     try:
         through = {topic: end_offsets(bootstrap, topic) for topic in topics}

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tickflow.config import Settings
+from tickflow.runtime.arguments import OneLineArgumentParser
+from tickflow.runtime.config import Settings
+from tickflow.runtime.kafka_reading import bounded_read
 
 
 def job_argument_parser(prog: str, description: str):
     """The arguments every tickflow job takes, the same locally and on a cluster; jobs add their own."""
-    from tickflow.arguments import OneLineArgumentParser
 
     p = OneLineArgumentParser(prog=prog, description=description)
     p.add_argument("--bounded", action="store_true", help="stop after the offsets that exist at start")
@@ -25,7 +26,6 @@ def local_bounded_run(args, bootstrap: str, group_id: str, topics: tuple[str, ..
     (``kafka_reading.bounded_read``); otherwise nothing — a job submitted to a cluster is not waited for."""
     from contextlib import nullcontext
 
-    from tickflow.kafka_reading import bounded_read
 
     return bounded_read(bootstrap, group_id, topics) if args.bounded and not args.cluster else nullcontext()
 

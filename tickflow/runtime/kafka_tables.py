@@ -3,11 +3,11 @@
 Sources read committed records from the consumer group's offsets (committed on checkpoints), so a job
 resumes where it stopped and a bounded run moves only what arrived since the last. Sinks write in Kafka
 transactions committed on checkpoints (exactly-once), keyed by the column ``k``; how long such a transaction
-may stay open, and why, is ``tickflow/kafka_transactions.py``.
+may stay open, and why, is ``tickflow/runtime/kafka_transactions.py``.
 """
 from __future__ import annotations
 
-from tickflow.kafka_transactions import TRANSACTION_TIMEOUT_MS
+from tickflow.runtime.kafka_transactions import TRANSACTION_TIMEOUT_MS
 
 # md.bars and md.indicators: one partition per symbol|timeframe series (jobs/jvm, io.tickflow.kafka), so a
 # series is read back in the order it was written although its keys differ per bucket.
