@@ -84,7 +84,7 @@ class PacedFeed:
              pacing: Pacing) -> None:
         self.sent = paced_publish(bootstrap, rate, symbols, seconds, trades, self._stop, client_id, pacing)
 
-    def start(self) -> "PacedFeed":
+    def start(self) -> PacedFeed:
         self._thread.start()
         return self
 

@@ -46,10 +46,11 @@ import json
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors import wire_json
@@ -82,7 +83,7 @@ INTERVALS = {"1min": ("1m", 60), "5min": ("5m", 300), "15min": ("15m", 900), "30
 FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
 NS = 1_000_000_000
 _FORGET_AFTER_NS = 86_400 * NS  # how far behind an answer's oldest bar the dedupe memory reaches
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VOLUME = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")  # raw_bar.schema.json's volume, unsigned
 _ZONE_ALIASES = {"US/Eastern": "America/New_York", "US/Central": "America/Chicago", "US/Pacific": "America/Los_Angeles"}
 
@@ -122,7 +123,7 @@ def local_to_utc_ns(stamp: str, zone: ZoneInfo) -> int:
         raise BarError(f"bad time {stamp!r}, expected YYYY-MM-DD HH:MM:SS") from None
     local = naive.replace(tzinfo=zone, fold=0)
     try:
-        if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
             raise BarError(f"{stamp} does not exist in {zone.key} (daylight-saving gap)")
     except OverflowError:  # years 1 and 9999 leave datetime's range in UTC
         raise BarError(f"{stamp} is outside the ns time range") from None

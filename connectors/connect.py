@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -124,7 +124,7 @@ def describe_recovery(recovery: Recovery, symbols: list[str]) -> str:
         if pos is None:
             parts.append(f"{symbol} none")
         else:
-            when = datetime.fromtimestamp(pos.ts / 1e9, timezone.utc).isoformat(timespec="milliseconds")
+            when = datetime.fromtimestamp(pos.ts / 1e9, UTC).isoformat(timespec="milliseconds")
             parts.append(f"{symbol} from {when} ({pos.published_at_ts()} trades at that instant, "
                          f"{'+'.join(sorted(recovery.sources.get(symbol, ())))})")
     uncertain = f"; not settled within the scan bound: {','.join(sorted(recovery.unsettled))}" \

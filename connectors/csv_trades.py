@@ -12,12 +12,12 @@ order; a file that *starts* inside the second pass cannot be told apart and is r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from connectors.raw_contract import PositionNumbering, TradeEncoder, is_decimal_text
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SECONDS = (2**63 - 1) // 1_000_000_000  # the last whole second a BIGINT of ns holds
 
 
@@ -49,7 +49,7 @@ class LocalClock:
         second = naive.replace(tzinfo=self.zone, fold=1)
         # A wall time in the spring gap does not survive the round trip through UTC.
         try:
-            if first.astimezone(timezone.utc).astimezone(self.zone).replace(tzinfo=None) != naive:
+            if first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None) != naive:
                 raise RowError(f"local time {text} does not exist in {self.zone.key} (daylight-saving gap)")
         except OverflowError:  # years 1 and 9999 leave datetime's range in UTC
             raise RowError(f"local time {text} is outside the ns time range") from None

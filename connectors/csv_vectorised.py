@@ -9,7 +9,7 @@ each bad row with its line number.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,7 +40,7 @@ def _local_seconds_to_utc(texts: list[str], tz: str) -> list[int] | None:
         if first.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
             return None  # in the autumn overlap (or the spring gap): the row path decides row by row
         try:
-            if first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+            if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
                 return None
         except OverflowError:
             return None

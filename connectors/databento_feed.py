@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any
 
 import databento_dbn as dbn
 
@@ -294,7 +295,7 @@ class GatewaySession:
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self.connect_timeout_s)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise ProviderError(f"databento: cannot connect to {where}: {exc or 'timeout'}") from None
         challenge = ""
         for _ in range(GREETING_LINES):
@@ -315,7 +316,7 @@ class GatewaySession:
         assert self._reader is not None
         try:
             line = await asyncio.wait_for(self._reader.readline(), self.connect_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProviderError(f"databento: no {what} within {self.connect_timeout_s:.0f}s") from None
         except (OSError, ValueError) as exc:
             raise ProviderError(f"databento: connection lost before the {what}: {exc}") from None
@@ -341,7 +342,7 @@ class GatewaySession:
             raise ProviderError(self._broken)
         try:
             data = await asyncio.wait_for(self._reader.read(READ_SIZE), self.idle_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProviderError(f"databento: no data for {self.idle_timeout_s:g}s") from None
         except OSError as exc:
             raise ProviderError(f"databento: connection lost: {exc}") from None

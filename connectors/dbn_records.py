@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 import databento_dbn as dbn
 from databento_dbn import v1 as dbn_v1
@@ -295,8 +296,8 @@ def metadata_bytes(dataset: str, symbols: list[str], start: int, schema: dbn.Sch
     """DBN metadata; ``mappings`` (raw symbol → instrument id) as a historical file carries them."""
     intervals = []
     if mappings and end is not None:
-        first = dt.datetime.fromtimestamp(start / 1e9, dt.timezone.utc).date()
-        last = dt.datetime.fromtimestamp(end / 1e9, dt.timezone.utc).date() + dt.timedelta(days=1)
+        first = dt.datetime.fromtimestamp(start / 1e9, dt.UTC).date()
+        last = dt.datetime.fromtimestamp(end / 1e9, dt.UTC).date() + dt.timedelta(days=1)
         intervals = [_Mapping(sym, [_Interval(first, last, str(iid))]) for sym, iid in mappings.items()]
     meta = dbn.Metadata(dataset, start, dbn.SType.RAW_SYMBOL, dbn.SType.INSTRUMENT_ID, schema, symbols=symbols,
                         mappings=intervals or None, end=end)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 Settle = Callable[[Any, Any], None]  # (error or None, message), as librdkafka reports a delivery
 

@@ -66,7 +66,7 @@ def is_clean_text(text: str) -> bool:
     return True
 
 
-def symbol_field(value: object, symbols: "SymbolMap") -> str:
+def symbol_field(value: object, symbols: SymbolMap) -> str:
     """The tickflow symbol of a provider's ticker field (a ticker of up to 64 characters, mapped to at most 32)."""
     return text_field(symbols.to_tickflow(text_field(value, "symbol", 64)), "symbol", 32)
 

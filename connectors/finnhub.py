@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 
@@ -198,8 +199,8 @@ class FinnhubProvider(Provider):
     async def backfill(self, symbol: str, since_ns: int) -> AsyncIterator[list[Record]]:
         ticker = self.cfg.symbols.to_provider(symbol)
         since_ns = since_ns // MS * MS
-        first = datetime.fromtimestamp(since_ns / 1e9, tz=timezone.utc).date()
-        today = datetime.now(timezone.utc).date()
+        first = datetime.fromtimestamp(since_ns / 1e9, tz=UTC).date()
+        today = datetime.now(UTC).date()
         for n in range(self.backfill_days + 1):
             day = first + timedelta(days=n)
             if day > today:

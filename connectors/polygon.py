@@ -12,11 +12,11 @@ form whichever path delivered it, so both are truncated to the millisecond. Iden
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -211,7 +211,7 @@ class PolygonProvider(Provider):
     async def _expect(self, ws: aiohttp.ClientWebSocketResponse, wanted: set[str], what: str) -> str:
         try:
             msg = await ws.receive(timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProviderError(f"polygon: no {what} within 10s") from None
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise ProviderError(f"polygon: connection closed before the {what}")

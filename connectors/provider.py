@@ -7,8 +7,9 @@ A provider speaks its own protocol and hands the service canonical records (``ra
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator, Union
+from typing import Union
 
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
 from connectors.redaction import redact

@@ -53,7 +53,7 @@ class ProviderConfig:
         requests, seconds = self.rest_quota
         return TokenBucket.per_period(requests, seconds)
 
-    def with_options(self, **changes: Any) -> "ProviderConfig":
+    def with_options(self, **changes: Any) -> ProviderConfig:
         return ProviderConfig(self.name, {**self.options, **changes}, self.symbols, self.rest_quota, self.key_env,
                               self.allow_insecure)
 

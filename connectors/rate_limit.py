@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class TokenBucket:
@@ -25,7 +25,7 @@ class TokenBucket:
         self.waited_s = 0.0
 
     @classmethod
-    def per_period(cls, requests: int, seconds: float, **kw) -> "TokenBucket":
+    def per_period(cls, requests: int, seconds: float, **kw) -> TokenBucket:
         """A quota stated as ``requests`` per ``seconds`` (5 per 60 s), bursting up to ``requests``."""
         return cls(requests / seconds, capacity=requests, **kw)
 

@@ -18,10 +18,11 @@ import hashlib
 import importlib
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO, Union
+from typing import Any, TextIO
 
 from connectors import wire_json
 from connectors.csv_trades import CsvTradeNormalizer, CsvTradeSource, RowError
@@ -104,7 +105,7 @@ class Pacer:
 #: ``reader(path, meta, result, on_skip)`` yields ``(ts_event, key, value)``: the record's event time (for
 #: pacing), its Kafka key (the symbol) and its canonical raw-trade JSON. It records skipped rows in
 #: ``result`` with ``skip_row`` and raises ``ReplayError`` when the file as a whole is unusable.
-RecordReader = Callable[[Path, CsvTradeSource, ReplayResult, Union[Callable[[int, str], None], None]],
+RecordReader = Callable[[Path, CsvTradeSource, ReplayResult, Callable[[int, str], None] | None],
                         Iterator[tuple[int, bytes, bytes]]]
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -97,7 +97,7 @@ class RestClient:
                         pause = self.backoff.next_delay()
                     else:
                         raise ProviderError(f"{self.provider}: {last}")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 last = redact(f"{type(exc).__name__} on {url}: {exc}")
                 pause = self.backoff.next_delay()
             if attempt < self.retries:
@@ -156,6 +156,6 @@ def retry_after_s(header: str | None, now: datetime | None = None) -> float | No
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     return min(MAX_RETRY_AFTER_S, seconds) if math.isfinite(seconds) else None

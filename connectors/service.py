@@ -324,7 +324,7 @@ class ConnectorService:
                 break
             try:
                 item = await asyncio.wait_for(queue.get(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             batch = self._next(item)
             if batch is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 
@@ -34,7 +35,7 @@ async def connect(http: aiohttp.ClientSession, provider: str, url: str, heartbea
         if exc.status in (401, 403):
             raise AuthError(f"{provider}: key refused (HTTP {exc.status}; check ${key_env})") from None
         raise ProviderError(f"{provider}: handshake failed: HTTP {exc.status}") from None
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise ProviderError(redact(f"{provider}: cannot connect to {url}: {exc}")) from None
 
 
@@ -48,7 +49,7 @@ async def frames(ws: aiohttp.ClientWebSocketResponse, provider: str, idle_timeou
     while True:
         try:
             msg = await asyncio.wait_for(ws.receive(), max(0.01, last + idle_timeout_s - time.monotonic()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProviderError(f"{provider}: no frame for {idle_timeout_s:.0f}s") from None
         last = time.monotonic()
         if msg.type == aiohttp.WSMsgType.TEXT:

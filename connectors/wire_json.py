@@ -8,7 +8,8 @@ beyond Decimal's range. Integers past Python's digit limit (4,300) already raise
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def loads(data: str | bytes, parse_float: Callable[[str], Any] | None = None) -> Any:

@@ -3,7 +3,7 @@ becomes a keyed DataStream, a Python ``KeyedProcessFunction`` turns each row int
 rows, and each kind goes to its own raw Kafka sink table through SQL."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 
 def keyed_python_stage(t_env, table, key: Callable, function, uid: str, name: str, view: str,

@@ -3,7 +3,7 @@ closes included) minus its daily halts (``breaks`` in jobs/market_rules.yaml). T
 and stale feeds against it; a symbol without a home venue is judged as trading around the clock."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from jobs import quality_measures as qm
 from jobs.trading_days import trading_days

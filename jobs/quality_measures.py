@@ -19,9 +19,9 @@ counted. Every measure is a ratio in [0, 1] (1 = perfect) so that the score is t
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Sequence
 
 WEIGHTS = {"validity": 0.35, "completeness": 0.25, "timeliness": 0.20, "consistency": 0.10, "calm": 0.10}
 MAD_SCALE = 0.6745  # makes the MAD z-score comparable with a standard z-score for normal data

@@ -15,8 +15,8 @@ when a window is compared across sources. Its memory is plain data (:meth:`state
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from jobs import quality_measures as qm
 

@@ -18,7 +18,8 @@ lists the identity per provider).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from jobs import validation
 

@@ -148,7 +148,7 @@ def read_lake(s: config.Settings, root: str, dataset: str, date: dt.date) -> tup
 
 
 def read_table(conn, dataset: str, date: dt.date) -> pd.DataFrame:
-    lo, hi = (dt.datetime.combine(d, dt.time(), dt.timezone.utc) for d in (date, date + dt.timedelta(days=1)))
+    lo, hi = (dt.datetime.combine(d, dt.time(), dt.UTC) for d in (date, date + dt.timedelta(days=1)))
     with conn.cursor() as cur:
         cur.execute(TABLE_SQL[dataset], {"lo": lo, "hi": hi})
         columns = [c.name for c in cur.description]
@@ -219,7 +219,7 @@ class Validator:
             self.source = self.context.data_sources.get("tickflow")
         except KeyError:
             self.source = self.context.data_sources.add_pandas("tickflow")
-        self.run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
+        self.run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
         self.docs_dir = docs_dir
 
     def _batch_definition(self, asset_name: str):

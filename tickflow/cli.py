@@ -175,7 +175,7 @@ def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
         return 0
     print(f"{'JOB ID':32}  {'STATE':10}  {'STARTED (UTC)':19}  {'RUNNING FOR':>11}  NAME")
     for j in rows:
-        started = datetime.datetime.fromtimestamp(j["start_time"] / 1000, datetime.timezone.utc)
+        started = datetime.datetime.fromtimestamp(j["start_time"] / 1000, datetime.UTC)
         print(f"{j['id']:32}  {j['state']:10}  {started:%Y-%m-%d %H:%M:%S}  {j['duration'] / 1000:>10.0f}s  {j['name']}")
     return 0
 

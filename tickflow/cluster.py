@@ -13,8 +13,8 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from tickflow.operator_ids import known_uids
 from tickflow.processes import StackError, port_open, port_owner, wait_until

@@ -29,10 +29,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -65,7 +66,7 @@ LIMIT_NOTE = ("Thank you for using Alpha Vantage! Our standard API call frequenc
 
 def eastern_stamp(ts_ns: int) -> str:
     """US/Eastern wall time of a UTC instant, as Alpha Vantage writes it."""
-    return datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=timezone.utc).astimezone(EASTERN).strftime(
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC).astimezone(EASTERN).strftime(
         "%Y-%m-%d %H:%M:%S")
 
 

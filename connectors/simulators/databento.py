@@ -135,7 +135,7 @@ class DatabentoGateway(SimulatorServer):
         self._sessions[writer] = task
         try:
             await self._session(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             self._sessions.pop(writer, None)

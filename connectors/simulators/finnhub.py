@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ def tick_doc(symbol: str, skip: int, total: int, rows: list[Trade]) -> dict[str,
 
 
 def utc_day(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).date().isoformat()
 
 
 class FinnhubSimulator(WebSimulator):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,7 +42,7 @@ def load_es_trades(csv_path: Path, limit: int | None = None, tz: str = "America/
             sec = cache.get(whole)
             if sec is None:
                 local = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
-                sec = int(local.astimezone(timezone.utc).timestamp())
+                sec = int(local.astimezone(UTC).timestamp())
                 cache[whole] = sec
             ns = sec * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
             out.append(Trade(len(out), ns, price, size))

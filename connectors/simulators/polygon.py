@@ -145,7 +145,7 @@ class PolygonSimulator(WebSimulator):
                 await self._send_market(ws, channels, cursor)
             finally:
                 reader.cancel()
-        except (ConnectionResetError, asyncio.TimeoutError, TypeError, ValueError, RuntimeError):
+        except (TimeoutError, ConnectionResetError, TypeError, ValueError, RuntimeError):
             pass
         finally:
             self.sockets.discard(ws)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 
 @dataclass
@@ -82,7 +83,7 @@ class SimulatorServer:
         raise NotImplementedError
 
     # --- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._ready.clear()
         self._thread = threading.Thread(target=self._main, name=type(self).__name__, daemon=True)
         self._thread.start()
@@ -124,7 +125,7 @@ class SimulatorServer:
         """Close every client connection now; the server keeps listening."""
         self.call(self._drop)
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

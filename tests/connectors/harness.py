@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from connectors.decimals import decimal_text
 from connectors.delivery import DeliveryStatus

@@ -14,8 +14,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg2
 import pyarrow.dataset as ds

@@ -15,8 +15,8 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -43,12 +43,12 @@ REPEAT = int(os.environ.get("TICKFLOW_E2E_REPEAT", "3"))
 FAULT_AT = 0.4                                                   # share of the records sent before the fault
 OUTAGE_S = 30
 RESULTS = PROJECT_ROOT / "bench" / "results" / "fault_suite.jsonl"
-SUITE_STARTED = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+SUITE_STARTED = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 ROUNDS = [pytest.param(n, id=f"run{n}") for n in range(1, REPEAT + 1)]
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def record(scenario: str, round_: int, out: Outputs, equal: bool, difference: str = "") -> None:

@@ -3,7 +3,7 @@ polling the simulator: every bar once, revisions again, rate-limit bodies waited
 a bad key refused."""
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,7 +72,7 @@ def test_recorded_bar_has_exact_strings_and_its_eastern_daylight_time_in_utc(rec
     bar = bars[0]
     # "2017-08-11 16:00:00" US/Eastern in August is EDT = UTC-4 → 20:00:00 UTC
     assert bar.ts_start == 1502481600 * NS
-    assert datetime.fromtimestamp(bar.ts_start / NS, timezone.utc) == datetime(2017, 8, 11, 20, 0, tzinfo=timezone.utc)
+    assert datetime.fromtimestamp(bar.ts_start / NS, UTC) == datetime(2017, 8, 11, 20, 0, tzinfo=UTC)
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == ("72.495", "72.53", "72.45", "72.5", "2262503")
     assert (bar.source, bar.symbol, bar.timeframe, bar.vwap, bar.trade_count, bar.ts_recv) == \
         ("alphavantage", "MSFT", "1m", None, None, 7)
@@ -86,15 +86,15 @@ def test_bar_stamp_end_reads_the_stamp_as_the_bars_end(recorded):
 
 def test_standard_and_daylight_time_and_both_clock_changes():
     east = zone_of("US/Eastern")
-    assert local_to_utc_ns("2024-01-05 09:30:00", east) == int(datetime(2024, 1, 5, 14, 30, tzinfo=timezone.utc).timestamp()) * NS
-    assert local_to_utc_ns("2024-07-05 09:30:00", east) == int(datetime(2024, 7, 5, 13, 30, tzinfo=timezone.utc).timestamp()) * NS
+    assert local_to_utc_ns("2024-01-05 09:30:00", east) == int(datetime(2024, 1, 5, 14, 30, tzinfo=UTC).timestamp()) * NS
+    assert local_to_utc_ns("2024-07-05 09:30:00", east) == int(datetime(2024, 7, 5, 13, 30, tzinfo=UTC).timestamp()) * NS
     # 2024-03-10 02:00 EST jumps to 03:00 EDT: one minute before and after are 60 s apart in UTC
     assert local_to_utc_ns("2024-03-10 03:00:00", east) - local_to_utc_ns("2024-03-10 01:59:00", east) == 60 * NS
     # 2024-11-03 01:00-02:00 happens twice: read as the first (EDT) pass
-    assert local_to_utc_ns("2024-11-03 01:30:00", east) == int(datetime(2024, 11, 3, 5, 30, tzinfo=timezone.utc).timestamp()) * NS
+    assert local_to_utc_ns("2024-11-03 01:30:00", east) == int(datetime(2024, 11, 3, 5, 30, tzinfo=UTC).timestamp()) * NS
     bars, bad = parse_intraday(series(("2024-03-10 02:30:00", "1", "1", "1", "1", "1"),
                                       ("2024-03-11 09:30:00", "1", "1", "1", "1", "1")), "IBM", 0)
-    assert [b.ts_start for b in bars] == [int(datetime(2024, 3, 11, 13, 30, tzinfo=timezone.utc).timestamp()) * NS]
+    assert [b.ts_start for b in bars] == [int(datetime(2024, 3, 11, 13, 30, tzinfo=UTC).timestamp()) * NS]
     assert len(bad) == 1 and "does not exist" in bad[0].detail
 
 

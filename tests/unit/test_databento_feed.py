@@ -4,9 +4,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import databento_dbn as dbn
 import jsonschema

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -128,7 +128,7 @@ def test_a_next_page_on_another_host_is_refused():
 
 # --- Retry-After ------------------------------------------------------------------------------------------
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("header,pause", [
@@ -144,7 +144,7 @@ def test_retry_after_is_a_bounded_delay_or_the_backoff(header, pause):
 
 @settings(max_examples=500, derandomize=True, database=None, deadline=timedelta(seconds=1))
 @given(st.one_of(st.text(max_size=80), st.from_regex(r"-?[0-9.eE+]{1,20}", fullmatch=True),
-                 st.datetimes().map(lambda d: format_datetime(d.replace(tzinfo=timezone.utc), usegmt=True))))
+                 st.datetimes().map(lambda d: format_datetime(d.replace(tzinfo=UTC), usegmt=True))))
 def test_any_retry_after_is_none_or_a_finite_pause_within_the_cap(header):
     pause = retry_after_s(header, NOW)
     assert pause is None or (math.isfinite(pause) and 0 <= pause <= MAX_RETRY_AFTER_S)
@@ -161,7 +161,7 @@ class Server:
         self.seen: list[tuple[str, dict, dict]] = []
         self.url = ""
 
-    async def __aenter__(self) -> "Server":
+    async def __aenter__(self) -> Server:
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -1,12 +1,12 @@
 """How `tickflow query` prints rows: exact decimals, ISO times, three formats."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tickflow.queries import query_text, render
 
 COLUMNS = ["symbol", "bucket_start", "close", "volume", "rsi_14"]
-ROWS = [("ES", datetime(2013, 9, 2, 14, 30, tzinfo=timezone.utc), Decimal("1640.250000000"), Decimal("3940"), None)]
+ROWS = [("ES", datetime(2013, 9, 2, 14, 30, tzinfo=UTC), Decimal("1640.250000000"), Decimal("3940"), None)]
 
 
 def test_table_aligns_columns_and_prints_decimals_in_their_shortest_exact_form():

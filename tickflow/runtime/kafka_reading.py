@@ -4,8 +4,8 @@ never on a quiet-period timeout."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 

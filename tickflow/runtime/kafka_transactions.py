@@ -16,8 +16,8 @@ and it must not exceed the broker's ``transaction.max.timeout.ms`` (the producer
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 # Every exactly-once Kafka sink's transaction.timeout.ms (kafka_tables.exactly_once_sink_options). One value
 # for every environment: it must fit each one's Flink configuration and each one's broker maximum, which a

@@ -21,10 +21,10 @@ import signal
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 FINDINGS = Path(__file__).resolve().parents[3] / ".tickflow" / "fuzz-findings"
 _TICK = os.sysconf("SC_CLK_TCK")

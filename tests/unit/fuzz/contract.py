@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from connectors.provider import Malformed
 from connectors.raw_contract import RawBar, RawQuote, RawTrade, dlq_json

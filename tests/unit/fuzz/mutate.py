@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 
 class Raw(str):
@@ -42,7 +42,7 @@ LONG_STRINGS = ["B" * 20_000, "\u00e9" * 5000, "1" * 5000]
 STRING_TEXTS = [json.dumps(s) for s in STRINGS]
 
 
-@lru_cache(maxsize=None)
+@cache
 def nested(depth: int, kind: str = "[") -> str:
     close = "]" if kind == "[" else "}"
     if kind == "[":
@@ -50,7 +50,7 @@ def nested(depth: int, kind: str = "[") -> str:
     return '{"a":' * depth + "1" + close * depth
 
 
-@lru_cache(maxsize=None)
+@cache
 def wide(item: str, n: int) -> str:
     return "[" + ",".join([item] * n) + "]"
 

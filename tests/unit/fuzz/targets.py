@@ -14,10 +14,11 @@ import math
 import pickle
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache, lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import databento_dbn as dbn
@@ -580,7 +581,7 @@ def target_named(name: str) -> Target:
     return TARGETS[name] if name in TARGETS else SELF_TESTS[name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generator(name: str) -> Callable[[random.Random], bytes]:
     target = target_named(name)
     seeds = target.seeds()
@@ -602,7 +603,7 @@ def _generator(name: str) -> Callable[[random.Random], bytes]:
     return mutate
 
 
-@lru_cache(maxsize=None)
+@cache
 def warm(name: str) -> None:
     """Run a target's seeds once: its first call loads calendars, zones and codecs, which is not the
     time an input takes."""
