@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class EMA:
 
     def __init__(self, n: int) -> None:
         self.n, self.k = n, 2.0 / (n + 1)
-        self.seed_sum, self.count, self.value = 0.0, 0, None
+        self.seed_sum, self.count = 0.0, 0
+        self.value: float | None = None
 
     def update(self, x: float) -> float | None:
         if self.value is None:
@@ -124,10 +126,12 @@ class MACD:
         if slow is None:
             return None
         if self.count == self.slow_n:
-            self.fast.seed(self.recent.total / self.fast_n)
-            fast = self.fast.value
+            fast = self.recent.total / self.fast_n
+            self.fast.seed(fast)
         else:
-            fast = self.fast.update(x)
+            fast_value = self.fast.update(x)
+            assert fast_value is not None  # seeded at bar slow_n, so it has a value on every later bar
+            fast = fast_value
         line = fast - slow
         signal = self.signal.update(line)
         return None if signal is None else (line, signal, line - signal)
@@ -285,6 +289,14 @@ class AnchoredVWAP:
         self.day, self.notional, self.volume = s
 
 
+class _Stateful(Protocol):
+    """What IndicatorSet snapshots: every indicator's plain-data state."""
+
+    def state(self) -> Any: ...
+
+    def restore(self, s: Any) -> None: ...
+
+
 class IndicatorSet:
     """Every indicator of one series. ``version`` 1 is the first release; 2 adds the stochastic.
 
@@ -294,28 +306,34 @@ class IndicatorSet:
 
     def __init__(self, version: int = 1) -> None:
         self.version = version
-        self.parts = {
-            "sma_20": SMA(20), "sma_50": SMA(50), "ema_12": EMA(12), "ema_26": EMA(26), "macd": MACD(),
-            "rsi_14": RSI(14), "bollinger": Bollinger(20, 2.0), "atr_14": ATR(14), "vwap_day": AnchoredVWAP(),
+        self.sma_20, self.sma_50, self.ema_12, self.ema_26 = SMA(20), SMA(50), EMA(12), EMA(26)
+        self.macd, self.rsi_14, self.bollinger = MACD(), RSI(14), Bollinger(20, 2.0)
+        self.atr_14, self.vwap_day = ATR(14), AnchoredVWAP()
+        self.stoch = Stochastic(14, 3, 3) if version >= 2 else None
+        # the same objects by state name, in the order their state is written
+        self.parts: dict[str, _Stateful] = {
+            "sma_20": self.sma_20, "sma_50": self.sma_50, "ema_12": self.ema_12, "ema_26": self.ema_26,
+            "macd": self.macd, "rsi_14": self.rsi_14, "bollinger": self.bollinger, "atr_14": self.atr_14,
+            "vwap_day": self.vwap_day,
         }
-        if version >= 2:
-            self.parts["stoch"] = Stochastic(14, 3, 3)
+        if self.stoch is not None:
+            self.parts["stoch"] = self.stoch
 
     def update(self, p: BarPoint) -> dict[str, float | None]:
         c = p.close
         out: dict[str, float | None] = {
-            "sma_20": self.parts["sma_20"].update(c), "sma_50": self.parts["sma_50"].update(c),
-            "ema_12": self.parts["ema_12"].update(c), "ema_26": self.parts["ema_26"].update(c),
-            "rsi_14": self.parts["rsi_14"].update(c),
-            "atr_14": self.parts["atr_14"].update(p.high, p.low, c),
-            "vwap_day": self.parts["vwap_day"].update(p.vwap, p.volume, p.day),
+            "sma_20": self.sma_20.update(c), "sma_50": self.sma_50.update(c),
+            "ema_12": self.ema_12.update(c), "ema_26": self.ema_26.update(c),
+            "rsi_14": self.rsi_14.update(c),
+            "atr_14": self.atr_14.update(p.high, p.low, c),
+            "vwap_day": self.vwap_day.update(p.vwap, p.volume, p.day),
         }
-        macd = self.parts["macd"].update(c)
+        macd = self.macd.update(c)
         out["macd"], out["macd_signal"], out["macd_hist"] = macd if macd else (None, None, None)
-        bb = self.parts["bollinger"].update(c)
+        bb = self.bollinger.update(c)
         out["bb_upper"], out["bb_mid"], out["bb_lower"] = bb if bb else (None, None, None)
-        if "stoch" in self.parts:
-            st = self.parts["stoch"].update(p.high, p.low, c)
+        if self.stoch is not None:
+            st = self.stoch.update(p.high, p.low, c)
             out["stoch_k"], out["stoch_d"] = st if st else (None, None)
         return out
 

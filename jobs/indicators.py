@@ -58,6 +58,8 @@ class IndicatorOptions:
 
 def series_key(kafka_key: bytes | None) -> str:
     """``symbol|timeframe`` from md.bars' key ``symbol|timeframe|bucket_start``; unreadable keys share "?"."""
+    if kafka_key is None:
+        return "?"
     try:
         symbol, timeframe, _ = kafka_key.decode().rsplit("|", 2)
         return f"{symbol}|{timeframe}"
@@ -79,7 +81,7 @@ def dlq_record(reason: str, detail: str, partition: int, offset: int, original: 
                               prefer_text=False)
 
 
-def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
+def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str | None]):
     """The keyed Python operator: one IndicatorSeries per symbol|timeframe in ValueState."""
     from pyflink.common import Row, Time, Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
@@ -128,7 +130,7 @@ def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str]):
     return SeriesFunction()
 
 
-def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str]):
+def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str | None]):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE bars_in (

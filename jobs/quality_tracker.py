@@ -160,7 +160,7 @@ class QualityTracker:
             f.volumes.extend(volumes)
             self._feeds[s] = f
         self._vwaps = {int(k): dict(v) for k, v in st["vwaps"].items()}
-        self._scored = {k: (WindowCounts(*c[:10], frozenset(c[10]), *c[11:]), _Found(*found), rev)
+        self._scored = {k: (_counts_from_state(c), _Found(*found), rev)
                         for k, (c, found, rev) in st["scored"].items()}
 
     # --- pieces ---------------------------------------------------------------------------------------
@@ -293,3 +293,10 @@ def merge(w: WindowCounts, valid: int, rejected: dict[str, int], volume: float, 
 def _counts_state(w: WindowCounts) -> tuple:
     return (w.source, w.symbol, w.window_start, w.window_end, w.valid, dict(w.rejected), w.latency_p50_ms,
             w.latency_p99_ms, w.vwap, w.volume, sorted(w.minutes_with_trades), w.high, w.low)
+
+
+def _counts_from_state(c: tuple) -> WindowCounts:
+    """The inverse of ``_counts_state``."""
+    source, symbol, window_start, window_end, valid, rejected, p50, p99, vwap, volume, minutes, *high_low = c
+    return WindowCounts(source, symbol, window_start, window_end, valid, rejected, p50, p99, vwap, volume,
+                        frozenset(minutes), *high_low)

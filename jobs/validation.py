@@ -142,9 +142,10 @@ def compile_sql(rules: RuleSet, kind: str) -> tuple[str, str]:
 
 def _band(rules: RuleSet, record: Mapping[str, Any]) -> tuple[Decimal, Decimal] | None:
     sym = record.get("symbol")
-    if sym in rules.symbol_bands:
+    if sym is not None and sym in rules.symbol_bands:
         return rules.symbol_bands[sym]
-    return rules.venue_bands.get(record.get("venue"))
+    venue = record.get("venue")
+    return None if venue is None else rules.venue_bands.get(venue)
 
 
 def violated(rules: RuleSet, rule: Rule, record: Mapping[str, Any], now_ns: int) -> bool:
