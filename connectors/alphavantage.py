@@ -46,7 +46,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -312,7 +312,7 @@ class AlphaVantageProvider(Provider):
         self._bad_seen: set[tuple[str, bytes]] = set()
         self._wait = self.wait_base
 
-    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+    async def stream(self, symbols: list[str]) -> AsyncGenerator[list[Record], None]:
         if not self.secret:
             raise AuthError(f"{NAME}: no API key (set the environment variable named by key_env)")
         active = list(dict.fromkeys(symbols))

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,9 @@ def bar_from_dbn(rec: dbn.OHLCVMsg, symbol: str, recv_ns: int | None) -> RawBar:
         raise ValueError(f"{rec.rtype.name} bars have no tickflow timeframe")
     ts_start = _ts(rec.ts_event, "ts_event")
     if recv_ns is None:
-        recv_ns = _ts(ts_start + int(rec.rtype.interval().total_seconds()) * 1_000_000_000, "the bar's end")
+        interval = rec.rtype.interval()
+        assert interval is not None  # every rtype of BAR_TIMEFRAMES is an OHLCV one, which has an interval
+        recv_ns = _ts(ts_start + int(interval.total_seconds()) * 1_000_000_000, "the bar's end")
     if rec.volume >= MAX_BAR_VOLUME:
         raise ValueError(f"volume {rec.volume} does not fit md.raw.bars' 12 integer digits")
     return RawBar(SOURCE, symbol, BAR_TIMEFRAMES[rtype], ts_start, _price(rec.open, "open"), _price(rec.high, "high"),
@@ -261,7 +263,7 @@ class DatabentoFiles(Provider):
         self.files = [Path(p) for p in cfg.options.get("files") or []]
         self.venue: str | None = cfg.options.get("venue", DEFAULT_VENUE)
 
-    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+    async def stream(self, symbols: list[str]) -> AsyncGenerator[list[Record], None]:
         wanted = set(symbols) or None
         for path in self.files:
             if not path.exists():
@@ -293,10 +295,11 @@ class GatewaySession:
         """Connect, authenticate, subscribe and start the session. AuthError / ProviderError on failure."""
         where = f"{self.host}:{self.port}"
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.connect_timeout_s)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
+                                                    self.connect_timeout_s)
         except (TimeoutError, OSError) as exc:
             raise ProviderError(f"databento: cannot connect to {where}: {exc or 'timeout'}") from None
+        self._reader, self._writer = reader, writer
         challenge = ""
         for _ in range(GREETING_LINES):
             challenge = (await self._control_line("greeting")).get("cram", "")
@@ -304,12 +307,12 @@ class GatewaySession:
                 break
         else:
             raise ProviderError(f"databento: no cram challenge in the gateway's first {GREETING_LINES} lines")
-        self._writer.write(auth_line(challenge, self.key, self.dataset, self.heartbeat_interval_s))
+        writer.write(auth_line(challenge, self.key, self.dataset, self.heartbeat_interval_s))
         reply = await self._control_line("authentication reply")
         if reply.get("success") != "1":
             raise AuthError(f"databento: authentication refused: {str(reply.get('error') or reply)[:200]}")
         self.session_id = reply.get("session_id")
-        self._writer.writelines(subscriptions + [START_SESSION])
+        writer.writelines(subscriptions + [START_SESSION])
         await self._drain()
 
     async def _control_line(self, what: str) -> dict[str, str]:
@@ -404,7 +407,7 @@ class DatabentoLive(Provider):
             self._logged.add((kind, detail))
             log.warning("databento: %s: %s", kind.replace("_", " "), detail)
 
-    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+    async def stream(self, symbols: list[str]) -> AsyncGenerator[list[Record], None]:
         tickers = [self.cfg.symbols.to_provider(s) for s in symbols]
         session = self._session()
         norm = self._normalizer()

@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Protocol
 
+from prometheus_client import Counter
+
 from connectors.delivery import DeliveryStatus
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import Malformed, Record
@@ -48,7 +50,7 @@ class Outlet:
         self.component = component
         self.poll_interval_s = poll_interval_s
         self.paused_since: float | None = None   # monotonic time the feed was paused, while it is
-        self._out: dict[tuple[str, str], object] = {}  # labelled counters, looked up once
+        self._out: dict[tuple[str, str], Counter] = {}  # labelled counters, looked up once
         metrics.delivery.status = sender.status
 
     def _count(self, provider: str, topic: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -178,7 +178,7 @@ class PolygonProvider(Provider):
         self._http: aiohttp.ClientSession | None = None
         self._log_once = websocket_feed.LogOnce(log)
 
-    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+    async def stream(self, symbols: list[str]) -> AsyncGenerator[list[Record], None]:
         self._http = self._http or aiohttp.ClientSession()
         ws = await websocket_feed.connect(self._http, SOURCE, self.ws_url, self.heartbeat_s,
                                           max_frame_bytes=self.max_frame_bytes)

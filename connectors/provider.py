@@ -7,9 +7,8 @@ A provider speaks its own protocol and hands the service canonical records (``ra
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Union
 
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
 from connectors.redaction import redact
@@ -24,7 +23,7 @@ class Malformed:
     symbol: str = ""
 
 
-Record = Union[RawTrade, RawQuote, RawBar, Malformed]
+Record = RawTrade | RawQuote | RawBar | Malformed
 
 
 class ProviderError(Exception):
@@ -56,11 +55,12 @@ class Provider(ABC):
     seq_from_position: bool = False
 
     @abstractmethod
-    def stream(self, symbols: list[str]) -> AsyncIterator[list[Record]]:
+    def stream(self, symbols: list[str]) -> AsyncGenerator[list[Record], None]:
         """Connect, authenticate, subscribe to ``symbols`` (tickflow names) and yield batches of records.
 
         Raises ``AuthError`` on refused credentials, ``ProviderError`` on a lost or silent connection,
-        ``StreamEnded`` (or returns) when a finite source is exhausted.
+        ``StreamEnded`` (or returns) when a finite source is exhausted. An async generator: the service
+        closes it (``aclose``) when the session ends.
         """
 
     async def backfill(self, symbol: str, since_ns: int) -> AsyncIterator[list[Record]]:
@@ -68,5 +68,5 @@ class Provider(ABC):
         return
         yield  # pragma: no cover - makes this an async generator
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a no-op by default, not abstract: most providers hold nothing
         """Release what the provider holds (HTTP sessions)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ class ProviderConfig:
     key_env: str | None = None
     allow_insecure: bool = False
 
-    def secret(self, env: dict[str, str] | None = None) -> str | None:
+    def secret(self, env: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if env is None else env
         return env.get(self.key_env) if self.key_env else None
 
@@ -61,7 +62,7 @@ class ProviderConfig:
         return f"ProviderConfig({self.name!r})"
 
 
-def load(path: Path | None = None, env: dict[str, str] | None = None) -> dict[str, ProviderConfig]:
+def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, ProviderConfig]:
     """Every provider section of the file, by name."""
     env = os.environ if env is None else env
     path = path or Path(env.get("TICKFLOW_CONNECT_CONFIG") or DEFAULT_FILE)

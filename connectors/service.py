@@ -85,9 +85,9 @@ async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
             _, pending = await asyncio.wait(pending, timeout=0.5)
         except asyncio.CancelledError:
             interrupted = True
-    for task in tasks:
-        if task is not None and not task.cancelled():
-            task.exception()  # retrieved: the loop's own handling of it is done
+    for ended in tasks:
+        if ended is not None and not ended.cancelled():
+            ended.exception()  # retrieved: the loop's own handling of it is done
     if interrupted:
         raise asyncio.CancelledError
 
@@ -111,7 +111,8 @@ class Link:
     def state(self) -> dict[str, Any]:
         return {"role": self.role, "connected": self.connected, "circuit": self.breaker.state,
                 "sessions": self.sessions, "ended": self.ended, "last_error": self.last_error,
-                "seconds_since_last_record": round(time.time() - self.last_record_at, 3) if self.last_record_at else None}
+                "seconds_since_last_record":
+                    round(time.time() - self.last_record_at, 3) if self.last_record_at else None}
 
 
 class ConnectorService:
@@ -404,7 +405,7 @@ class ConnectorService:
                 continue
             if not active:
                 continue
-            if kind == "RawTrade":
+            if type(record) is RawTrade:
                 content = (record.price, record.size)
                 key = (record.source, record.trade_id) if record.trade_id is not None else None
                 if key is not None and key in ids:
@@ -420,7 +421,7 @@ class ConnectorService:
                     k = gate.positions[record.symbol].published_at_ts() - 1
                     record = dataclasses.replace(record, seq=position_seq(record.ts_event, k))
                 lag_record = record
-            elif kind == "RawQuote":
+            elif type(record) is RawQuote:
                 lag_record = record
             publish(name, record)
             published += 1
