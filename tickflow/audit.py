@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
@@ -31,6 +32,10 @@ from tickflow import audit_suites, migrations
 from tickflow.runtime import config
 from tickflow.stack import s3_client
 
+if TYPE_CHECKING:
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
+    from great_expectations.datasource.fluent import PandasDatasource
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 SAMPLE_ROWS = 5
@@ -40,7 +45,8 @@ TABLE_SQL = {
                       (extract(epoch FROM bucket_end) * 1000000)::bigint * 1000 AS bucket_end,
                       open, high, low, close, volume, vwap, trade_count, revision, pipeline_version
                FROM bars WHERE bucket_start >= %(lo)s AND bucket_start < %(hi)s""",
-    "indicators": """SELECT symbol, timeframe, (extract(epoch FROM bucket_start) * 1000000)::bigint * 1000 AS bucket_start,
+    "indicators": """SELECT symbol, timeframe,
+                      (extract(epoch FROM bucket_start) * 1000000)::bigint * 1000 AS bucket_start,
                       (extract(epoch FROM bucket_end) * 1000000)::bigint * 1000 AS bucket_end,
                       bar_revision, indicator_set, sma_20, sma_50, ema_12, ema_26, macd, macd_signal, macd_hist,
                       rsi_14, bb_upper, bb_mid, bb_lower, atr_14, vwap_day, stoch_k, stoch_d, pipeline_version
@@ -94,7 +100,8 @@ def _read_local(path: Path) -> pd.DataFrame:
 
     if not path.is_dir():
         return pd.DataFrame()
-    files = [p for p in sorted(path.rglob("*")) if p.is_file() and not any(_hidden(x) for x in p.relative_to(path).parts)]
+    files = [p for p in sorted(path.rglob("*"))
+             if p.is_file() and not any(_hidden(x) for x in p.relative_to(path).parts)]
     if not files:
         return pd.DataFrame()
     table = ds.dataset([str(f) for f in files], format="parquet", partitioning=ds.partitioning(flavor="hive"),
@@ -208,15 +215,19 @@ class Validator:
         home.mkdir(parents=True, exist_ok=True)
         self.gx = gx
         self.context = gx.get_context(mode="file", project_root_dir=str(home))
-        self.context.variables.progress_bars = {"globally": False}
-        site = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}}
+        # GE reads progress_bars as a mapping (Validator._determine_progress_bars: "globally" in ...), but
+        # annotates the setter with its ProgressBarsConfig class
+        self.context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+        site: DataDocsSiteConfigTypedDict = {
+            "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}}
         if DOCS_SITE in self.context.get_site_names():
             self.context.update_data_docs_site(DOCS_SITE, site)
         else:
             self.context.add_data_docs_site(DOCS_SITE, site)
-        try:
-            self.source = self.context.data_sources.get("tickflow")
+        self.source: PandasDatasource
+        try:  # the data source this class adds below: a pandas one
+            self.source = cast("PandasDatasource", self.context.data_sources.get("tickflow"))
         except KeyError:
             self.source = self.context.data_sources.add_pandas("tickflow")
         self.run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))

@@ -114,7 +114,7 @@ def calendar_frame(minutes_with_data: Mapping[str, set[int]], date: dt.date,
     """One row per (symbol, trading minute of ``date``): ``minute`` (ns), ``minute_utc`` (text, for the
     report) and ``present``."""
     lo, hi = date_bounds(date)
-    rows = []
+    rows: list[tuple[str, int, bool]] = []
     for symbol in sorted(minutes_with_data):
         have = minutes_with_data[symbol]
         rows.extend((symbol, m, m in have) for m in minutes_of(symbol, lo, hi))

@@ -153,9 +153,10 @@ WORKLOAD_TEMPLATES = {"Deployment": "spec.template", "StatefulSet": "spec.templa
 
 
 def _at(doc: dict[str, Any], dotted: str) -> Any:
+    node: Any = doc
     for key in dotted.split("."):
-        doc = (doc or {}).get(key)
-    return doc
+        node = (node or {}).get(key)
+    return node
 
 
 def pod_templates(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

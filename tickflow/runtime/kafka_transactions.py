@@ -85,15 +85,15 @@ class TransactionBudget:
 
 def longest_restart_backoff_ms(conf: Mapping[str, str]) -> int:
     """The longest delay Flink's restart strategy waits before restarting a failed job (0: no restarts)."""
-    get = {**FLINK_DEFAULTS, **conf}.get
-    strategy = get("restart-strategy.type").strip().lower().replace("_", "-")
+    flink = {**FLINK_DEFAULTS, **conf}  # every key read here has a default
+    strategy = flink["restart-strategy.type"].strip().lower().replace("_", "-")
     if strategy in ("exponential-delay", "exponentialdelay"):
-        jitter = float(get("restart-strategy.exponential-delay.jitter-factor"))
-        return int(duration_ms(get("restart-strategy.exponential-delay.max-backoff")) * (1 + jitter))
+        jitter = float(flink["restart-strategy.exponential-delay.jitter-factor"])
+        return int(duration_ms(flink["restart-strategy.exponential-delay.max-backoff"]) * (1 + jitter))
     if strategy in ("fixed-delay", "fixeddelay"):
-        return duration_ms(get("restart-strategy.fixed-delay.delay"))
+        return duration_ms(flink["restart-strategy.fixed-delay.delay"])
     if strategy in ("failure-rate", "failurerate"):
-        return duration_ms(get("restart-strategy.failure-rate.delay"))
+        return duration_ms(flink["restart-strategy.failure-rate.delay"])
     if strategy in ("none", "off", "disable"):
         return 0
     raise ValueError(f"restart-strategy.type {strategy!r} is not one the rule knows")
@@ -103,12 +103,12 @@ def transaction_budget(conf: Mapping[str, str]) -> TransactionBudget:
     """The rule's terms from a flat Flink configuration (dotted keys, as ``flinkConfiguration`` holds them)."""
     if "execution.checkpointing.interval" not in conf:
         raise ValueError("no execution.checkpointing.interval: without checkpoints no transaction commits")
-    get = {**FLINK_DEFAULTS, **conf}.get
+    flink = {**FLINK_DEFAULTS, **conf}  # the interval is checked above; the other keys have defaults
     return TransactionBudget(
-        checkpoint_interval_ms=duration_ms(get("execution.checkpointing.interval")),
-        checkpoint_timeout_ms=duration_ms(get("execution.checkpointing.timeout")),
-        min_pause_ms=duration_ms(get("execution.checkpointing.min-pause")),
-        tolerable_failed_checkpoints=int(get("execution.checkpointing.tolerable-failed-checkpoints")),
+        checkpoint_interval_ms=duration_ms(flink["execution.checkpointing.interval"]),
+        checkpoint_timeout_ms=duration_ms(flink["execution.checkpointing.timeout"]),
+        min_pause_ms=duration_ms(flink["execution.checkpointing.min-pause"]),
+        tolerable_failed_checkpoints=int(flink["execution.checkpointing.tolerable-failed-checkpoints"]),
         restart_backoff_ms=longest_restart_backoff_ms(conf),
     )
 
