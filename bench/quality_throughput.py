@@ -84,7 +84,8 @@ def main() -> int:
                                                                 for q in final.values())})
         else:
             pandas_s, pandas_windows = pandas_ceiling(csv)
-            result.update({"sustained_ticks_per_s": round(sustained),"pandas_windows_s_per_copy": round(pandas_s, 2), "pandas_windows_per_copy": pandas_windows,
+            result.update({"sustained_ticks_per_s": round(sustained), "pandas_windows_s_per_copy": round(pandas_s, 2),
+                           "pandas_windows_per_copy": pandas_windows,
                            "pandas_ticks_per_s": round(ticks / args.copies / pandas_s)})
         record(result["bench"], result)
         return 0 if valid == ticks and duplicates == loaded - ticks else 1

@@ -49,7 +49,7 @@ from paced_feed import (  # noqa: E402
     first_bars,
 )
 
-from jobs import catalog
+from jobs import catalog  # noqa: E402
 from tickflow import cluster  # noqa: E402
 
 # the highest rate the pipeline (processor, storage writer, indicators) kept up with on the two cores of
@@ -88,7 +88,8 @@ def pipeline(s, horizon: str, quality: bool) -> list[SoakJob]:
         SoakJob(catalog.INDICATORS.module, (*one, "--group-id", "soak-indicators"), "soak-indicators", "md.bars"),
     ]
     if quality:
-        jobs.append(SoakJob(catalog.DATA_QUALITY.module, (*one, "--dedup-horizon", horizon, "--group-id", "soak-quality"),
+        jobs.append(SoakJob(catalog.DATA_QUALITY.module,
+                            (*one, "--dedup-horizon", horizon, "--group-id", "soak-quality"),
                             "soak-quality", "md.raw.trades"))
     return jobs
 
@@ -312,7 +313,8 @@ def analyse(raw: dict, args: argparse.Namespace, jobs: list[SoakJob]) -> tuple[d
         "cpu_share": cpu, "note": load_note(cpu),
         "verdicts": verdicts,
     }
-    series = {"when": result["when"], "rate_ticks_per_s": args.rate, "measured_from_s": (start - raw["began_ms"]) / 1000,
+    series = {"when": result["when"], "rate_ticks_per_s": args.rate,
+              "measured_from_s": (start - raw["began_ms"]) / 1000,
               "ended_s": (raw["ended_ms"] - raw["began_ms"]) / 1000,
               "samples": [{**x, "t_s": round((x["t_ms"] - raw["began_ms"]) / 1000, 1)} for x in samples],
               "bars": [{**d, "closed_s": round((d["closed_ms"] - raw["began_ms"]) / 1000, 1)} for d in delays],

@@ -151,7 +151,8 @@ def main() -> int:
         one_day = latencies(s.postgres_dsn, "bars", day, args.queries)
 
         lake = s.home / "lake"
-        if run_bounded(catalog.STORAGE_WRITER.module, "--no-db", "--lake", str(lake), "--group-id", f"{GROUP}-lake") is None:
+        if run_bounded(catalog.STORAGE_WRITER.module, "--no-db", "--lake", str(lake),
+                       "--group-id", f"{GROUP}-lake") is None:
             return 1
         parquet = sum(f.stat().st_size for f in Path(lake, "dataset=trades").rglob("*")
                       if f.is_file() and f.name != "_SUCCESS")

@@ -62,7 +62,8 @@ def read_trades(lines: TextIO, meta: CsvTradeSource, result: ReplayResult,
     """Yield (ts_event, JSON) for each good row; record skipped rows in ``result``."""
     header = lines.readline().lstrip("\ufeff").strip().split(",")  # a byte order mark (Excel's) is not a name
     if [h.strip() for h in header] != CsvTradeNormalizer.HEADER:
-        raise ReplayError(f"line 1: expected header {','.join(CsvTradeNormalizer.HEADER)}, got {','.join(header)[:60]!r}")
+        expected = ",".join(CsvTradeNormalizer.HEADER)
+        raise ReplayError(f"line 1: expected header {expected}, got {','.join(header)[:60]!r}")
     normalizer = CsvTradeNormalizer(meta)
     for line_no, line in enumerate(lines, start=2):
         if not line.strip():

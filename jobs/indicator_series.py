@@ -4,8 +4,9 @@ The series keeps its last ``keep`` (to ``2·keep``) bars and the indicator state
 bar is applied on top; a bar that replaces one of those (a higher ``revision``) or lands between them (a
 late bar that opened a minute after later ones) replays the kept bars from that state, emitting from the
 changed bar on, so the output always equals a batch computation over the final bars. What cannot be
-applied without corrupting the state is refused with a reason: an older revision or a repeat (``DUPLICATE``), a bar older than the kept
-history (``OUT_OF_ORDER``), a bar whose numbers break OHLC (``OHLC_VIOLATION``).
+applied without corrupting the state is refused with a reason: an older revision or a repeat
+(``DUPLICATE``), a bar older than the kept history (``OUT_OF_ORDER``), a bar whose numbers break OHLC
+(``OHLC_VIOLATION``).
 
 State is plain data (lists, dicts, floats) with a ``layout`` number, so a later version of the job can
 read it from a savepoint.

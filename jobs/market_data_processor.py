@@ -107,7 +107,8 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
             SELECT {_dead_letter("'DUPLICATE'", raw_trades.duplicate_detail_sql(), 'md.raw.trades')}
             FROM trades_counted WHERE seen > 1
             UNION ALL
-            SELECT {_dead_letter('reason', 'detail', 'md.raw.quotes')} FROM quotes_classified WHERE reason IS NOT NULL""",
+            SELECT {_dead_letter('reason', 'detail', 'md.raw.quotes')}
+            FROM quotes_classified WHERE reason IS NOT NULL""",
     ]
 
 

@@ -6,8 +6,9 @@ One Flink SQL job, no Python at run time:
   bucket_start)`` through the ``jdbc`` connector, so a replay or a restart from a checkpoint rewrites the
   same rows and a revision replaces the row it revises.
 - ``md.raw.trades`` → ``trades`` (the tick archive): records that parse and pass the processor's rules,
-  the first copy of each trade identity (jobs/raw_trades.py: one classification and identity for every job), batched upserts on ``(symbol, source, seq, time)``; rejects are
-  the processor's to dead-letter. ``md.quotes`` (quotes the processor validated) → ``quotes``, the same way.
+  the first copy of each trade identity (jobs/raw_trades.py: one classification and identity for every
+  job), batched upserts on ``(symbol, source, seq, time)``; rejects are the processor's to dead-letter.
+  ``md.quotes`` (quotes the processor validated) → ``quotes``, the same way.
 - the same three streams → Parquet files under ``<lake>/dataset=trades|bars|indicators/date=…/[hour=…/]``
   (Flink's filesystem sink: files commit on checkpoints, exactly-once; small files of a checkpoint are
   compacted up to ``--lake-file-size``). The lake is a log: a revised bar is a new row with a higher

@@ -294,7 +294,8 @@ def _root_cause(output: str) -> str:
 
 def running_job(s: Settings, name: str) -> str:
     """The id of the one RUNNING job called ``name``; StackError if there is none."""
-    jobs = [j for j in rest(s, "/jobs/overview").get("jobs", []) if j.get("name") == name and j.get("state") == "RUNNING"]
+    jobs = [j for j in rest(s, "/jobs/overview").get("jobs", [])
+            if j.get("name") == name and j.get("state") == "RUNNING"]
     if not jobs:
         raise StackError(f"no running job named {name!r} on {s.flink_rest}")
     return jobs[0]["jid"]

@@ -11,9 +11,10 @@ ConfigMap) against its API schemas in the same package.
 
 Every pod (Deployment, Job, a FlinkDeployment's pod templates) must keep the security settings the
 generator gives it (``POD_SECURITY``): a non-root user, a read-only root file system with an emptyDir
-mounted wherever a process writes, no privilege escalation, no capabilities, the default seccomp profile. The newest operator API jar the package registry serves
-here is 1.10.0, whose ``flinkVersion`` enum stops at v1_20; the Flink 2 values that operator 1.13+
-accepts are added to it, and ``flinkVersion`` is checked against this project's Flink version instead.
+mounted wherever a process writes, no privilege escalation, no capabilities, the default seccomp profile.
+The newest operator API jar the package registry serves here is 1.10.0, whose ``flinkVersion`` enum stops
+at v1_20; the Flink 2 values that operator 1.13+ accepts are added to it, and ``flinkVersion`` is checked
+against this project's Flink version instead.
 """
 from __future__ import annotations
 
@@ -146,7 +147,8 @@ def _check_job_args(args: list[str], source: str, name: str) -> list[Problem]:
 
 # --- pod security -----------------------------------------------------------------------------------------
 
-POD_SECURITY = "runAsNonRoot, readOnlyRootFilesystem, no privilege escalation, capabilities dropped, RuntimeDefault seccomp"
+POD_SECURITY = ("runAsNonRoot, readOnlyRootFilesystem, no privilege escalation, capabilities dropped, "
+                "RuntimeDefault seccomp")
 FLINK_LOG_DIR_DEFAULT = "/opt/flink/log"      # kubernetes.flink.log.dir's default
 WORKLOAD_TEMPLATES = {"Deployment": "spec.template", "StatefulSet": "spec.template", "DaemonSet": "spec.template",
                       "Job": "spec.template", "CronJob": "spec.jobTemplate.spec.template"}

@@ -99,7 +99,7 @@ def read_to_end(bootstrap: str, topic: str, start: dict[int, int] | None = None,
         while pending:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{topic}: did not reach the end offsets within {timeout_s:.0f}s")
-            for tp, records in c.poll(timeout_ms=500, max_records=50_000).items():
+            for records in c.poll(timeout_ms=500, max_records=50_000).values():
                 yield from records
             pending = {tp for tp in pending if c.position(tp) < ends[tp]}
     finally:
