@@ -40,9 +40,9 @@ def section(name: str, sim) -> dict:
 
 
 def bench_provider(s, name: str, trades: list, port: int) -> dict:
-    from connectors.simulators.launch import build
-    from connectors.simulators.market import Market
-    from connectors.simulators.server import free_port
+    from tickflow_testkit.simulators.launch import build
+    from tickflow_testkit.simulators.market import Market
+    from tickflow_testkit.simulators.server import free_port
 
     sim = build(name, Market(trades, 1e9, opened=False), "bench-key", port=free_port()).start()
     per_trade = 1 if name == "finnhub" else 2
@@ -89,11 +89,10 @@ def main() -> int:
     p.add_argument("--providers", default="polygon,finnhub,databento")
     args = p.parse_args()
     s = fresh_kafka()
-    from connectors.es_sample import es_sample_csv
-    from connectors.simulators.market import load_es_trades
+    from connectors.es_sample import es_sample_csv, read_es_trades
 
     csv = es_sample_csv(s.cache_dir)
-    trades = load_es_trades(csv, limit=args.trades)
+    trades = read_es_trades(csv, limit=args.trades)
     results = [bench_provider(s, name, trades, 29464 + i) for i, name in enumerate(args.providers.split(","))]
     replay = subprocess.run([sys.executable, "-m", "tickflow.cli", "replay", "--bootstrap", s.kafka_bootstrap],
                             capture_output=True, text=True)

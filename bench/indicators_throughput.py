@@ -23,17 +23,16 @@ from decimal import Decimal
 
 from bench_stack import fresh_kafka, machine, record, run_bounded
 
+from connectors.es_sample import read_es_trades
 from jobs import catalog
 
 
 def es_minute_bars(csv_path) -> list[dict]:
     import pandas as pd
 
-    df = pd.read_csv(csv_path, dtype=str)
-    ts = pd.to_datetime(df["DateTime"]).dt.tz_localize("America/Chicago").dt.tz_convert("UTC").astype("int64")
-    df["minute"] = ts // 60_000_000_000 * 60_000_000_000
-    df["price"] = df["Price"].map(Decimal)
-    df["size"] = df["Volume"].map(Decimal)
+    trades = read_es_trades(csv_path)
+    df = pd.DataFrame({"minute": [t.ts_ns // 60_000_000_000 * 60_000_000_000 for t in trades],
+                       "price": [Decimal(t.price) for t in trades], "size": [Decimal(t.size) for t in trades]})
     bars = []
     for minute, g in df.groupby("minute", sort=True):
         volume = g["size"].sum()

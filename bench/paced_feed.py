@@ -8,21 +8,15 @@ import threading
 import time
 from dataclasses import dataclass
 
+from connectors.es_sample import read_es_trades
+
 # the processor's default out-of-orderness: the watermark passes a bar's end E at E + this
 OUT_OF_ORDERNESS_MS = 2_000
 
 
 def es_prices(csv_path, n: int) -> list[tuple[str, str]]:
     """(price, size) text of the first n ES trades, in file order."""
-    out = []
-    with open(csv_path) as f:
-        next(f)
-        for line in f:
-            _, price, size = line.rstrip("\n").split(",")
-            out.append((price, size))
-            if len(out) == n:
-                break
-    return out
+    return [(t.price, t.size) for t in read_es_trades(csv_path, limit=n)]
 
 
 def symbol_names(symbols: int) -> list[str]:

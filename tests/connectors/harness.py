@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 from connectors.decimals import decimal_text
 from connectors.delivery import DeliveryStatus
+from connectors.es_sample import Trade
 from connectors.metrics import ConnectorMetrics
 from connectors.outlet import Outlet
 from connectors.provider import Provider
 from connectors.service import ConnectorService, ServiceOptions
-from connectors.simulators.market import Trade
 from connectors.trade_gate import Position
 
 

@@ -8,9 +8,6 @@ from connectors.finnhub import FinnhubProvider
 from connectors.metrics import ConnectorMetrics
 from connectors.polygon import PolygonProvider
 from connectors.provider_config import parse_section
-from connectors.simulators.finnhub import FinnhubSimulator
-from connectors.simulators.market import Market
-from connectors.simulators.polygon import PolygonSimulator
 from tests.connectors.harness import (
     open_when_connected,
     published_identity,
@@ -18,6 +15,9 @@ from tests.connectors.harness import (
     trade_identity,
     wait_for,
 )
+from tickflow_testkit.simulators.finnhub import FinnhubSimulator
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.polygon import PolygonSimulator
 
 RATE = 5_000
 

@@ -10,8 +10,6 @@ from connectors.decimals import decimal_text
 from connectors.metrics import ConnectorMetrics
 from connectors.polygon import PolygonProvider
 from connectors.provider_config import parse_section
-from connectors.simulators.market import Market
-from connectors.simulators.polygon import PolygonSimulator
 from tests.connectors.harness import (
     open_when_connected,
     published_identity,
@@ -19,6 +17,8 @@ from tests.connectors.harness import (
     trade_identity,
     wait_for,
 )
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.polygon import PolygonSimulator
 
 RATE = 5_000
 

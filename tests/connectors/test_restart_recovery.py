@@ -10,9 +10,6 @@ import pytest
 
 from connectors.metrics import ConnectorMetrics
 from connectors.position_recovery import TailScan
-from connectors.simulators.finnhub import FinnhubSimulator
-from connectors.simulators.market import Market
-from connectors.simulators.polygon import PolygonSimulator
 from tests.connectors.harness import (
     open_when_connected,
     published_identity,
@@ -21,6 +18,9 @@ from tests.connectors.harness import (
     wait_for,
 )
 from tests.connectors.test_finnhub_failover import finnhub, polygon
+from tickflow_testkit.simulators.finnhub import FinnhubSimulator
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.polygon import PolygonSimulator
 
 RATE = 3_000
 

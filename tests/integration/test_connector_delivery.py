@@ -16,13 +16,10 @@ from collections import Counter
 
 import pytest
 
+from connectors.es_sample import Trade
 from connectors.polygon import parse_frame
 from connectors.position_recovery import recover_positions
 from connectors.raw_contract import RawTrade
-from connectors.simulators.launch import build
-from connectors.simulators.market import Market, Trade
-from connectors.simulators.polygon import PolygonSimulator, encode_events, trade_event
-from connectors.simulators.server import free_port
 from connectors.symbols import SymbolMap
 from tests.integration.kafka_tools import publish, reset_topics
 from tests.integration.test_connectors import (
@@ -36,6 +33,10 @@ from tests.integration.test_connectors import (
 from tickflow import stack
 from tickflow.processes import wait_until
 from tickflow.runtime.kafka_reading import end_offsets, read_to_end
+from tickflow_testkit.simulators.launch import build
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.polygon import PolygonSimulator, encode_events, trade_event
+from tickflow_testkit.simulators.server import free_port
 
 TRADES = 8_000
 TS_RECV = re.compile(rb'"ts_recv":\d+')
@@ -43,10 +44,9 @@ TS_RECV = re.compile(rb'"ts_recv":\d+')
 
 @pytest.fixture(scope="module")
 def trades(settings):
-    from connectors.es_sample import es_sample_csv
-    from connectors.simulators.market import load_es_trades
+    from connectors.es_sample import es_sample_csv, read_es_trades
 
-    return load_es_trades(es_sample_csv(settings.cache_dir), limit=TRADES)
+    return read_es_trades(es_sample_csv(settings.cache_dir), limit=TRADES)
 
 
 @pytest.fixture(autouse=True)

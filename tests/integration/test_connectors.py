@@ -19,13 +19,13 @@ import pytest
 import yaml
 
 from connectors.decimals import decimal_text
-from connectors.es_sample import es_sample_csv
-from connectors.simulators.launch import build
-from connectors.simulators.market import Market, load_es_trades
-from connectors.simulators.server import free_port
+from connectors.es_sample import es_sample_csv, read_es_trades
 from tests.integration.kafka_tools import reset_topics
 from tickflow.processes import wait_until
 from tickflow.runtime.kafka_reading import end_offsets, read_to_end
+from tickflow_testkit.simulators.launch import build
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.server import free_port
 
 KEY = "integration-key"
 TRADES = 8_000
@@ -41,7 +41,7 @@ def raw_topics_left_empty(running_stack):
 
 @pytest.fixture(scope="module")
 def trades(settings):
-    return load_es_trades(es_sample_csv(settings.cache_dir), limit=TRADES)
+    return read_es_trades(es_sample_csv(settings.cache_dir), limit=TRADES)
 
 
 def config_file(tmp_path: Path, sims: dict) -> Path:

@@ -19,17 +19,14 @@ from connectors.alphavantage import (
     parse_intraday,
     zone_of,
 )
+from connectors.es_sample import read_es_trades
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, ProviderError, StreamEnded
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar
-from connectors.simulators.alphavantage import (
-    AlphaVantageServer,
-    bars_from_trades,
-    eastern_stamp,
-)
-from connectors.simulators.market import Market, load_es_trades
 from connectors.symbols import SymbolMap
+from tickflow_testkit.simulators.alphavantage import AlphaVantageServer, bars_from_trades, eastern_stamp
+from tickflow_testkit.simulators.market import Market
 
 ROOT = Path(__file__).resolve().parents[2]
 BAR_SCHEMA = json.loads((ROOT / "schemas" / "raw_bar.schema.json").read_text())
@@ -40,7 +37,7 @@ KEY = "test-key"
 @pytest.fixture(scope="module")
 def recorded():
     """The recorded response (`make setup` fetches it; a failure to fetch fails the tests, never skips them)."""
-    from connectors.simulators.alphavantage_data import intraday_sample
+    from tickflow_testkit.simulators.alphavantage_data import intraday_sample
 
     return intraday_sample()
 
@@ -50,7 +47,7 @@ def es_trades():
     from connectors.es_sample import es_sample_csv
     from tickflow.runtime.config import PROJECT_ROOT
 
-    return load_es_trades(es_sample_csv(PROJECT_ROOT / ".tickflow" / "cache"), limit=3000)
+    return read_es_trades(es_sample_csv(PROJECT_ROOT / ".tickflow" / "cache"), limit=3000)
 
 
 def series(*bars):
@@ -298,8 +295,8 @@ def test_a_revised_bar_is_yielded_again_and_a_bad_new_bar_goes_to_the_dlq(record
 
 
 def test_the_launcher_builds_it_with_the_market_and_the_recorded_sample(recorded, es_trades):
-    from connectors.simulators.launch import build
-    from connectors.simulators.server import free_port
+    from tickflow_testkit.simulators.launch import build
+    from tickflow_testkit.simulators.server import free_port
 
     market = Market(es_trades, rate=1e9)  # everything has happened at once
     with build("alphavantage", market, api_key="k1", port=free_port()) as sim:

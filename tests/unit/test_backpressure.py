@@ -22,7 +22,7 @@ from connectors.outlet import Outlet
 from connectors.provider import Provider
 from connectors.raw_contract import RawTrade
 from connectors.service import FEED_QUEUE, ConnectorService, ServiceOptions
-from connectors.simulators.server import free_port
+from tickflow_testkit.simulators.server import free_port
 
 
 class SlowKafka:

@@ -24,32 +24,18 @@ from connectors.databento_feed import (
     seq_for,
     trade_from_dbn,
 )
-from connectors.dbn_records import (
-    BadFrame,
-    DbnFrameDecoder,
-    FramingError,
-    Skipped,
-    cram_response,
-    instrument_id_for,
-    metadata_bytes,
-    parse_control,
-    symbol_mapping_msg,
-)
+from connectors.dbn_records import BadFrame, DbnFrameDecoder, FramingError, Skipped, cram_response, parse_control
 from connectors.decimals import decimal_text
-from connectors.es_sample import es_sample_csv
+from connectors.es_sample import Trade, es_sample_csv, read_es_trades
 from connectors.metrics import ConnectorMetrics
 from connectors.provider import AuthError, Malformed, ProviderError, Record, StreamEnded
 from connectors.provider_config import ProviderConfig
 from connectors.raw_contract import RawBar, RawQuote, RawTrade
-from connectors.simulators import databento as gateway_module
-from connectors.simulators.databento import (
-    DEFAULT_KEY,
-    GARBAGE_RECORD,
-    DatabentoGateway,
-    read_dbn_trades,
-)
-from connectors.simulators.market import Market, Trade, load_es_trades
 from connectors.symbols import SymbolMap
+from tickflow_testkit.dbn_writer import instrument_id_for, metadata_bytes, symbol_mapping_msg, write_dbn_file
+from tickflow_testkit.simulators import databento as gateway_module
+from tickflow_testkit.simulators.databento import DEFAULT_KEY, GARBAGE_RECORD, DatabentoGateway, read_dbn_trades
+from tickflow_testkit.simulators.market import Market
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -61,13 +47,13 @@ IID = 42
 
 @pytest.fixture(scope="module")
 def es_trades() -> list[Trade]:
-    return load_es_trades(es_sample_csv(ROOT / ".tickflow" / "cache"), N_TRADES)
+    return read_es_trades(es_sample_csv(ROOT / ".tickflow" / "cache"), N_TRADES)
 
 
 @pytest.fixture(scope="module")
 def es_file(es_trades, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("dbn") / "es.dbn"
-    dbn_records.write_dbn_file(es_trades, path)
+    write_dbn_file(es_trades, path)
     return path
 
 

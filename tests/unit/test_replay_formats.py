@@ -273,8 +273,8 @@ def test_csv_cannot_be_taken_over_by_a_registered_reader():
 
 
 def test_a_dbn_file_replays_its_trades_in_canonical_form(tmp_path):
-    from connectors.dbn_records import write_dbn_file
-    from connectors.simulators.market import Trade
+    from connectors.es_sample import Trade
+    from tickflow_testkit.dbn_writer import write_dbn_file
 
     trades = [Trade(0, T0, "1640.25", "8"), Trade(1, T0 + NS, "1640.5", "2"), Trade(2, T0 + NS, "1640.5", "1")]
     for name in ("t.dbn", "t.dbn.zst"):

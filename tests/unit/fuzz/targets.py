@@ -26,17 +26,8 @@ import databento_dbn as dbn
 from connectors import alphavantage, finnhub, polygon
 from connectors.csv_trades import CsvTradeSource
 from connectors.databento_feed import Normalizer, dbn_item_records, dbn_trades
-from connectors.dbn_records import (
-    DbnFrameDecoder,
-    FramingError,
-    iter_dbn_chunks,
-    mbp1_msg,
-    metadata_bytes,
-    ohlcv_1m_msg,
-    parse_control,
-    symbol_mapping_msg,
-    trade_msg,
-)
+from connectors.dbn_records import DbnFrameDecoder, FramingError, iter_dbn_chunks, parse_control
+from connectors.es_sample import Trade
 from connectors.provider import AuthError, ProviderError
 from connectors.replay import (
     ReplayError,
@@ -46,14 +37,15 @@ from connectors.replay import (
     read_trades,
 )
 from connectors.rest import json_body
-from connectors.simulators import alphavantage as av_sim
-from connectors.simulators import finnhub as finnhub_sim
-from connectors.simulators import polygon as polygon_sim
-from connectors.simulators.databento import GARBAGE_RECORD
-from connectors.simulators.market import Trade, quote_around
 from connectors.symbols import SymbolMap
 from tests.unit.fuzz.contract import ContractBroken, check_record, outcome_of
 from tests.unit.fuzz.mutate import ByteMutator, JsonMutator
+from tickflow_testkit.dbn_writer import mbp1_msg, metadata_bytes, ohlcv_1m_msg, symbol_mapping_msg, trade_msg
+from tickflow_testkit.simulators import alphavantage as av_sim
+from tickflow_testkit.simulators import finnhub as finnhub_sim
+from tickflow_testkit.simulators import polygon as polygon_sim
+from tickflow_testkit.simulators.databento import GARBAGE_RECORD
+from tickflow_testkit.simulators.market import quote_around
 
 T0 = 1_378_072_800_083_000_000  # 2013-09-01 22:00:00.083 UTC (17:00:00.083 Chicago)
 RECV = T0 + 7_000_000

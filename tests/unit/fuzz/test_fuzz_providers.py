@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.dbn_records import metadata_bytes
 from tests.unit.fuzz import strategies as fz
 from tests.unit.fuzz.bounded import time_bound
 from tests.unit.fuzz.checks import assert_classified
@@ -23,6 +22,7 @@ from tests.unit.fuzz.targets import (
     polygon_rest_seeds,
     warm,
 )
+from tickflow_testkit.dbn_writer import metadata_bytes
 
 PROVIDERS = ["polygon_frame", "polygon_rest", "finnhub_frame", "finnhub_ticks", "databento_live",
              "databento_control", "alphavantage"]

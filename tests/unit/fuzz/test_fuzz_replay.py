@@ -9,7 +9,6 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.dbn_records import metadata_bytes
 from tests.unit.fuzz import strategies as fz
 from tests.unit.fuzz.bounded import time_bound
 from tests.unit.fuzz.checks import assert_classified
@@ -23,6 +22,7 @@ from tests.unit.fuzz.targets import (
     parquet_structure,
     warm,
 )
+from tickflow_testkit.dbn_writer import metadata_bytes
 
 READERS = ["csv_rows", "csv_vectorised", "jsonl", "parquet", "dbn_file"]
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from connectors.simulators.market import Market, Trade, quote_around
-from connectors.simulators.server import WebSimulator, hold_still
+from connectors.es_sample import Trade
+from tickflow_testkit.simulators.market import Market, quote_around
+from tickflow_testkit.simulators.server import WebSimulator, hold_still
 
 EXCHANGE = 4  # the exchange id the simulated trades carry (any fixed id will do)
 

@@ -38,9 +38,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from connectors.simulators.alphavantage_data import intraday_sample
-from connectors.simulators.market import Market, Trade
-from connectors.simulators.server import SimulatorServer
+from connectors.es_sample import Trade
+from tickflow_testkit.simulators.alphavantage_data import intraday_sample
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.server import SimulatorServer
 
 log = logging.getLogger("tickflow.simulators.alphavantage")
 

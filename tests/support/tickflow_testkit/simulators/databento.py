@@ -27,22 +27,20 @@ from pathlib import Path
 
 import databento_dbn as dbn
 
-from connectors.dbn_records import (
-    DEFAULT_DATASET,
-    cram_response,
+from connectors.dbn_records import DEFAULT_DATASET, cram_response, iter_dbn_file, parse_control
+from connectors.decimals import fixed_price_text
+from connectors.es_sample import Trade
+from tickflow_testkit.dbn_writer import (
     instrument_id_for,
-    iter_dbn_file,
     mbp1_msg,
     metadata_bytes,
     ohlcv_1m_msg,
-    parse_control,
     symbol_mapping_msg,
     trade_msg,
     write_dbn_file,
 )
-from connectors.decimals import fixed_price_text
-from connectors.simulators.market import Market, Trade, quote_around
-from connectors.simulators.server import SimulatorServer
+from tickflow_testkit.simulators.market import Market, quote_around
+from tickflow_testkit.simulators.server import SimulatorServer
 
 __all__ = ["DatabentoGateway", "write_dbn_file", "read_dbn_trades", "minute_bars", "GARBAGE_RECORD"]
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import importlib
 
-from connectors.simulators.market import Market
-from connectors.simulators.server import SimulatorServer
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.server import SimulatorServer
 
 # provider → (module, class, default port in connectors/providers.yaml)
 SIMULATORS = {
-    "polygon": ("connectors.simulators.polygon", "PolygonSimulator", 8765),
-    "finnhub": ("connectors.simulators.finnhub", "FinnhubSimulator", 8766),
-    "databento": ("connectors.simulators.databento", "DatabentoGateway", 8767),
-    "alphavantage": ("connectors.simulators.alphavantage", "AlphaVantageServer", 8768),
+    "polygon": ("tickflow_testkit.simulators.polygon", "PolygonSimulator", 8765),
+    "finnhub": ("tickflow_testkit.simulators.finnhub", "FinnhubSimulator", 8766),
+    "databento": ("tickflow_testkit.simulators.databento", "DatabentoGateway", 8767),
+    "alphavantage": ("tickflow_testkit.simulators.alphavantage", "AlphaVantageServer", 8768),
 }
 
 

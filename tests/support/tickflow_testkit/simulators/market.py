@@ -7,46 +7,10 @@ what the failover tests need.
 """
 from __future__ import annotations
 
-import csv
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-
-@dataclass(frozen=True)
-class Trade:
-    """One recorded trade with its exchange time in ns UTC and exact decimal text."""
-
-    index: int
-    ts_ns: int
-    price: str
-    size: str
-
-
-def load_es_trades(csv_path: Path, limit: int | None = None, tz: str = "America/Chicago") -> list[Trade]:
-    """The ES sample's rows as trades (local exchange time converted to UTC); stops after ``limit`` rows."""
-    zone = ZoneInfo(tz)
-    out: list[Trade] = []
-    cache: dict[str, int] = {}
-    with open(csv_path, newline="") as f:
-        rows = csv.reader(f)
-        next(rows)
-        for row in rows:
-            if limit is not None and len(out) >= limit:
-                break
-            stamp, price, size = row
-            whole, _, frac = stamp.partition(".")
-            sec = cache.get(whole)
-            if sec is None:
-                local = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
-                sec = int(local.astimezone(UTC).timestamp())
-                cache[whole] = sec
-            ns = sec * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
-            out.append(Trade(len(out), ns, price, size))
-    return out
+from connectors.es_sample import Trade
 
 
 def quote_around(trade: Trade, tick: str = "0.25") -> tuple[str, str, str, str]:

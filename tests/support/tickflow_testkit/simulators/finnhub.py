@@ -9,8 +9,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from connectors.simulators.market import Market, Trade
-from connectors.simulators.server import WebSimulator, hold_still
+from connectors.es_sample import Trade
+from tickflow_testkit.simulators.market import Market
+from tickflow_testkit.simulators.server import WebSimulator, hold_still
 
 EXCHANGE = "CME"
 
