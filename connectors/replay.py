@@ -36,8 +36,12 @@ from connectors.raw_contract import (
     TradeEncoder,
     is_decimal_text,
 )
+from tickflow.runtime.progress import Progress
 
 RAW_TRADES_TOPIC = "md.raw.trades"
+
+
+FAST_CHUNK = 50_000  # records per send_many call of the fast path, so progress is heard between them
 
 
 class ReplayError(RuntimeError):
@@ -400,6 +404,19 @@ def reader_for(path: Path) -> RecordReader | None:
     raise ReplayError(f"{path.name}: unknown format; replay reads {', '.join(supported_suffixes())} files")
 
 
+def line_count_hint(path: Path) -> int | None:
+    """How many records a plain CSV (less its header) or JSON Lines file holds, by counting lines, for a
+    progress estimate; None for other formats (compressed, Parquet, DBN)."""
+    name = path.name.lower()
+    if not name.endswith((".csv", ".jsonl", ".ndjson")):
+        return None
+    lines = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            lines += chunk.count(b"\n")
+    return max(lines - 1, 0) if name.endswith(".csv") else lines
+
+
 def file_identity(path: Path) -> str:
     """The first 16 hex digits of the SHA-256 of the file's bytes: a replayed trade without an id of its own
     is identified as "<this>:<line or row>", so the same file read again repeats its trades (DUPLICATE) and
@@ -413,9 +430,10 @@ def file_identity(path: Path) -> str:
 
 def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic: str = RAW_TRADES_TOPIC,
                 rate: float | None = None, speed: float | None = None, limit: int | None = None,
-                err: TextIO = sys.stderr) -> ReplayResult:
+                err: TextIO = sys.stderr, progress: Progress | None = None) -> ReplayResult:
     """Publish every good record of ``path`` (format by suffix, see the module doc); returns counts.
-    Flushes before returning. ``meta`` supplies what the file does not say (CSV, Parquet)."""
+    Flushes before returning. ``meta`` supplies what the file does not say (CSV, Parquet); ``progress``
+    hears the count published so far."""
     if not path.is_file():
         raise ReplayError(f"{path}: no such file")
     reader = reader_for(path)
@@ -434,8 +452,11 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
         fast = normalise_clean_csv(path, meta)  # None unless every row is clean
     if fast is not None:
         values = fast if limit is None else fast[:limit]
-        publisher.send_many(topic, key, values)
-        result.published = len(values)
+        for start in range(0, len(values), FAST_CHUNK):
+            publisher.send_many(topic, key, values[start:start + FAST_CHUNK])
+            result.published = min(start + FAST_CHUNK, len(values))
+            if progress:
+                progress.update(result.published)
     elif reader is None:
         with open(path, encoding="utf-8", errors="replace", newline="") as lines:
             for ts, value in read_trades(lines, meta, result, report):
@@ -444,6 +465,8 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
                 pacer.wait(ts)
                 publisher.send(topic, key, value)
                 result.published += 1
+                if progress:
+                    progress.update(result.published)
     else:
         for ts, record_key, value in reader(path, meta, result, report):
             if limit is not None and result.published >= limit:
@@ -451,7 +474,11 @@ def replay_file(path: Path, publisher: RawPublisher, meta: CsvTradeSource, topic
             pacer.wait(ts)
             publisher.send(topic, record_key, value)
             result.published += 1
+            if progress:
+                progress.update(result.published)
     publisher.flush()
+    if progress:
+        progress.finish(result.published)
     result.failed = publisher.stats.failed
     result.seconds = time.monotonic() - started
     return result

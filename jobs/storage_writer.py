@@ -68,9 +68,10 @@ class StorageOptions:
 
 
 def lake_root(s: config.Settings, lake: str | None) -> str:
-    """The lake's root URI: ``s3://…`` or a local path as given, or the stack's ``data/lake`` by default."""
+    """The lake's root URI: ``s3://…`` or a local path as given, or ``s3://<the stack's bucket>/lake`` by
+    default (where the demo writes it and the audit reads it)."""
     if lake is None:
-        return (s.data_dir / "lake").as_uri()
+        return f"s3://{s.s3_bucket}/lake"
     if "://" in lake:
         return lake.rstrip("/")
     return Path(lake).expanduser().resolve().as_uri()
@@ -311,7 +312,8 @@ def build(s: config.Settings, o: StorageOptions, bootstrap: str | None = None, o
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = job_argument_parser("storage_writer", "processed topics and raw trades → PostgreSQL upserts and Parquet")
-    p.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix (default: <stack home>/data/lake)")
+    p.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix "
+                                  "(default: s3://<TICKFLOW_S3_BUCKET>/lake)")
     p.add_argument("--no-lake", action="store_true", help="write no Parquet")
     p.add_argument("--no-db", action="store_true", help="write nothing to PostgreSQL")
     p.add_argument("--lake-file-size", default=StorageOptions.lake_file_size,

@@ -2,7 +2,7 @@
 
     tickflow audit --dataset bars --date 2013-09-02 [--lake PATH|s3://bucket/prefix] [--docs DIR]
 
-Reads ``<lake>/dataset=<name>/date=<date>/`` (the storage writer's lake; default ``<home>/data/lake``) and
+Reads ``<lake>/dataset=<name>/date=<date>/`` (the storage writer's lake; default ``s3://<bucket>/lake``) and
 the table's rows of that UTC date, validates both with the suites of ``expectations/`` (the rows; the 1m
 bars or trades against the venue's trading minutes; lake against table), records one row per suite run
 in ``quality_audits`` (sql/migrations/003_quality_audits.sql), builds Data Docs (default
@@ -313,8 +313,9 @@ def _key_columns(suite: str, dataset: str) -> list[str]:
     return list(ac.KEYS[dataset])
 
 
-def run(request: AuditRequest, s: config.Settings, out: Callable[[str], None] = print) -> int:
-    """Run the audit; 0 when every suite passes on both sides, 1 otherwise (AuditError: cannot run)."""
+def run(request: AuditRequest, s: config.Settings, out: Callable[[str], None] = print, as_json: bool = False) -> int:
+    """Run the audit; 0 when every suite passes on both sides, 1 otherwise (AuditError: cannot run).
+    ``as_json``: one JSON document (``summary``) instead of the text report."""
 
     dataset, date = request.dataset, request.date
     try:
@@ -360,7 +361,22 @@ def run(request: AuditRequest, s: config.Settings, out: Callable[[str], None] = 
         record(conn, dataset, date, outcomes, index)
     finally:
         conn.close()
+    if as_json:
+        out(json.dumps(summary(dataset, date, outcomes, index), indent=2, default=str))
+        return 0 if all(o.success for o in outcomes) else 1
     return report(dataset, date, outcomes, index, out)
+
+
+def summary(dataset: str, date: dt.date, outcomes: list[Outcome], docs_index: Path) -> dict:
+    """The audit's result as data: the verdict, each suite run with its failed expectations, Data Docs."""
+    return {
+        "dataset": dataset, "date": date.isoformat(), "passed": all(o.success for o in outcomes),
+        "data_docs": str(docs_index),
+        "suites": [{"suite": o.suite, "target": o.target, "location": o.location, "rows": o.rows,
+                    "passed": o.success, "evaluated": o.evaluated, "note": o.note,
+                    "failures": [{k: v for k, v in f.items() if k != "sample_text"} for f in o.failures]}
+                   for o in outcomes],
+    }
 
 
 def _validate(validator: Validator, document: Mapping, target: str, location: str, df: pd.DataFrame,
