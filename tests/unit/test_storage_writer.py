@@ -29,10 +29,11 @@ def test_lake_tables_have_the_contracts_columns_and_partitions():
         assert f"'path' = 'file:///tmp/lake/dataset={name}'" in ddl
 
 
-def test_lake_root_defaults_under_the_stack_home_and_keeps_s3_uris():
+def test_lake_root_defaults_to_the_stacks_s3_bucket_and_keeps_given_uris():
     s = config.Settings()
-    assert lake_root(s, None) == (s.data_dir / "lake").as_uri()
+    assert lake_root(s, None) == f"s3://{s.s3_bucket}/lake"
     assert lake_root(s, "s3://tickflow/lake/") == "s3://tickflow/lake"
+    assert lake_root(s, "/tmp/lake") == "file:///tmp/lake"
 
 
 def test_no_lake_and_no_db_leave_out_their_tables_and_inserts():
