@@ -41,12 +41,15 @@ def test_finnhub_trades_arrive_once_across_drops_and_get_stable_sequence_numbers
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim)
-            for n in (2000, 5000):
+            async def drop_after(n: int) -> None:
                 await wait_for(lambda: sender.count("md.raw.trades") > n, 30, "trades flowing")
                 sessions = service.primary.sessions
                 await asyncio.to_thread(sim.drop_connections)
                 await wait_for(lambda: service.primary.sessions > sessions, 15, "a reconnect")
+
+            await open_when_connected(service, sim)
+            for n in (2000, 5000):
+                await drop_after(n)
             await wait_for(lambda: sim.market.finished, 30, "the market to finish")
             await wait_for(lambda: sender.count("md.raw.trades") >= len(trades), 30, "all trades")
         sender, _ = run_service(finnhub(sim, metrics), ["ES"], scenario, metrics=metrics)

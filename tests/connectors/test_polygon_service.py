@@ -63,8 +63,7 @@ def test_connection_faults_lose_nothing_and_duplicate_nothing(es_trades, fault):
     metrics = ConnectorMetrics()
     try:
         async def scenario(service, sender):
-            await open_when_connected(service, sim)
-            for _ in range(2):
+            async def fault_and_reconnect() -> None:
                 await wait_for(lambda: sender.count("md.raw.trades") > 2000 * (1 + service.primary.sessions),
                                30, "trades flowing")
                 if fault == "http_429":
@@ -77,6 +76,10 @@ def test_connection_faults_lose_nothing_and_duplicate_nothing(es_trades, fault):
                     await asyncio.to_thread(sim.drop_connections)
                 sessions = service.primary.sessions
                 await wait_for(lambda: service.primary.sessions > sessions, 15, "a reconnect")
+
+            await open_when_connected(service, sim)
+            for _ in range(2):
+                await fault_and_reconnect()
             await wait_for(lambda: sim.market.finished, 30, "the market to finish")
             await wait_for(lambda: sender.count("md.raw.trades") >= len(trades), 30, "all trades")
         sender, service = run_service(provider(sim, metrics), ["ES"], scenario, metrics=metrics)

@@ -198,8 +198,11 @@ def when_flowing(run: Run) -> None:
     watermarked = (cluster.latest_checkpoint(run.s, processor) or (0, ""))[0] + 1
     wait_until(lambda: (cluster.latest_checkpoint(run.s, processor) or (0, ""))[0] >= watermarked, 120,
                "a processor checkpoint holding the watermark")
-    for job_id in run.job_ids.values():
+    def first_checkpoint(job_id: str) -> None:
         wait_until(lambda: cluster.latest_checkpoint(run.s, job_id) is not None, 120, "a first checkpoint")
+
+    for job_id in run.job_ids.values():
+        first_checkpoint(job_id)
 
 
 def outage(run: Run, service: str, failed: Callable[[], bool], what: str) -> None:
@@ -241,8 +244,12 @@ def test_killing_the_jobmanager_loses_and_duplicates_nothing(e2e_stack, trades, 
         # a new JobManager takes the leadership over from ZooKeeper and recovers both jobs from their
         # latest checkpoints (the job graphs and checkpoint pointers are in its HA storage)
         cluster.start_jobmanager(run.s)
-        for job in JOBS:
+
+        def recovered(job: str) -> None:
             wait_until(lambda: cluster.tasks_running(run.s, run.job_ids[job]), 300, f"{job} to be recovered")
+
+        for job in JOBS:
+            recovered(job)
 
     got = run_pipeline(e2e_stack, "kill-jobmanager", messages(trades), closes_at(trades), RATE, kill_jobmanager)
     check_and_record("kill-jobmanager", round_, got, undisturbed)
