@@ -98,7 +98,8 @@ def test_the_audit_fails_on_a_corrupted_copy_naming_the_expectations_and_rows(st
     assert "FAIL bars @ lake" in out and "PASS bars @ table" in out
     assert ("failed expect_column_pair_values_a_to_be_greater_than_b(column_A=high, column_B=low, or_equal=True): "
             "1 of") in out
-    assert "failed expect_compound_columns_to_be_unique(column_list=['symbol', 'timeframe', 'bucket_start']): 2 of" in out
+    assert ("failed expect_compound_columns_to_be_unique(column_list=['symbol', 'timeframe', 'bucket_start']): "
+            "2 of") in out
     assert "sample rows:" in out
     assert "audit failed" in out and "bars @ lake" in out.splitlines()[-1]
     rows = latest_audit(stored["conn"], "bars")

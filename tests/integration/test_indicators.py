@@ -101,7 +101,8 @@ def assert_equal_to_reference(series_bars: dict[str, list[dict]], indicators: di
                     assert got[f] is None, (series, i, f, got[f])
                 else:
                     tolerance = 1e-9 * max(1.0, abs(ref[f][i]))
-                    assert got[f] is not None and abs(got[f] - ref[f][i]) <= tolerance, (series, i, f, got[f], ref[f][i])
+                    assert got[f] is not None and abs(got[f] - ref[f][i]) <= tolerance, \
+                        (series, i, f, got[f], ref[f][i])
                 checked += 1
     return checked
 
@@ -120,7 +121,8 @@ def processed(running_stack):
     minutes = sorted((b for b in bars if b["timeframe"] == "1m"), key=lambda b: b["bucket_start"])
     target = minutes[-4]
     revised = {**target, "close": target["high"], "revision": target["revision"] + 1}
-    broken = {**minutes[-1], "bucket_start": minutes[-1]["bucket_end"], "bucket_end": minutes[-1]["bucket_end"] + 60 * 10**9,
+    broken = {**minutes[-1], "bucket_start": minutes[-1]["bucket_end"],
+              "bucket_end": minutes[-1]["bucket_end"] + 60 * 10**9,
               "high": "1", "low": "1"}  # open/close above high: OHLC_VIOLATION
     repeat = dict(minutes[-2])     # the same bar again: DUPLICATE
     injected = publish(s.kafka_bootstrap, [bar_message(revised), bar_message(broken), bar_message(repeat)])

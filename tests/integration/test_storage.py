@@ -38,7 +38,8 @@ def final_bars(records: list[dict]) -> dict[tuple, dict]:
 def table_bars(dsn: str) -> dict[tuple, dict]:
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("""SELECT symbol, timeframe,
-                              (extract(epoch FROM bucket_start) * 1e9)::bigint, (extract(epoch FROM bucket_end) * 1e9)::bigint,
+                              (extract(epoch FROM bucket_start) * 1e9)::bigint,
+                              (extract(epoch FROM bucket_end) * 1e9)::bigint,
                               open, high, low, close, volume, vwap, trade_count, revision, sources, pipeline_version
                        FROM bars""")
         rows = cur.fetchall()
@@ -91,8 +92,9 @@ def stored(running_stack, tmp_path_factory):
     s3_lake = f"s3://{s.s3_bucket}/lake-{uuid.uuid4().hex[:8]}"
     run_job("storage_writer", "--lake", s3_lake)
     dlq = [json.loads(m.value) for m in read_to_end(s.kafka_bootstrap, "md.dlq")]
-    yield {"settings": s, "bars": bars, "quotes": quotes, "first": first, "first_trades": first_trades, "local_lake": local_lake,
-           "s3_lake": s3_lake, "dlq": dlq, "malformed": (malformed_partition, malformed_offset), "conn": conn}
+    yield {"settings": s, "bars": bars, "quotes": quotes, "first": first, "first_trades": first_trades,
+           "local_lake": local_lake, "s3_lake": s3_lake, "dlq": dlq,
+           "malformed": (malformed_partition, malformed_offset), "conn": conn}
     conn.close()
 
 
@@ -112,7 +114,8 @@ def test_trades_replayed_twice_and_read_twice_are_archived_once(stored):
 
 def test_archived_trades_are_the_replayed_ticks_with_exact_prices(stored):
     with stored["conn"].cursor() as cur:
-        cur.execute("SELECT min(price), max(price), sum(size), count(*) FILTER (WHERE time <> to_timestamp(ts_event / 1e9)) "
+        cur.execute("SELECT min(price), max(price), sum(size), "
+                    "count(*) FILTER (WHERE time <> to_timestamp(ts_event / 1e9)) "
                     "FROM trades WHERE symbol = 'ES'")
         low, high, volume, mismatched_times = cur.fetchone()
     one_minute = [b for b in stored["bars"] if b["timeframe"] == "1m"]
@@ -127,7 +130,8 @@ def test_validated_quotes_are_archived_with_exact_decimals_and_microsecond_times
         cur.execute("SELECT seq, ts_event, bid, ask, extract(microseconds FROM time)::bigint FROM quotes ORDER BY seq")
         rows = cur.fetchall()
     # time: 2023-11-14T22:13:20.123456789Z truncated to the microsecond
-    assert rows == [(q["seq"], q["ts_event"], Decimal(q["bid"]), Decimal(q["ask"]), 20_123_456) for q in stored["quotes"]]
+    assert rows == [(q["seq"], q["ts_event"], Decimal(q["bid"]), Decimal(q["ask"]), 20_123_456)
+                    for q in stored["quotes"]]
 
 
 def test_local_lake_bars_read_back_with_pyarrow_equal_md_bars(stored):
@@ -169,7 +173,8 @@ def test_a_malformed_bar_goes_to_the_dlq_once_per_run_with_its_bytes(stored):
     partition, offset = stored["malformed"]
     mine = [d for d in stored["dlq"] if d["component"] == "storage_writer"]
     assert len(mine) == 2  # the record was read twice (two runs from the start)
-    assert {(d["reason"], d["topic"], d["partition"], d["offset"]) for d in mine} == {("MALFORMED", "md.bars", partition, offset)}
+    assert ({(d["reason"], d["topic"], d["partition"], d["offset"]) for d in mine}
+            == {("MALFORMED", "md.bars", partition, offset)})
 
 
 # --- the migrations on plain PostgreSQL ------------------------------------------------------------------
@@ -240,7 +245,8 @@ def one(conn, sql: str, *params):
 def test_every_migration_applies_on_timescaledb_and_a_second_run_does_nothing(timescale):
     assert timescale["applied"] == [m.version for m in migrations.load()]  # 002, the TimescaleDB layer, too
     assert migrations.migrate(timescale["conn"], log=lambda _: None) == []
-    hypertables = {r[0] for r in one(timescale["conn"], "SELECT hypertable_name FROM timescaledb_information.hypertables")}
+    hypertables = {r[0] for r in one(timescale["conn"],
+                                     "SELECT hypertable_name FROM timescaledb_information.hypertables")}
     assert hypertables == {"trades", "quotes", "bars", "indicators", "quality", "news"}
 
 

@@ -83,12 +83,15 @@ def test_bar_stamp_end_reads_the_stamp_as_the_bars_end(recorded):
 
 def test_standard_and_daylight_time_and_both_clock_changes():
     east = zone_of("US/Eastern")
-    assert local_to_utc_ns("2024-01-05 09:30:00", east) == int(datetime(2024, 1, 5, 14, 30, tzinfo=UTC).timestamp()) * NS
-    assert local_to_utc_ns("2024-07-05 09:30:00", east) == int(datetime(2024, 7, 5, 13, 30, tzinfo=UTC).timestamp()) * NS
+    assert (local_to_utc_ns("2024-01-05 09:30:00", east)
+            == int(datetime(2024, 1, 5, 14, 30, tzinfo=UTC).timestamp()) * NS)
+    assert (local_to_utc_ns("2024-07-05 09:30:00", east)
+            == int(datetime(2024, 7, 5, 13, 30, tzinfo=UTC).timestamp()) * NS)
     # 2024-03-10 02:00 EST jumps to 03:00 EDT: one minute before and after are 60 s apart in UTC
     assert local_to_utc_ns("2024-03-10 03:00:00", east) - local_to_utc_ns("2024-03-10 01:59:00", east) == 60 * NS
     # 2024-11-03 01:00-02:00 happens twice: read as the first (EDT) pass
-    assert local_to_utc_ns("2024-11-03 01:30:00", east) == int(datetime(2024, 11, 3, 5, 30, tzinfo=UTC).timestamp()) * NS
+    assert (local_to_utc_ns("2024-11-03 01:30:00", east)
+            == int(datetime(2024, 11, 3, 5, 30, tzinfo=UTC).timestamp()) * NS)
     bars, bad = parse_intraday(series(("2024-03-10 02:30:00", "1", "1", "1", "1", "1"),
                                       ("2024-03-11 09:30:00", "1", "1", "1", "1", "1")), "IBM", 0)
     assert [b.ts_start for b in bars] == [int(datetime(2024, 3, 11, 13, 30, tzinfo=UTC).timestamp()) * NS]
@@ -121,7 +124,7 @@ def test_simulator_bars_from_es_trades_are_per_minute_in_eastern_time(es_trades)
     assert sum(int(b.fields["5. volume"]) for b in bars) == sum(int(t.size) for t in es_trades)
     # the ES sample starts 2013-09-01 17:00 US/Central = 18:00 US/Eastern (both on daylight time)
     assert eastern_stamp(bars[0].start_ns) == "2013-09-01 18:00:00"
-    assert bars[0].fields["1. open"] == "%.4f" % Decimal(es_trades[0].price)
+    assert bars[0].fields["1. open"] == f"{Decimal(es_trades[0].price):.4f}"
 
 
 # --- the provider against the simulator ---------------------------------------------------------------

@@ -47,7 +47,8 @@ def test_polygon_rest_trade_has_the_same_canonical_form_as_the_stream():
 
 
 def test_finnhub_trades_have_no_id_and_bad_items_are_malformed():
-    frame = '{"data":[{"p":7296.89,"s":"ES","t":1575526691134,"v":0.011467,"c":["1"]},{"p":"?","s":"ES"}],"type":"trade"}'
+    frame = ('{"data":[{"p":7296.89,"s":"ES","t":1575526691134,"v":0.011467,"c":["1"]},{"p":"?","s":"ES"}],'
+             '"type":"trade"}')
     records, kind, _ = finnhub.parse_frame(frame, SymbolMap("finnhub"), 9, None)
     assert kind == "trade"
     assert records[0] == RawTrade("finnhub", "ES", None, 1575526691134000000, 9, 0, "7296.89", "0.011467", None, ("1",))

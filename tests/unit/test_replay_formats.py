@@ -47,7 +47,10 @@ class FakePublisher:
         self.flushes += 1
 
 
-def replay(path, meta=CsvTradeSource(), **kw):
+ES_CSV = CsvTradeSource()  # the defaults: ES on XCME in Chicago time
+
+
+def replay(path, meta=ES_CSV, **kw):
     pub, err = FakePublisher(), io.StringIO()
     result = replay_file(path, pub, meta, err=err, **kw)
     assert pub.flushes == 1

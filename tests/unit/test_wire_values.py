@@ -36,7 +36,8 @@ def test_decimal_text_refuses_at_once_what_the_contract_cannot_carry(bad):
 
 @pytest.mark.parametrize("value,text", [("0e-999999999", "0"), (Decimal("0E+999999999"), "0"), ("1E+8", "100000000"),
                                         ("164025e-2", "1640.25"), ("1640.2500000000000000", "1640.25"),
-                                        (Decimal("-0.000000001"), "-0.000000001"), (" 7 ", "7"), (999999999, "999999999")])
+                                        (Decimal("-0.000000001"), "-0.000000001"), (" 7 ", "7"),
+                                        (999999999, "999999999")])
 def test_decimal_text_still_reads_every_number_that_fits(value, text):
     assert decimal_text(value) == text
 

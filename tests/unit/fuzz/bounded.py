@@ -176,7 +176,8 @@ def _run_from(report: FuzzReport, target: str, source: Source, start: int, count
                     outcomes, each, failures, failed, seconds = receiver.recv()
                 except EOFError:  # the child died before its report
                     child.join(10)
-                    return lost("crash", f"the child process died (exit code {child.exitcode})", max(start, progress.value))
+                    return lost("crash", f"the child process died (exit code {child.exitcode})",
+                                max(start, progress.value))
                 report.outcomes.update(outcomes)
                 report.each.update(each)
                 report.failures += [Failure(i, "exception", text, data) for i, text, data in failures]

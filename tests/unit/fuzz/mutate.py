@@ -180,7 +180,8 @@ class JsonMutator:
         self.seeds = seeds
         self.texts = [s.decode() for s in seeds]
         self.spans = [value_spans(t) for t in self.texts]
-        self.tokens = [s.encode() for s in NUMBERS[:30]] + [s.encode("utf-8", "surrogatepass") for s in STRING_TEXTS[:30]]
+        self.tokens = ([s.encode() for s in NUMBERS[:30]]
+                       + [s.encode("utf-8", "surrogatepass") for s in STRING_TEXTS[:30]])
 
     def _edit(self, rng: random.Random, text: str, span: Span) -> tuple[int, int, str]:
         """(start, end, replacement) of one edit at ``span``."""
