@@ -26,6 +26,7 @@ import pickle
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from jobs import catalog, raw_trades, validation
 from jobs.keyed_python_stage import keyed_python_stage
@@ -39,6 +40,9 @@ from tickflow.runtime.flink_runtime import (
     local_bounded_run,
 )
 from tickflow.runtime.kafka_tables import exactly_once_sink_options, raw_source_options
+
+if TYPE_CHECKING:
+    from pyflink.metrics import Counter
 
 JOB = catalog.DATA_QUALITY
 JOB_NAME = JOB.name
@@ -163,6 +167,18 @@ def record_key(record: dict) -> bytes:
     return f"{record['source']}|{record['symbol']}|{record['window_start']}".encode()
 
 
+class PlacedCounts(TypedDict):
+    """What a batch of rows adds to a window: the counts ``add_to_pending`` and ``QualityTracker.revise``
+    both take as keyword arguments."""
+
+    valid: int
+    volume: float
+    notional: float
+    minutes: frozenset[int]
+    high: float | None
+    low: float | None
+
+
 def add_to_pending(pending: dict, ws: int, source: str, valid: int = 0, reason: str | None = None, n: int = 0,
                    volume: float = 0.0, notional: float = 0.0, p50=None, p99=None, minutes=(), high=None,
                    low=None) -> None:
@@ -243,7 +259,7 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.hours(o.state_ttl_hours)).build())
             self.state = ctx.get_state(descriptor)
             self.group = ctx.get_metrics_group().add_group("tickflow")
-            self.counters: dict[tuple, object] = {}
+            self.counters: dict[tuple, Counter] = {}
             self.scores: dict[tuple[str, str], float] = {}
             self.lag_ms = 0
             self.group.gauge("quality_watermark_lag_ms", lambda: int(self.lag_ms))
@@ -325,12 +341,13 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             if place == "now":
                 self._unplace(st, row.source, reason, row.n, timers)
                 return []
-            fields = {"valid": row.n if valid else 0, "volume": (row.volume or 0.0) if valid else 0.0,
-                      "notional": (row.notional or 0.0) if valid else 0.0,
-                      "minutes": frozenset(minutes_of(row.minutes)) if valid else frozenset(),
-                      "high": row.high if valid else None, "low": row.low if valid else None}
+            fields: PlacedCounts = {
+                "valid": row.n if valid else 0, "volume": (row.volume or 0.0) if valid else 0.0,
+                "notional": (row.notional or 0.0) if valid else 0.0,
+                "minutes": frozenset(minutes_of(row.minutes)) if valid else frozenset(),
+                "high": row.high if valid else None, "low": row.low if valid else None}
             if place == "revise":
-                record = tracker.revise(row.source, ws, rejected={} if valid else {reason: row.n}, **fields)
+                record = tracker.revise(row.source, ws, rejected={} if valid else {row.reason: row.n}, **fields)
                 st["tracker"] = tracker.state()
                 return [record]
             add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, p50=row.p50, p99=row.p99,

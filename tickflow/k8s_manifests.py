@@ -223,7 +223,7 @@ def connector_deployment(name: str, spec: ConnectorSpec) -> dict[str, Any]:
             "--health-port", str(CONNECTOR_HEALTH_PORT), "--config", PROVIDERS_CONFIG]
     if spec.backup:
         args += ["--backup", spec.backup]
-    env = [{"name": "TICKFLOW_KAFKA_SERVERS", "value": KAFKA_BOOTSTRAP}]
+    env: list[dict[str, Any]] = [{"name": "TICKFLOW_KAFKA_SERVERS", "value": KAFKA_BOOTSTRAP}]
     env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": k.lower().replace("_", "-")}}}
             for k in spec.key_envs]
     volumes, mounts = scratch_volumes(SCRATCH_CONNECTOR)
@@ -297,14 +297,15 @@ def network_policies() -> list[dict[str, Any]]:
         _policy("tickflow-connector-metrics", connectors, [{"from": [_namespace(MONITORING_NAMESPACE)],
                                                             "ports": _tcp(CONNECTOR_HEALTH_PORT)}]),
         # the brokers' client listener: tickflow's pods only (Strimzi's own policies cover its other ports)
-        _policy("tickflow-kafka-clients", KAFKA_BROKER_LABELS, [{"from": [{"podSelector": {"matchLabels": dict(PART_OF)}}],
-                                                                 "ports": _tcp(KAFKA_CLIENT_PORT)}]),
+        _policy("tickflow-kafka-clients", KAFKA_BROKER_LABELS,
+                [{"from": [{"podSelector": {"matchLabels": dict(PART_OF)}}], "ports": _tcp(KAFKA_CLIENT_PORT)}]),
     ]
     # a job's JobManager and TaskManagers talk among themselves (RPC, blobs, data exchange between
     # TaskManagers on ports Flink may pick at random): all ports, but only within the job
     for name in JOBS:
         own = {"matchLabels": flink_pod_labels(name)}
-        policies.append(_policy(f"tickflow-flink-{name}-internal", flink_pod_labels(name), [{"from": [{"podSelector": own}]}]))
+        policies.append(_policy(f"tickflow-flink-{name}-internal", flink_pod_labels(name),
+                                [{"from": [{"podSelector": own}]}]))
     return policies
 
 

@@ -46,6 +46,10 @@ class Service:
     outdated: Callable[[], str | None] = lambda: None
     reload: Callable[[], str | None] = lambda: None
 
+    def started(self) -> bool:
+        """The process it launched is still running and the service answers its health check."""
+        return self.process.exited_early() is None and self.healthy()
+
 
 def _java() -> str:
     java_home = os.environ.get("JAVA_HOME")
@@ -124,7 +128,8 @@ def _kafka(s: Settings) -> Service:
         props.write_text(kafka_properties(s))
         if not (log_dirs / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
-            out = subprocess.run([_java(), "-cp", classpath(), f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
+            out = subprocess.run([_java(), "-cp", classpath(),
+                                  f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
                                   *kafka_format_args(cluster_id, props)],
                                  capture_output=True, text=True)
             if out.returncode != 0:
@@ -434,8 +439,7 @@ def up(s: Settings, names: list[str] | None = None, log: Callable[[str], None] =
         svc.prepare()
         svc.launch()
         try:
-            wait_until(lambda: svc.process.exited_early() is None and svc.healthy(), svc.start_timeout,
-                       f"{svc.name} to become healthy")
+            wait_until(svc.started, svc.start_timeout, f"{svc.name} to become healthy")
         except StackError:
             why = svc.process.exited_early()
             svc.process.stop(svc.stop_signal, timeout=10)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The checkout. A job's driver run by `flink run` imports tickflow from the staged copy shipped with the job
 # (tickflow/cluster.py), so the checkout it came from is passed along in TICKFLOW_PROJECT_ROOT.
@@ -129,11 +131,11 @@ def env_variable(setting: str) -> str:
     return f"TICKFLOW_{setting.upper()}"
 
 
-def load(env: dict[str, str] | None = None) -> Settings:
+def load(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from defaults, then ``TICKFLOW_*`` environment variables."""
     env = os.environ if env is None else env
     base = Settings()
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}  # field name → value of that field's type (_coerce follows the default)
     for f in dataclasses.fields(Settings):
         key = env_variable(f.name)
         if key in env:
@@ -148,7 +150,7 @@ SECRET_FIELDS = frozenset({"postgres_password", "s3_secret_key"})
 MASK = "********"
 
 
-def effective(s: Settings, env: dict[str, str] | None = None) -> list[dict[str, str]]:
+def effective(s: Settings, env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     """Every setting as `tickflow config` shows it: its environment variable, its value (secrets masked)
     and whether the environment set it; then the endpoints derived from them."""
     env = os.environ if env is None else env
