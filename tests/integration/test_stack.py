@@ -53,7 +53,8 @@ def test_postgres_and_s3_answer_with_the_configured_credentials(running_stack):
 def test_taken_port_is_named_with_its_process(running_stack, tmp_path):
     kafka_pid = next(int(st.split("pid ")[1].rstrip(")")) for n, st, _ in stack.status(running_stack) if n == "kafka")
     other = dataclasses.replace(running_stack, home=tmp_path)
-    with pytest.raises(StackError, match=rf"port {running_stack.kafka_port} needed by kafka is taken by pid {kafka_pid} "):
+    taken = rf"port {running_stack.kafka_port} needed by kafka is taken by pid {kafka_pid} "
+    with pytest.raises(StackError, match=taken):
         stack.up(other, ["kafka"], log=lambda _: None)
 
 

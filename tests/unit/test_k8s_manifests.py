@@ -114,7 +114,8 @@ def test_a_field_of_the_wrong_type_fails_the_crd_schema():
         flink(docs)["spec"]["job"]["parallelism"] = "eight"
         next(d for d in docs if d["kind"] == "KafkaTopic")["spec"]["partitions"] = "four"
     found = problems_after(change)
-    assert "k8s/overlays/prod: FlinkDeployment/indicators: spec.job.parallelism: 'eight' is not of type 'integer'" in found
+    assert ("k8s/overlays/prod: FlinkDeployment/indicators: spec.job.parallelism: 'eight' is not of type 'integer'"
+            in found)
     assert any(p.startswith("k8s/overlays/prod: KafkaTopic/") and "partitions must be integer" in p for p in found)
 
 
@@ -125,7 +126,8 @@ def test_overlays_set_their_environment(overlay, parallelism, replicas):
     assert mdp["spec"]["job"]["parallelism"] == parallelism
     assert {d["spec"]["replicas"] for d in docs if d["kind"] == "KafkaTopic"} == {replicas}
     assert {d["metadata"]["namespace"] for d in docs} == {"tickflow" if overlay == "prod" else "tickflow-dev"}
-    images = {c["image"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
+    images = {c["image"] for d in docs if d["kind"] == "Deployment"
+              for c in d["spec"]["template"]["spec"]["containers"]}
     images |= {d["spec"]["image"] for d in docs if d["kind"] == "FlinkDeployment"}
     assert len(images) == 1 and images.pop().endswith(":dev" if overlay == "dev" else ":0.1.0")
 
@@ -259,16 +261,21 @@ def test_the_provider_config_component_mounts_a_generated_config_map_over_the_im
     overlay = tmp_path / "overlay"
     overlay.mkdir()
     shutil.copy(PROJECT_ROOT / "connectors" / "providers.yaml", overlay / "providers.production.yaml")
-    rel = lambda p: os.path.relpath(PROJECT_ROOT / p, overlay)   # kustomize takes no absolute roots
+
+    def rel(p):
+        return os.path.relpath(PROJECT_ROOT / p, overlay)   # kustomize takes no absolute roots
+
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": "tickflow",
         "resources": [rel("k8s/overlays/prod")], "components": [rel("k8s/components/provider-config")],
         "configMapGenerator": [{"name": "tickflow-providers", "files": ["providers.production.yaml"]}]}))
     docs = k8s_validation.render(overlay)
-    [config_map] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("tickflow-providers")]
+    [config_map] = [d for d in docs
+                    if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("tickflow-providers")]
     pod = connector(docs)["spec"]["template"]["spec"]
     volume = next(v for v in pod["volumes"] if v["name"] == "providers")
-    assert volume["configMap"]["name"] == config_map["metadata"]["name"] != "tickflow-providers"  # hashed: a new file restarts the pod
+    # hashed: a new file restarts the pod
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"] != "tickflow-providers"
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "providers")
     assert mount == {"name": "providers", "mountPath": "/opt/tickflow/connectors/providers.production.yaml",
                      "subPath": "providers.production.yaml", "readOnly": True}
@@ -289,7 +296,8 @@ def ingress_allowed(policies: list[dict], to: dict, to_ns: str, source: dict, so
         return True
     for policy in selecting:
         for rule in policy["spec"].get("ingress") or []:
-            if rule.get("ports") and not any(p["port"] == port and p.get("protocol", "TCP") == "TCP" for p in rule["ports"]):
+            if rule.get("ports") and not any(p["port"] == port and p.get("protocol", "TCP") == "TCP"
+                                             for p in rule["ports"]):
                 continue
             if "from" not in rule:
                 return True
@@ -319,7 +327,9 @@ def test_the_network_policies_admit_only_what_each_pod_needs():
     operator = {"app.kubernetes.io/name": "flink-kubernetes-operator"}
     prometheus = {"app.kubernetes.io/name": "prometheus"}
     stranger = {"app": "something-else"}
-    allowed = lambda to, src, port, src_ns=ns: ingress_allowed(policies, to, ns, src, src_ns, port)
+
+    def allowed(to, src, port, src_ns=ns):
+        return ingress_allowed(policies, to, ns, src, src_ns, port)
 
     mdp, ind = jm["market-data-processor"], jm["indicators"]
     # REST: the operator and labelled pods; not a stranger, not the operator's pods elsewhere, not a TaskManager port
@@ -347,7 +357,8 @@ def test_the_network_policies_admit_only_what_each_pod_needs():
 
 def test_a_network_policy_of_the_wrong_shape_fails_its_schema():
     def change(docs):
-        next(d for d in docs if d["metadata"]["name"] == "tickflow-default-deny-ingress")["spec"]["policyTypes"] = "Ingress"
+        deny = next(d for d in docs if d["metadata"]["name"] == "tickflow-default-deny-ingress")
+        deny["spec"]["policyTypes"] = "Ingress"
     [problem] = problems_after(change)
     assert problem.startswith("k8s/overlays/prod: NetworkPolicy/tickflow-default-deny-ingress: spec: ") \
         and "policyTypes must be array" in problem
