@@ -824,6 +824,17 @@ def render(documents: Sequence[Path], runs: Runs, machine: Mapping[str, str]) ->
     return said
 
 
+def draw_plots(runs: Runs, results_dir: Path = RESULTS) -> list[str]:
+    """The PNG plots of bench/plots.py (throughput against its references, the soak over time) into
+    ``results_dir``, where bench/README.md links them; a line each."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import plots
+    except ImportError as exc:  # matplotlib missing: the tables still render
+        return [f"no plots drawn: {exc}"]
+    return plots.write_plots(runs, results_dir)
+
+
 # --- running ----------------------------------------------------------------------------------------
 
 def selected(only: str | None) -> list[Benchmark]:
@@ -869,7 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         return 1 if failures else 0
     runs = load_runs(RESULTS, [*(b.name for b in BENCHMARKS), *TEST_RESULTS])
-    for line in render(DOCUMENTS, runs, gather_machine()):
+    for line in [*draw_plots(runs), *render(DOCUMENTS, runs, gather_machine())]:
         print(line)
     for failure in failures:
         print(f"FAILED {failure}")

@@ -22,11 +22,13 @@ from connectors.simulators.market import Market, load_es_trades
 from jobs import catalog
 from tickflow import (
     audit,
+    charts,
     cluster,
     demo,
     k8s_manifests,
     k8s_validation,
     migrations,
+    plot,
     queries,
     setup_deps,
     stack,
@@ -325,6 +327,26 @@ def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace, s: config.Settings) -> int:
+    """The stored bars of one symbol and timeframe as a PNG chart; prints its path."""
+    try:
+        start = plot.parse_time(args.start) if args.start else None
+        end = plot.parse_time(args.end) if args.end else None
+        overlays = plot.parse_overlays(args.indicators)
+    except ValueError as exc:
+        return _fail(f"plot: {exc}", 2)
+    if start and end and start >= end:
+        return _fail(f"plot: --from {args.start} is not before --to {args.end}", 2)
+    if args.bars < 0:
+        return _fail("plot: --bars must be 0 (all) or more", 2)
+    result = plot.plot(plot.PlotRequest(args.symbol, args.timeframe, start, end, overlays,
+                                        Path(args.out) if args.out else None, args.bars, args.dsn), s)
+    for note in result.notes:
+        print(f"tickflow: plot: {note}", file=sys.stderr)
+    print(result.path)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, s: config.Settings) -> int:
     """Great Expectations suites over one date of a dataset, in the lake and in PostgreSQL."""
 
@@ -479,6 +501,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", default="table", choices=["table", "csv", "json"])
     q.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
     q.set_defaults(func=cmd_query)
+
+    pl = sub.add_parser("plot", help="draw stored bars as a PNG: candlesticks, volume, indicators, quality score")
+    pl.add_argument("--symbol", required=True)
+    pl.add_argument("--timeframe", default="1m", choices=list(plot.TIMEFRAMES))
+    pl.add_argument("--from", dest="start", metavar="TIME", help="inclusive ISO date or time, UTC unless it says "
+                                                                 "otherwise, e.g. 2013-09-02T14:00Z")
+    pl.add_argument("--to", dest="end", metavar="TIME", help="exclusive")
+    pl.add_argument("--bars", type=int, default=plot.DEFAULT_BARS, metavar="N",
+                    help=f"draw the newest N bars of the range (default {plot.DEFAULT_BARS}; 0: all)")
+    pl.add_argument("--indicators", default=",".join(charts.DEFAULT_OVERLAYS), metavar="LIST",
+                    help=f"comma-separated overlays from {', '.join(charts.OVERLAYS)} (default: %(default)s; "
+                         "empty: none)")
+    pl.add_argument("--out", metavar="PATH", help="the PNG to write (default: <stack home>/charts/SYMBOL-TF.png)")
+    pl.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
+    pl.set_defaults(func=cmd_plot)
 
     au = sub.add_parser("audit", help="validate one date of a dataset, lake and PostgreSQL, with the Great "
                                       "Expectations suites of expectations/; Data Docs; exit 1 when a suite fails")

@@ -25,6 +25,7 @@ from connectors.simulators.market import Market, load_es_trades
 from connectors.simulators.server import free_port
 from jobs import catalog
 from tickflow import audit, cluster, migrations, stack
+from tickflow.plot import PlotRequest, plot
 from tickflow.processes import StackError, wait_until
 from tickflow.runtime.config import PROJECT_ROOT, Settings
 from tickflow.runtime.kafka_reading import (
@@ -125,6 +126,20 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
 
 
 AUDIT_DATE = "2013-09-02"  # a whole CME session of the ES sample (Labor Day, early close)
+DEMO_SYMBOL = "ES"  # the sample's symbol, whichever source fed it
+CHART_BARS = 180  # the sample's last three hours of 1m bars: few enough candles to read each one
+
+
+def demo_chart(s: Settings) -> tuple[str, str | None]:
+    """Draw the demo's last 1m bars of ES with volume, indicators and quality scores (`tickflow plot`);
+    (what to print after ``chart:``, and a problem for the verdict when no chart could be written)."""
+    try:
+        result = plot(PlotRequest(DEMO_SYMBOL, "1m", bars=CHART_BARS), s)
+    except (RuntimeError, OSError, ValueError) as exc:  # StackError, MigrationError: nothing stored, no database
+        return f"not written: {exc}", f"the chart of the {DEMO_SYMBOL} 1m bars could not be written: {exc}"
+    for note in result.notes:
+        print(note)
+    return str(result.path), None
 
 
 def quality_summary(records: list[dict]) -> str:
@@ -243,6 +258,9 @@ def run(s: Settings, source: str = "replay") -> int:
 
     audit_code = audit.run(audit.AuditRequest("bars", audit.parse_date(AUDIT_DATE), lake, None, None), s)
 
+    _step(f"chart: the last {CHART_BARS} 1m bars of {DEMO_SYMBOL} with volume, indicators and quality → PNG")
+    chart, chart_problem = demo_chart(s)
+
     by_tf = {tf: sum(1 for b in bars if b["timeframe"] == tf) for tf in ("1m", "5m", "15m", "1h", "1d")}
     print("\n== summary")
     raw_total = sum(end_offsets(s.kafka_bootstrap, "md.raw.trades").values())
@@ -276,7 +294,10 @@ def run(s: Settings, source: str = "replay") -> int:
     print("  quality, alerts     topics md.quality, md.alerts (docs/data_quality.md)")
     print("  query the tables    tickflow query bars --symbol ES --timeframe 1h --from 2013-09-02 --to 2013-09-03")
     print("  stop everything     tickflow cluster down && tickflow stack down")
+    print(f"chart: {chart}")
     problems = verdict(raw_total, in_bars, rejected, len(bars), indicators, audit_code)
+    if chart_problem:
+        problems.append(chart_problem)
     if problems:
         raise StackError("; ".join(problems))
     return 0
