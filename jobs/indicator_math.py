@@ -298,7 +298,7 @@ class _Stateful(Protocol):
 
 
 class IndicatorSet:
-    """Every indicator of one series. ``version`` 1 is the first release; 2 adds the stochastic.
+    """Every indicator of one series. ``version`` 1 is the original set; 2 adds the stochastic.
 
     State is plain data keyed by indicator name, so a newer set restores an older set's state and starts
     only its new indicators from their warm-up.

@@ -1,8 +1,8 @@
-"""The foundation's first job: ``md.raw.trades`` → parse → re-key by ``source|symbol`` → ``md.trades.parsed``.
+"""The passthrough job: ``md.raw.trades`` → parse → re-key by ``source|symbol`` → ``md.trades.parsed``.
 
-It proves the wiring every later job relies on: the Kafka source and the transactional Kafka sink from
-the jars Maven gathered, JSON parsed once in the JVM into exact DECIMALs, exactly-once delivery on
-checkpoints, and deterministic operator uids. All per-record work is Flink SQL; no Python runs per record.
+The smallest job on the wiring every other job relies on, and the benchmarks' reference rate: the Kafka
+source and the transactional Kafka sink from the jars Maven gathered, JSON parsed once in the JVM into
+exact DECIMALs, exactly-once delivery on checkpoints, and deterministic operator uids. All per-record work is Flink SQL; no Python runs per record.
 
 Run it locally with ``tickflow run trade_passthrough [--bounded]`` or on the session cluster with
 ``tickflow submit trade_passthrough``.
