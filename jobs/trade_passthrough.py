@@ -2,7 +2,8 @@
 
 The smallest job on the wiring every other job relies on, and the benchmarks' reference rate: the Kafka
 source and the transactional Kafka sink from the jars Maven gathered, JSON parsed once in the JVM into
-exact DECIMALs, exactly-once delivery on checkpoints, and deterministic operator uids. All per-record work is Flink SQL; no Python runs per record.
+exact DECIMALs, exactly-once delivery on checkpoints, and deterministic operator uids. All per-record
+work is Flink SQL; no Python runs per record.
 
 Run it locally with ``tickflow run trade_passthrough [--bounded]`` or on the session cluster with
 ``tickflow submit trade_passthrough``.
