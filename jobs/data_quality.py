@@ -63,9 +63,11 @@ METRICS = {
     "source_symbol_quality_score": "latest score per feed, labels source and symbol (gauge, 0-100)",
     "alert_quality_alerts": "alerts raised, label alert",
     "kind_quality_anomalies": "anomalies flagged, label kind",
-    "quality_watermark_lag_ms": "wall clock minus the end of the last scored window (gauge)",
+    "quality_watermark_lag_seconds": "wall clock minus the end of the last scored window (gauge)",
 }
-JVM_METRICS = {"bar_revisions": "bars re-emitted because late trades reached them (market data processor)"}
+JVM_METRICS = {"bar_revisions": "bars re-emitted because late trades reached them (market data processor)",
+               "bar_latency_seconds": "wall clock at emission minus the end of the latest bar emitted with "
+                                      "revision 0 (gauge, market data processor)"}
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,8 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
             self.counters: dict[tuple, Counter] = {}
             self.scores: dict[tuple[str, str], float] = {}
             self.lag_ms = 0
-            self.group.gauge("quality_watermark_lag_ms", lambda: int(self.lag_ms))
+            # whole seconds: a Python operator's gauges are integers (Beam's gauge cell)
+            self.group.gauge("quality_watermark_lag_seconds", lambda: int(self.lag_ms // 1000))
 
         # --- metrics ------------------------------------------------------------------------------
         def _count(self, name: str, n: int = 1, **labels: str) -> None:

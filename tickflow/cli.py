@@ -62,7 +62,7 @@ def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
             print(json.dumps([{"service": n, "state": st, "endpoint": e} for n, st, e in rows], indent=2))
         else:
             for name, state, endpoint in rows:
-                print(f"{name:9s} {state:24s} {endpoint}")
+                print(f"{name:10s} {state:24s} {endpoint}")
         if any(not state.startswith("running") for _, state, _ in rows):
             return 3
     return 0
@@ -251,7 +251,8 @@ def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
     if args.backup == args.provider:
         return _fail("connect: --backup must be a different provider from the primary", 2)
     return run(ConnectRequest(args.provider, symbols, args.backup, Path(args.config) if args.config else None,
-                              args.bootstrap or s.kafka_bootstrap, args.health_host or s.host, args.health_port,
+                              args.bootstrap or s.kafka_bootstrap, args.health_host or s.host,
+                              s.connector_health_port if args.health_port is None else args.health_port,
                               args.stop_when_idle, delivery_timeout_s=args.delivery_timeout,
                               max_undelivered=args.max_undelivered, stuck_after_s=args.stuck_after,
                               shutdown_timeout_s=args.shutdown_timeout))
@@ -394,9 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--json", action="store_true", help="a JSON list instead of aligned text")
     cf.set_defaults(func=cmd_config)
 
-    st = sub.add_parser("stack", help="the local Kafka, PostgreSQL and S3 services")
+    st = sub.add_parser("stack", help="the local Kafka, PostgreSQL, S3 and Prometheus services")
     st.add_argument("action", choices=["up", "down", "status"])
-    st.add_argument("services", nargs="*", help="kafka, postgres, s3 (default: all)")
+    st.add_argument("services", nargs="*", help="kafka, postgres, s3, prometheus (default: all)")
     st.add_argument("--json", action="store_true", help="status as a JSON list")
     st.set_defaults(func=cmd_stack)
 
@@ -459,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--backup", choices=sorted(PROVIDERS), help="provider to fail over to for the same symbols")
     co.add_argument("--config", help="provider config file (default: connectors/providers.yaml or "
                                      "$TICKFLOW_CONNECT_CONFIG); keys come from the variables it names")
-    co.add_argument("--health-port", type=int, default=9464, help="port of /livez, /readyz, /health and /metrics (default 9464)")
+    co.add_argument("--health-port", type=int, help="port of /livez, /readyz, /health and /metrics "
+                                                    "(default: TICKFLOW_CONNECTOR_HEALTH_PORT, 9464)")
     co.add_argument("--health-host", help="address to serve them on (default: the stack host; 0.0.0.0 in a pod)")
     co.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     co.add_argument("--stop-when-idle", type=float, metavar="SECONDS",

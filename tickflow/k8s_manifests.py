@@ -4,7 +4,9 @@
   its ``flinkConfiguration`` the flattened ``flink-conf/production/config.yaml``;
 - the Kafka topics as Strimzi ``KafkaTopic`` resources from ``schemas/topics.yaml``;
 - a ``Deployment`` per provider connector (``tickflow connect``);
-- the ``NetworkPolicy`` resources: ingress to tickflow's pods is denied unless a policy allows it.
+- the ``NetworkPolicy`` resources: ingress to tickflow's pods is denied unless a policy allows it;
+- the ``PrometheusRule`` of the alert rules, wrapping the plain rules file ``k8s/rules/tickflow.rules.yaml``
+  that the local stack's Prometheus loads as it is (one source of the rules).
 
 Every pod runs as the image's non-root ``flink`` user with a read-only root file system, no privilege
 escalation, no capabilities and the runtime's default seccomp profile; what a process writes at run time
@@ -27,6 +29,7 @@ from tickflow.runtime.config import PROJECT_ROOT
 BASE = PROJECT_ROOT / "k8s" / "base"
 PRODUCTION_CONFIG = PROJECT_ROOT / "flink-conf" / "production" / "config.yaml"
 TOPICS = PROJECT_ROOT / "schemas" / "topics.yaml"
+ALERT_RULES = PROJECT_ROOT / "k8s" / "rules" / "tickflow.rules.yaml"   # also loaded by the local Prometheus
 FLINK_VERSION = "v2_2"
 FLINK_PYTHON_JAR = "local:///opt/flink/opt/flink-python-2.2.1.jar"
 PYTHON_DRIVER = "org.apache.flink.client.python.PythonDriver"
@@ -309,6 +312,18 @@ def network_policies() -> list[dict[str, Any]]:
     return policies
 
 
+def prometheus_rule() -> str:
+    """The PrometheusRule holding the rules file's groups, its text (comments and layout) kept as written."""
+    text = ALERT_RULES.read_text()
+    parsed = yaml.safe_load(text)
+    if not isinstance(parsed, dict) or "groups" not in parsed:
+        raise ValueError(f"{ALERT_RULES} is not a Prometheus rules file (no groups)")
+    meta = yaml.safe_dump({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                           "metadata": {"name": "tickflow", "labels": dict(PART_OF)}}, sort_keys=False, width=120)
+    return meta + "spec:\n" + "".join(f"  {line}" if line.strip() else line
+                                      for line in text.splitlines(keepends=True))
+
+
 def rendered() -> dict[Path, str]:
     """File → content of every generated resource under ``k8s/base``."""
     def dump(doc: Any) -> str:
@@ -327,6 +342,7 @@ def rendered() -> dict[Path, str]:
             connector_deployment(name, spec))
     files[BASE / "network-policies.yaml"] = (header.format(src="tickflow/k8s_manifests.py")
                                              + "---\n".join(dump(p) for p in network_policies()))
+    files[BASE / "alert-rules.yaml"] = header.format(src="k8s/rules/tickflow.rules.yaml") + prometheus_rule()
     return files
 
 

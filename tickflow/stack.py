@@ -1,7 +1,7 @@
-"""The embedded local stack: Apache Kafka (KRaft), PostgreSQL and an S3 endpoint, on loopback.
+"""The embedded local stack: Apache Kafka (KRaft), PostgreSQL, an S3 endpoint and Prometheus, on loopback.
 
 Each service runs from what the project installs (Kafka and s3proxy jars gathered by Maven, Debian's
-PostgreSQL binaries) with its data, logs and PID file under one directory (``Settings.home``).
+PostgreSQL and Prometheus binaries) with its data, logs and PID file under one directory (``Settings.home``).
 ``up`` is idempotent: a service that is already ours and healthy is reported, not restarted.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tickflow.k8s_manifests import ALERT_RULES
 from tickflow.processes import (
     ManagedProcess,
     StackError,
@@ -380,10 +381,96 @@ def zookeeper_ok(host: str, port: int) -> bool:
         return False
 
 
+# --- Prometheus (Debian's package, our own process) ----------------------------------------------------
+
+# a local `tickflow run` serves its metrics on the first free port of these (flink_runtime.local_metrics_ports)
+LOCAL_RUN_METRICS_PORTS = range(2, 12)
+
+
+def prometheus_binary(name: str = "prometheus") -> str:
+    """Debian's ``prometheus`` (or ``promtool``) on the PATH."""
+    found = shutil.which(name)
+    if not found:
+        raise StackError(f"{name} not found (apt-get install prometheus, or run `make setup`)")
+    return found
+
+
+def prometheus_config(s: Settings) -> str:
+    """prometheus.yml of the local stack: the session cluster's JobManager and TaskManager, local
+    MiniCluster runs, the connector service and Prometheus itself, with tickflow's alert rules."""
+    def job(name: str, ports: list[int], path: str = "/metrics") -> list[str]:
+        targets = ", ".join(f'"{s.host}:{p}"' for p in ports)
+        return [f"  - job_name: {name}", f"    metrics_path: {path}", "    static_configs:",
+                f"      - targets: [{targets}]"]
+
+    metrics = s.flink_metrics_port
+    return "\n".join([
+        "# written by `tickflow stack up` (tickflow/stack.py) at every start; edits are replaced",
+        "global:",
+        "  scrape_interval: 5s",
+        "  evaluation_interval: 5s",
+        "rule_files:",
+        f"  - {ALERT_RULES}",                                            # the same rules as k8s/base's
+        "scrape_configs:",
+        *job("flink", [metrics, metrics + 1]),                         # session cluster: JobManager, TaskManager
+        *job("flink-local-runs", [metrics + i for i in LOCAL_RUN_METRICS_PORTS]),
+        *job("connector", [s.connector_health_port]),                  # tickflow connect
+        *job("prometheus", [s.prometheus_port]),
+        "",
+    ])
+
+
+def _prometheus(s: Settings) -> Service:
+    base = s.home / "prometheus"
+    conf = base / "prometheus.yml"
+    data = s.data_dir / "prometheus"
+    proc = ManagedProcess("prometheus", s.run_dir / "prometheus.pid", s.log_dir / "prometheus.log",
+                          marker=str(conf))
+
+    def write_config() -> bool:
+        """Write prometheus.yml and check it and the rules with promtool; True if it changed."""
+        text = prometheus_config(s)
+        changed = not conf.exists() or conf.read_text() != text
+        base.mkdir(parents=True, exist_ok=True)
+        conf.write_text(text)
+        out = subprocess.run([prometheus_binary("promtool"), "check", "config", str(conf)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise StackError(f"promtool check config {conf}: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+        return changed
+
+    def prepare() -> None:
+        data.mkdir(parents=True, exist_ok=True)
+        write_config()
+
+    def launch() -> None:
+        proc.start([prometheus_binary(), f"--config.file={conf}", f"--storage.tsdb.path={data}",
+                    "--storage.tsdb.retention.time=7d", f"--web.listen-address={s.host}:{s.prometheus_port}",
+                    "--web.enable-lifecycle"], cwd=base)
+
+    def reload() -> str | None:
+        """Take this version's configuration and the current rules file without a restart (SIGHUP)."""
+        pid = proc.pid()
+        if pid is None:
+            return None
+        changed = write_config()
+        os.kill(pid, signal.SIGHUP)
+        return f"reloaded (pid {pid}): configuration changed" if changed else None
+
+    def healthy() -> bool:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{s.prometheus_url}/-/ready", timeout=3) as r:
+            return r.status == 200
+
+    return Service("prometheus", [s.prometheus_port], proc, prepare, launch, healthy,
+                   endpoint=f"{s.prometheus_url} (rules: k8s/rules/tickflow.rules.yaml)", reload=reload)
+
+
 # --- the stack ---------------------------------------------------------------------------------------
 
 def services(s: Settings) -> list[Service]:
-    return [_kafka(s), _postgres(s), _s3(s)] + ([_zookeeper(s)] if s.flink_ha else [])
+    return [_kafka(s), _postgres(s), _s3(s)] + ([_zookeeper(s)] if s.flink_ha else []) + [_prometheus(s)]
 
 
 def _select(s: Settings, names: list[str] | None) -> list[Service]:

@@ -184,7 +184,7 @@ def test_a_running_job_serves_its_metrics_to_prometheus(running_stack, scored):
         wait_until(scrape, timeout=300, interval=2, what="the quality job's metrics on its Prometheus port")
     text = seen[-1]
     for name in ("records_valid", "reason_records_rejected", "source_symbol_quality_score",
-                 "quality_watermark_lag_ms"):
+                 "quality_watermark_lag_seconds"):
         assert name in METRICS and f"{PROMETHEUS_OPERATOR_PREFIX}{name}{{" in text, name
     assert 'reason="MALFORMED"' in text
 

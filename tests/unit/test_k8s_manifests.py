@@ -144,7 +144,7 @@ def test_the_dashboard_and_alerts_query_only_metrics_the_connectors_and_jobs_exp
             exported.add(family.name + "_total")
     dashboard = json.loads((k8s_manifests.BASE / "dashboards" / "tickflow.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-    exprs += [r["expr"] for d in base_docs("monitoring.yaml") if d["kind"] == "PrometheusRule"
+    exprs += [r["expr"] for d in base_docs("alert-rules.yaml") if d["kind"] == "PrometheusRule"
               for g in d["spec"]["groups"] for r in g["rules"]]
     used = {m for e in exprs for m in re.findall(r"tickflow_connector_\w+", e)}
     assert used and used <= exported, used - exported

@@ -36,6 +36,10 @@ class Settings:
     flink_rpc_port: int = 6123
     flink_metrics_port: int = 9249
     zookeeper_port: int = 2181
+    # the local stack's Prometheus (web UI and HTTP API), and the port a connector serves /metrics on, which
+    # that Prometheus scrapes (`tickflow connect --health-port`'s default)
+    prometheus_port: int = 9090
+    connector_health_port: int = 9464
     postgres_db: str = "tickflow"
     postgres_user: str = "tickflow"
     postgres_password: str = "tickflow"
@@ -115,6 +119,10 @@ class Settings:
     def flink_rest(self) -> str:
         return f"http://{self.host}:{self.flink_rest_port}"
 
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
 
 def _coerce(raw: str, current: object) -> object:
     if isinstance(current, bool):
@@ -160,13 +168,13 @@ def effective(s: Settings, env: Mapping[str, str] | None = None) -> list[dict[st
         value = getattr(s, f.name)
         shown = MASK if f.name in SECRET_FIELDS else ("" if value is None else str(value))
         rows.append({"setting": key, "value": shown, "from": "environment" if key in env else "default"})
-    for name in ("kafka_bootstrap", "s3_endpoint", "jdbc_url", "flink_rest", "jars"):
+    for name in ("kafka_bootstrap", "s3_endpoint", "jdbc_url", "flink_rest", "prometheus_url", "jars"):
         rows.append({"setting": name, "value": str(getattr(s, name)), "from": "derived"})
     return rows
 
 
 PORT_FIELDS = ("kafka_port", "kafka_controller_port", "postgres_port", "s3_port", "flink_rest_port",
-               "flink_rpc_port", "flink_metrics_port", "zookeeper_port")
+               "flink_rpc_port", "flink_metrics_port", "zookeeper_port", "prometheus_port", "connector_health_port")
 
 
 def shifted_stack_env(offset: int, home: str) -> dict[str, str]:

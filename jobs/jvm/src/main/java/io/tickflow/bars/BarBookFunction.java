@@ -10,6 +10,8 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
@@ -54,6 +56,8 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     private transient BarBook book;
     private transient Counter revisions;
     private transient Counter late;
+    /** Seconds from the end of the latest bar this subtask emitted (revision 0) to its emission; NaN before. */
+    private transient volatile double latencySeconds;
     private transient String key;
     private transient ListState<Long> watermarkState;
     private transient long restoredWatermarkMs = Long.MIN_VALUE;
@@ -71,9 +75,13 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         rollups = getRuntimeContext().getMapState(new MapStateDescriptor<>(ROLLUPS_STATE, Types.STRING, bar));
         closedThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
         book = new BarBook(new StateStore(), latenessMs, sessionsByVenue);
-        // Prometheus: ..._operator_tickflow_bar_revisions and ..._tickflow_late_trades
-        revisions = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("bar_revisions");
-        late = getRuntimeContext().getMetricGroup().addGroup("tickflow").counter("late_trades");
+        // Prometheus: ..._operator_tickflow_bar_revisions, ..._tickflow_late_trades and
+        // ..._tickflow_bar_latency_seconds
+        MetricGroup metrics = getRuntimeContext().getMetricGroup().addGroup("tickflow");
+        revisions = metrics.counter("bar_revisions");
+        late = metrics.counter("late_trades");
+        latencySeconds = Double.NaN;
+        metrics.gauge("bar_latency_seconds", (Gauge<Double>) () -> latencySeconds);
     }
 
     @Override
@@ -108,9 +116,20 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         for (Bar b : a.emitted) {
             if (b.revision > 0) {
                 revisions.inc();
+            } else {
+                latencySeconds = latencySeconds(b.bucketEnd, timers.currentProcessingTime());
             }
             out.collect(BarRecords.row(b));
         }
+    }
+
+    /**
+     * A bar's latency: the wall clock as it is emitted minus the end of its bucket in event time (both UTC), in
+     * seconds. It holds the out-of-orderness the watermark waits for; a replay of old trades shows their age.
+     */
+    static double latencySeconds(long bucketEndNs, long nowMs) {
+        return (nowMs - Math.floorDiv(bucketEndNs, 1_000_000L)) / 1_000.0
+                - Math.floorMod(bucketEndNs, 1_000_000L) / 1e9;
     }
 
     /** The watermark trades are judged by: the operator's, or the last checkpoint's while it is behind it. */
