@@ -123,7 +123,7 @@ def render(bars: pd.DataFrame, out: Path | str, *, indicators: pd.DataFrame | No
     scores = quality_per_bar(frame, quality)
     x = np.arange(len(frame))
     o, h, l, c, v = (frame[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
-    colors = np.where(c >= o, UP, DOWN)
+    colors = [UP if up else DOWN for up in c >= o]
 
     fig = Figure(figsize=(size_px[0] / dpi, size_px[1] / dpi), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)

@@ -151,8 +151,10 @@ def plot(request: PlotRequest, s: Settings) -> PlotResult:
     try:
         bars = load_bars(conn, request)
         if bars.empty:
-            span = (f" from {request.start.isoformat() if request.start else 'the start'}"
-                    f" to {request.end.isoformat() if request.end else 'the end'}")
+            span = ""
+            if request.start or request.end:
+                span = (f" from {request.start.isoformat() if request.start else 'the first'}"
+                        f" to {request.end.isoformat() if request.end else 'the last'}")
             raise StackError(f"no {request.timeframe} bars of {request.symbol!r} in PostgreSQL{span} "
                              "(`tickflow query latest` lists the stored symbols)")
         first, last = bars["bucket_start"].iloc[0], bars["bucket_start"].iloc[-1]
