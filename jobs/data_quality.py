@@ -251,7 +251,6 @@ def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-
     sessions = session_minutes_function(rules)
     w_ns = o.window_ns
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
+from zoneinfo import ZoneInfo
 
 WEIGHTS = {"validity": 0.35, "completeness": 0.25, "timeliness": 0.20, "consistency": 0.10, "calm": 0.10}
 MAD_SCALE = 0.6745  # makes the MAD z-score comparable with a standard z-score for normal data
@@ -52,9 +54,6 @@ def trading_minutes(opens_ns: Sequence[int], closes_ns: Sequence[int], start_ns:
 
 
 def _in_break(minute_ns: int, breaks: Sequence[tuple[str, str]], tz: str) -> bool:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     local = datetime.fromtimestamp(minute_ns / 1e9, ZoneInfo(tz)).strftime("%H:%M")
     return any(start <= local < end for start, end in breaks)
 

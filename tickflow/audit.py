@@ -114,7 +114,6 @@ def _read_s3(s: config.Settings, bucket: str, prefix: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-
     client = s3_client(s)
     frames = []
     try:

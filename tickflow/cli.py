@@ -2,23 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import json
+import logging
 import os
 import sys
+import threading
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from connectors import provider_config
 from connectors.connect import ConnectRequest, run
 from connectors.csv_trades import CsvTradeSource
-from connectors.es_sample import es_sample_csv
+from connectors.es_sample import es_sample_csv, read_es_trades
 from connectors.kafka_publisher import BrokerUnavailable, RawPublisher
 from connectors.provider_config import ConfigError
 from connectors.registry import PROVIDERS
-from connectors.replay import ReplayError, reader_for, replay_file
-from connectors.simulators.alphavantage_data import intraday_sample_path
-from connectors.simulators.launch import build
-from connectors.simulators.market import Market, load_es_trades
+from connectors.replay import ReplayError, line_count_hint, reader_for, replay_file
 from jobs import catalog
 from tickflow import (
     audit,
@@ -31,6 +32,7 @@ from tickflow import (
     plot,
     queries,
     setup_deps,
+    simulation,
     stack,
 )
 from tickflow.k8s_validation import ValidationError
@@ -38,6 +40,7 @@ from tickflow.migrations import MigrationError
 from tickflow.processes import StackError
 from tickflow.runtime import config
 from tickflow.runtime.arguments import OneLineArgumentParser as _Parser
+from tickflow.runtime.progress import Progress
 
 JOBS = tuple(job.module for job in catalog.JOBS)
 
@@ -50,7 +53,6 @@ def _fail(message: str, code: int = 1) -> int:
 # --- stack ---------------------------------------------------------------------------------------------
 
 def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
-
     if args.action == "up":
         stack.up(s, args.services)
         print(f"data under {s.home}")
@@ -71,7 +73,6 @@ def cmd_stack(args: argparse.Namespace, s: config.Settings) -> int:
 # --- flink ---------------------------------------------------------------------------------------------
 
 def cmd_cluster(args: argparse.Namespace, s: config.Settings) -> int:
-
     if args.action == "up":
         print(cluster.up(s))
     elif args.action == "down":
@@ -120,8 +121,6 @@ def _schema_missing(s: config.Settings, job: str, job_args: list[str]) -> str | 
 
 
 def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
-
-
     module = importlib.import_module(f"jobs.{_job(args.job).module}")
     if problem := _schema_missing(s, args.job, args.job_args):
         return _fail(problem)
@@ -132,7 +131,6 @@ def cmd_run(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
-
     _job(args.job)
     if problem := _schema_missing(s, args.job, args.job_args):
         return _fail(problem)
@@ -164,8 +162,6 @@ def _job_id(s: config.Settings, job: str) -> str:
 
 def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
     """The session cluster's jobs, newest first, as the web UI's REST API reports them."""
-    import datetime
-
 
     rows = cluster.jobs(s)
     if args.json:
@@ -178,19 +174,18 @@ def cmd_jobs(args: argparse.Namespace, s: config.Settings) -> int:
     print(f"{'JOB ID':32}  {'STATE':10}  {'STARTED (UTC)':19}  {'RUNNING FOR':>11}  NAME")
     for j in rows:
         started = datetime.datetime.fromtimestamp(j["start_time"] / 1000, datetime.UTC)
-        print(f"{j['id']:32}  {j['state']:10}  {started:%Y-%m-%d %H:%M:%S}  {j['duration'] / 1000:>10.0f}s  {j['name']}")
+        print(f"{j['id']:32}  {j['state']:10}  {started:%Y-%m-%d %H:%M:%S}  "
+              f"{j['duration'] / 1000:>10.0f}s  {j['name']}")
     return 0
 
 
 def cmd_savepoint(args: argparse.Namespace, s: config.Settings) -> int:
-
     job_id = _job_id(s, args.job)
     print(cluster.savepoint(s, job_id))
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace, s: config.Settings) -> int:
-
     job_id = _job_id(s, args.job)
     cluster.cancel(s, job_id)
     print(f"cancelled {job_id}")
@@ -198,7 +193,6 @@ def cmd_cancel(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_k8s(args: argparse.Namespace, s: config.Settings) -> int:
-
     if args.action == "generate":
         stale = k8s_manifests.generate(check=args.check)
         for path in stale:
@@ -221,7 +215,6 @@ def cmd_k8s(args: argparse.Namespace, s: config.Settings) -> int:
 # --- data ----------------------------------------------------------------------------------------------
 
 def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
-
     path = Path(args.file) if args.file else es_sample_csv(s.cache_dir)
     if not path.is_file():
         return _fail(f"replay: {path}: no such file")
@@ -229,7 +222,11 @@ def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
     meta = CsvTradeSource(source=args.source, symbol=args.symbol, venue=args.venue, tz=args.tz)
     publisher = RawPublisher(args.bootstrap or s.kafka_bootstrap, client_id="tickflow-replay")
     try:
-        result = replay_file(path, publisher, meta, rate=args.rate, speed=args.speed, limit=args.limit)
+        total = line_count_hint(path)
+        total = args.limit if total is None else min(total, args.limit or total)
+        progress = Progress(f"replay {path.name}", total)
+        result = replay_file(path, publisher, meta, rate=args.rate, speed=args.speed, limit=args.limit,
+                             progress=progress)
     finally:
         publisher.close()
     print(f"replay: published {result.published} trades from {path.name} to md.raw.trades in "
@@ -240,9 +237,6 @@ def cmd_replay(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
-    import logging
-
-
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     symbols = [x.strip() for x in args.symbols.split(",") if x.strip()]
@@ -259,16 +253,13 @@ def cmd_connect(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
-
-    import threading
-
-
     key_env = provider_config.load().get(args.provider, provider_config.ProviderConfig(args.provider)).key_env
     api_key = args.api_key or (os.environ.get(key_env) if key_env else None) or "test-key"
-    trades = load_es_trades(es_sample_csv(s.cache_dir), limit=args.limit)
-    sim = build(args.provider, Market(trades, args.rate), api_key, args.port).start()
+    trades = read_es_trades(es_sample_csv(s.cache_dir), limit=args.limit)
+    sim = simulation.start(args.provider, trades, args.rate, api_key, args.port)
+    key_source = "set" if key_env and os.environ.get(key_env) else "test-key"
     print(f"simulate: {args.provider} on {sim.host}:{sim.port}: {len(trades):,} real ES trades at "
-          f"{args.rate:,.0f}/s; clients must present the key in ${key_env} (here: {'set' if key_env and os.environ.get(key_env) else 'test-key'}); Ctrl-C stops",
+          f"{args.rate:,.0f}/s; clients must present the key in ${key_env} (here: {key_source}); Ctrl-C stops",
           flush=True)
     try:
         threading.Event().wait()
@@ -278,7 +269,6 @@ def cmd_simulate(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
-
     if args.what in ("jars", "all"):
         setup_deps.gather_jars(s)
         setup_deps.build_udfs(s)
@@ -286,12 +276,11 @@ def cmd_setup(args: argparse.Namespace, s: config.Settings) -> int:
 
         print(f"ES sample: {es_sample_csv(s.cache_dir)}")
 
-        print(f"Alpha Vantage recorded intraday response: {intraday_sample_path(s.cache_dir)}")
+        print(f"Alpha Vantage recorded intraday response: {simulation.alphavantage_sample(s.cache_dir)}")
     return 0
 
 
 def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
-
     conn = migrations.connect(args.dsn or s.postgres_dsn)
     try:
         if args.action == "migrate":
@@ -309,7 +298,6 @@ def cmd_db(args: argparse.Namespace, s: config.Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, s: config.Settings) -> int:
-
     params = {"timeframe": args.timeframe}
     if args.what != "latest":
         named = {"--symbol": args.symbol, "--from": args.start, "--to": args.end}
@@ -356,11 +344,10 @@ def cmd_audit(args: argparse.Namespace, s: config.Settings) -> int:
     except ValueError as exc:
         return _fail(f"audit: {exc}", 2)
     request = audit.AuditRequest(args.dataset, date, args.lake, Path(args.docs) if args.docs else None, args.dsn)
-    return audit.run(request, s)
+    return audit.run(request, s, as_json=args.json)
 
 
 def cmd_demo(args: argparse.Namespace, s: config.Settings) -> int:
-
     return demo.run(s, args.source)
 
 
@@ -378,7 +365,6 @@ def cmd_config(args: argparse.Namespace, s: config.Settings) -> int:
 
 def installed_version() -> str:
     """The installed distribution's version (``pip install -e .`` by `make setup`), or "unknown"."""
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("tickflow")
@@ -452,7 +438,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the local stack's)")
     rp.set_defaults(func=cmd_replay)
 
-
     co = sub.add_parser("connect", help="run a provider connector: provider feed → md.raw.* topics (md.dlq for bad "
                                         "records), with reconnects, backfill and failover")
     co.add_argument("provider", choices=sorted(PROVIDERS))
@@ -523,9 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Expectations suites of expectations/; Data Docs; exit 1 when a suite fails")
     au.add_argument("--dataset", required=True, choices=["bars", "trades", "indicators"])
     au.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the UTC date (the lake's date= partition)")
-    au.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix (default: <stack home>/data/lake, "
-                                   "as the storage writer)")
+    au.add_argument("--lake", help="lake root: a directory or s3://bucket/prefix "
+                                   "(default: s3://<TICKFLOW_S3_BUCKET>/lake, as the storage writer)")
     au.add_argument("--docs", metavar="DIR", help="where Data Docs are built (default: <stack home>/data-docs)")
+    au.add_argument("--json", action="store_true", help="print the result as one JSON document")
     au.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
     au.set_defaults(func=cmd_audit)
 

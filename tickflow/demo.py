@@ -10,21 +10,22 @@ the topics, so a second run ends with the same summary and writes nothing twice.
 """
 from __future__ import annotations
 
+import io
 import json
+import os
+import threading
 import time
+import urllib.request
 
 from connectors import provider_config
 from connectors.connect import ConnectRequest
 from connectors.connect import run as connect
 from connectors.csv_trades import CsvTradeSource
-from connectors.es_sample import es_sample_csv
+from connectors.es_sample import es_sample_csv, read_es_trades
 from connectors.kafka_publisher import RawPublisher
 from connectors.replay import replay_file
-from connectors.simulators.launch import build
-from connectors.simulators.market import Market, load_es_trades
-from connectors.simulators.server import free_port
 from jobs import catalog
-from tickflow import audit, cluster, migrations, stack
+from tickflow import audit, cluster, migrations, simulation, stack
 from tickflow.plot import PlotRequest, plot
 from tickflow.processes import StackError, wait_until
 from tickflow.runtime.config import PROJECT_ROOT, Settings
@@ -35,6 +36,7 @@ from tickflow.runtime.kafka_reading import (
     group_positions,
     read_to_end,
 )
+from tickflow.runtime.progress import Progress
 
 
 def _step(name: str) -> float:
@@ -47,12 +49,19 @@ def _run_bounded(s: Settings, job: catalog.Job, *args: str) -> tuple[str, float]
     reads what its consumer group has not; once it finished, its group is committed through the topics'
     ends as they were before it started (Flink's own last commit of a bounded run can be lost), so a
     second demo reads nothing twice."""
+    total = _unread(s, job)
     with bounded_read(s.kafka_bootstrap, job.group_id, job.input_topics):
         job_id = cluster.submit(s, job.module, ["--bounded", *args])
         print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
+        progress = Progress(job.module, total)
+
+        def ended() -> bool:
+            progress.update(_source_records(s, job_id))
+            return cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED")
+
         try:
-            wait_until(lambda: cluster.job_state(s, job_id) in ("FINISHED", "FAILED", "CANCELED"), 900,
-                       f"{job.module} to finish", interval=1.0)
+            wait_until(ended, 900, f"{job.module} to finish", interval=1.0)
+            progress.finish()
         except KeyboardInterrupt:
             cluster.cancel(s, job_id)
             print(f"\ncancelled {job.module} ({job_id}); the stack and the Flink cluster keep running: `make demo` "
@@ -62,6 +71,25 @@ def _run_bounded(s: Settings, job: catalog.Job, *args: str) -> tuple[str, float]
         if state != "FINISHED":
             raise StackError(f"job {job.module} ({job_id}) ended {state}; see {s.log_dir / 'flink'}")
     return job_id, cluster.rest(s, f"/jobs/{job_id}").get("duration", 0) / 1000
+
+
+def _unread(s: Settings, job: catalog.Job) -> int:
+    """Records in the job's input topics that its consumer group has not read (what a bounded run reads)."""
+    total = 0
+    for topic in job.input_topics:
+        start = group_positions(s.kafka_bootstrap, topic, job.group_id)
+        total += sum(max(end - start.get(p, 0), 0) for p, end in end_offsets(s.kafka_bootstrap, topic).items())
+    return total
+
+
+def _source_records(s: Settings, job_id: str) -> int:
+    """Records the job's source stages have emitted so far (the vertices that read nothing from another)."""
+    try:
+        vertices = cluster.rest(s, f"/jobs/{job_id}").get("vertices", [])
+    except StackError:
+        return 0
+    return sum(int(v.get("metrics", {}).get("write-records", 0)) for v in vertices
+               if not v.get("metrics", {}).get("read-records"))
 
 
 def _replay(s: Settings) -> tuple[int, float]:
@@ -83,19 +111,14 @@ def _from_provider(s: Settings, provider: str) -> tuple[int, float]:
     The simulated market opens once the connector reports healthy (subscribed) and then releases every
     trade as fast as the simulator can send; the connector stops 5 s after the last record.
     """
-    import io
-    import os
-    import threading
-    import urllib.request
-
 
     cfg = provider_config.load()[provider]
     key = (os.environ.get(cfg.key_env) if cfg.key_env else None) or "demo-key"
     if cfg.key_env:
         os.environ.setdefault(cfg.key_env, key)
-    trades = load_es_trades(es_sample_csv(s.cache_dir))
-    sim = build(provider, Market(trades, 1e9, opened=False), key, port=free_port()).start()
-    health_port = free_port()
+    trades = read_es_trades(es_sample_csv(s.cache_dir))
+    sim = simulation.start(provider, trades, 1e9, key, port=simulation.free_port(), opened=False)
+    health_port = simulation.free_port()
 
     def open_market_when_subscribed() -> None:
         deadline = time.monotonic() + 60
@@ -273,7 +296,8 @@ def run(s: Settings, source: str = "replay") -> int:
           + (f" ({new_trades / max(mdp_s, 1e-9):,.0f} trades/s); {sustained_rate(bar_records, bars)}"
              if new_trades else ""))
     print(f"bar latency on a live feed:            {recorded_latency()}")
-    print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, {table_indicators:,} indicators")
+    print(f"PostgreSQL rows:                       {table_bars:,} bars, {table_trades:,} trades, "
+          f"{table_indicators:,} indicators")
     print(f"Parquet lake:                          {lake_files} files under {lake}")
     print(f"indicators {ind_id}: {ind_s:.1f}s incl. start-up")
     print(f"storage_writer {st_id}: {st_s:.1f}s incl. start-up")

@@ -6,11 +6,13 @@ PostgreSQL and Prometheus binaries) with its data, logs and PID file under one d
 """
 from __future__ import annotations
 
+import base64
 import glob
 import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -165,7 +167,6 @@ def kafka_format_args(cluster_id: str, props: Path) -> list[str]:
 
 def _kafka_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints)."""
-    import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -371,7 +372,6 @@ def _zookeeper(s: Settings) -> Service:
 
 def zookeeper_ok(host: str, port: int) -> bool:
     """ZooKeeper's ``ruok`` four-letter command answered ``imok``."""
-    import socket
 
     try:
         with socket.create_connection((host, port), timeout=2) as conn:

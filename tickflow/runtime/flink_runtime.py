@@ -1,6 +1,9 @@
 """PyFlink environments with tickflow's jars and checkpointing, the same for MiniCluster and ``flink run``."""
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from tickflow.runtime.arguments import OneLineArgumentParser
@@ -24,8 +27,6 @@ def local_bounded_run(args, bootstrap: str, group_id: str, topics: tuple[str, ..
     """Around a job's run in this process: for ``--bounded`` without ``--cluster`` (the call returns when the
     job has finished), commit its group through the ends its topics had before it started
     (``kafka_reading.bounded_read``); otherwise nothing — a job submitted to a cluster is not waited for."""
-    from contextlib import nullcontext
-
 
     return bounded_read(bootstrap, group_id, topics) if args.bounded and not args.cluster else nullcontext()
 
@@ -67,7 +68,6 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
     Operators get uids from the planner in the form ``<job>-<node id>_<transformation>``
     (``table.exec.uid.generation=ALWAYS``): deterministic for the same query, so savepoints map state back.
     """
-    import sys
 
     conf = {
         "pipeline.name": job_name,
@@ -147,7 +147,6 @@ def _on_gateway_classpath(s: Settings) -> None:
     self-contained, shaded jar) and the Prometheus reporter go on that JVM's classpath (PyFlink's launcher
     adds ``HADOOP_CLASSPATH``, read when the gateway starts, i.e. before the first environment);
     :func:`_configure_filesystems` then gives the filesystem the job's settings."""
-    import os
 
     jars = sorted((s.jars / "flink-s3").glob("flink-s3-fs-hadoop-*.jar"))[:1]
     jars += sorted((flink_home() / "plugins" / "metrics-prometheus").glob("flink-metrics-prometheus-*.jar"))[:1]

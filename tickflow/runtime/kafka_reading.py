@@ -71,7 +71,6 @@ def bounded_read(bootstrap: str, group_id: str, topics: Iterable[str]) -> Iterat
     this one ended even if Flink's own last offset commit was lost. A failed run commits nothing."""
     from kafka.errors import KafkaError
 
-
     try:
         through = {topic: end_offsets(bootstrap, topic) for topic in topics}
     except KafkaError as exc:

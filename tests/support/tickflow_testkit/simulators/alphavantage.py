@@ -136,7 +136,6 @@ class _RecordedSeries:
 
 
 def _default_recorded() -> list[dict[str, Any]]:
-
     try:
         return [intraday_sample()]
     except RuntimeError as exc:

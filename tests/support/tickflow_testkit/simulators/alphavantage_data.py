@@ -21,7 +21,6 @@ MEMBER = "package/__tests__/examples/data/intraday.json"
 
 
 def default_cache_dir() -> Path:
-
     return PROJECT_ROOT / ".tickflow" / "cache"
 
 
