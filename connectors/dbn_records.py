@@ -159,7 +159,8 @@ class DbnFrameDecoder:
             expected = self._sizes.get(rtype)
             if expected is None:
                 name = KNOWN_RTYPES.get(rtype)
-                out.append((frame, Skipped(rtype, name) if name else BadFrame(f"unknown DBN record type 0x{rtype:02x}")))
+                item = Skipped(rtype, name) if name else BadFrame(f"unknown DBN record type 0x{rtype:02x}")
+                out.append((frame, item))
             elif length != expected:
                 out.append((frame, BadFrame(f"{KNOWN_RTYPES[rtype]} record of {length} bytes, expected {expected}")))
             else:

@@ -180,7 +180,8 @@ class DatabentoGateway(SimulatorServer):
         starts = [s.start for s in ours if s.start is not None]
         now_ns = time.time_ns()
         only = next(iter(schemas)) if len(schemas) == 1 else None
-        head = [metadata_bytes(self.dataset, sorted({sym for s in subs for sym in s.symbols}), min(starts, default=now_ns),
+        symbols = sorted({sym for s in subs for sym in s.symbols})
+        head = [metadata_bytes(self.dataset, symbols, min(starts, default=now_ns),
                                dbn.Schema.from_str(only) if only else None)]
         if ours:
             head.append(bytes(symbol_mapping_msg(self.symbol, self.instrument_id, now_ns)))

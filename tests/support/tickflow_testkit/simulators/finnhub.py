@@ -104,7 +104,7 @@ class FinnhubSimulator(WebSimulator):
                 await ws.send_str(json.dumps({"data": data, "type": "trade"}, separators=(",", ":")))
                 self.frames_sent += 1
                 if self.faults.garbage_every and self.frames_sent % self.faults.garbage_every == 0:
-                    await ws.send_str('{"data":[{"s":"%s","p":"NaN?","t":"x"}],"type":"trade"}' % self.symbol)
+                    await ws.send_str('{"data":[{"s":"' + self.symbol + '","p":"NaN?","t":"x"}],"type":"trade"}')
                     self.garbage_sent += 1
                 await asyncio.sleep(0)
         except (ConnectionResetError, RuntimeError):

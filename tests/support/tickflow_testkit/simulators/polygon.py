@@ -185,7 +185,7 @@ class PolygonSimulator(WebSimulator):
                 await ws.send_str(encode_events(events))
                 self.frames_sent += 1
                 if self.faults.garbage_every and self.frames_sent % self.faults.garbage_every == 0:
-                    await ws.send_str('[{"ev":"T","sym":"%s","p":"not-a-price"' % self.symbol)
+                    await ws.send_str('[{"ev":"T","sym":"' + self.symbol + '","p":"not-a-price"')
                     self.garbage_sent += 1
             await asyncio.sleep(0)
 
