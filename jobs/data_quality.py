@@ -26,7 +26,11 @@ import pickle
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from pyflink.common import Row, Time, Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from jobs import catalog, raw_trades, validation
 from jobs.keyed_python_stage import keyed_python_stage
@@ -245,152 +249,157 @@ def minutes_of(text: str | None) -> set[int]:
     return {int(m) * MINUTE_NS for m in (text or "").split(",") if m}
 
 
-def quality_function(o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
+class QualityState(TypedDict):
+    """One symbol's state, pickled as a plain dict in one ValueState (so its layout is data, not a class)."""
+
+    tracker: Any                                       # QualityTracker.state(); None before its first window
+    pending: dict[int, dict[str, dict[str, Any]]]      # window start (ns) → source → counts (add_to_pending)
+    unplaced: dict[tuple[str, str | None], int]        # (source, reason or None) → records without a window
+
+
+class QualityFunction(KeyedProcessFunction):
     """The keyed Python operator (key: symbol): pending windows, stragglers and the tracker in ValueState."""
-    from pyflink.common import Row, Time, Types
-    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-    from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-    sessions = session_minutes_function(rules)
-    w_ns = o.window_ns
+    def __init__(self, o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet) -> None:
+        self.o, self.q = o, q
+        self.sessions = session_minutes_function(rules)
+        self.w_ns = o.window_ns
 
-    class QualityFunction(KeyedProcessFunction):
-        def open(self, ctx: RuntimeContext) -> None:
-            descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
-            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.hours(o.state_ttl_hours)).build())
-            self.state = ctx.get_state(descriptor)
-            self.group = ctx.get_metrics_group().add_group("tickflow")
-            self.counters: dict[tuple, Counter] = {}
-            self.scores: dict[tuple[str, str], float] = {}
-            self.lag_ms = 0
-            # whole seconds: a Python operator's gauges are integers (Beam's gauge cell)
-            self.group.gauge("quality_watermark_lag_seconds", lambda: int(self.lag_ms // 1000))
+    def open(self, ctx: RuntimeContext) -> None:
+        descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.hours(self.o.state_ttl_hours)).build())
+        self.state = ctx.get_state(descriptor)
+        self.group = ctx.get_metrics_group().add_group("tickflow")
+        self.counters: dict[tuple, Counter] = {}
+        self.scores: dict[tuple[str, str], float] = {}
+        self.lag_ms = 0.0
+        # whole seconds: a Python operator's gauges are integers (Beam's gauge cell)
+        self.group.gauge("quality_watermark_lag_seconds", lambda: int(self.lag_ms // 1000))
 
-        # --- metrics ------------------------------------------------------------------------------
-        def _count(self, name: str, n: int = 1, **labels: str) -> None:
-            key = (name, *sorted(labels.items()))
-            if key not in self.counters:
-                g = self.group
-                for k, v in sorted(labels.items()):
-                    g = g.add_group(k, v)
-                self.counters[key] = g.counter(name)
-            self.counters[key].inc(n)
+    # --- metrics ------------------------------------------------------------------------------
+    def _count(self, name: str, n: int = 1, **labels: str) -> None:
+        key = (name, *sorted(labels.items()))
+        if key not in self.counters:
+            g = self.group
+            for k, v in sorted(labels.items()):
+                g = g.add_group(k, v)
+            self.counters[key] = g.counter(name)
+        self.counters[key].inc(n)
 
-        def _score(self, source: str, symbol: str, score: float) -> None:
-            if (source, symbol) not in self.scores:
-                self.group.add_group("source", source).add_group("symbol", symbol).gauge(
-                    "quality_score", lambda k=(source, symbol): int(round(self.scores[k])))
-            self.scores[(source, symbol)] = score
+    def _score(self, source: str, symbol: str, score: float) -> None:
+        if (source, symbol) not in self.scores:
+            self.group.add_group("source", source).add_group("symbol", symbol).gauge(
+                "quality_score", lambda k=(source, symbol): int(round(self.scores[k])))
+        self.scores[(source, symbol)] = score
 
-        # --- state --------------------------------------------------------------------------------
-        def _load(self) -> dict:
-            raw = self.state.value()
-            st = pickle.loads(raw) if raw else {"tracker": None, "pending": {}, "unplaced": {}}
-            if isinstance(st["unplaced"], list):  # state written before stragglers came counted
-                st["unplaced"] = count_unplaced(st["unplaced"])
-            return st
+    # --- state --------------------------------------------------------------------------------
+    def _load(self) -> QualityState:
+        raw = self.state.value()
+        st: QualityState = (pickle.loads(raw) if raw
+                            else QualityState(tracker=None, pending={}, unplaced={}))
+        if isinstance(st["unplaced"], list):  # state written before stragglers came counted
+            st["unplaced"] = count_unplaced(st["unplaced"])
+        return st
 
-        def _save(self, st: dict) -> None:
-            self.state.update(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
+    def _save(self, st: QualityState) -> None:
+        self.state.update(pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL))
 
-        def _tracker(self, st: dict) -> QualityTracker:
-            return QualityTracker(sessions, q, st["tracker"])
+    def _tracker(self, st: QualityState) -> QualityTracker:
+        return QualityTracker(self.sessions, self.q, st["tracker"])
 
-        def _out(self, records: list[dict]):
-            for r in records:
-                if r["type"] == "quality":
-                    self._score(r["source"], r["symbol"], r["score"])
-                    if r["revision"]:
-                        self._count("quality_revisions")
-                    for a in r["anomalies"]:
-                        self._count("quality_anomalies", kind=a["kind"])
-                else:
-                    self._count("quality_alerts", alert=r["alert"])
-                yield Row(r["type"], record_key(r), json.dumps(r, separators=(",", ":")).encode())
-
-        # --- input --------------------------------------------------------------------------------
-        def process_element(self, row, ctx):
-            st = self._load()
-            timers = ctx.timer_service()
-            out: list[dict] = []
-            valid = row.kind in ("valid", "late")
-            self._count("records_valid" if valid else "records_rejected", row.n,
-                        **({} if valid else {"reason": row.reason}))
-            if row.kind in WINDOW_KINDS:
-                out += self._place(st, row, row.ws, timers)
-            elif row.ts_event is None:  # no usable event time: the window open at the watermark
-                self._unplace(st, row.source, row.reason, row.n, timers)
+    def _out(self, records: list[dict]):
+        for r in records:
+            if r["type"] == "quality":
+                self._score(r["source"], r["symbol"], r["score"])
+                if r["revision"]:
+                    self._count("quality_revisions")
+                for a in r["anomalies"]:
+                    self._count("quality_anomalies", kind=a["kind"])
             else:
-                self._count("late_records", row.n)
-                out += self._place(st, row, window_of(row.ts_event, w_ns), timers)
-            self._save(st)
-            yield from self._out(out)
+                self._count("quality_alerts", alert=r["alert"])
+            yield Row(r["type"], record_key(r), json.dumps(r, separators=(",", ":")).encode())
 
-        def _unplace(self, st: dict, source: str, reason: str | None, n: int, timers) -> None:
-            """Count ``n`` records in the window open when the watermark next moves (``reason`` None: valid)."""
-            st["unplaced"][(source, reason)] = st["unplaced"].get((source, reason), 0) + n
-            timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
+    # --- input --------------------------------------------------------------------------------
+    def process_element(self, row, ctx):
+        st = self._load()
+        timers = ctx.timer_service()
+        out: list[dict] = []
+        valid = row.kind in ("valid", "late")
+        self._count("records_valid" if valid else "records_rejected", row.n,
+                    **({} if valid else {"reason": row.reason}))
+        if row.kind in WINDOW_KINDS:
+            out += self._place(st, row, row.ws, timers)
+        elif row.ts_event is None:  # no usable event time: the window open at the watermark
+            self._unplace(st, row.source, row.reason, row.n, timers)
+        else:
+            self._count("late_records", row.n)
+            out += self._place(st, row, window_of(row.ts_event, self.w_ns), timers)
+        self._save(st)
+        yield from self._out(out)
 
-        def _place(self, st: dict, row, ws: int, timers) -> list[dict]:
-            """``row.n`` records of window ``ws`` (a window row, or a batch of late trades or rejects): counts
-            of the window while it is pending, a revision once it was scored, else (a straggler of a window
-            scored and forgotten, e.g. a replay of old data) counts in the window open at the watermark."""
-            valid = row.kind in ("valid", "late")
-            reason = None if valid else row.reason
-            tracker = self._tracker(st)
-            place = row_place(row.kind in WINDOW_KINDS, tracker.is_scored(row.source, ws), ws in st["pending"],
-                              ws, w_ns, timers.current_watermark())
-            if place == "now":
-                self._unplace(st, row.source, reason, row.n, timers)
-                return []
-            fields: PlacedCounts = {
-                "valid": row.n if valid else 0, "volume": (row.volume or 0.0) if valid else 0.0,
-                "notional": (row.notional or 0.0) if valid else 0.0,
-                "minutes": frozenset(minutes_of(row.minutes)) if valid else frozenset(),
-                "high": row.high if valid else None, "low": row.low if valid else None}
-            if place == "revise":
-                record = tracker.revise(row.source, ws, rejected={} if valid else {row.reason: row.n}, **fields)
-                st["tracker"] = tracker.state()
-                return [record]
-            add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, p50=row.p50, p99=row.p99,
-                           **fields)
-            timers.register_event_time_timer(last_ms_of(ws, w_ns))
+    def _unplace(self, st: QualityState, source: str, reason: str | None, n: int, timers) -> None:
+        """Count ``n`` records in the window open when the watermark next moves (``reason`` None: valid)."""
+        st["unplaced"][(source, reason)] = st["unplaced"].get((source, reason), 0) + n
+        timers.register_event_time_timer(max(timers.current_watermark(), -1) + 1)
+
+    def _place(self, st: QualityState, row, ws: int, timers) -> list[dict]:
+        """``row.n`` records of window ``ws`` (a window row, or a batch of late trades or rejects): counts
+        of the window while it is pending, a revision once it was scored, else (a straggler of a window
+        scored and forgotten, e.g. a replay of old data) counts in the window open at the watermark."""
+        valid = row.kind in ("valid", "late")
+        reason = None if valid else row.reason
+        tracker = self._tracker(st)
+        place = row_place(row.kind in WINDOW_KINDS, tracker.is_scored(row.source, ws), ws in st["pending"],
+                          ws, self.w_ns, timers.current_watermark())
+        if place == "now":
+            self._unplace(st, row.source, reason, row.n, timers)
             return []
-
-        # --- time ---------------------------------------------------------------------------------
-        def on_timer(self, timestamp: int, ctx):
-            st = self._load()
-            symbol = ctx.get_current_key()
-            timers = ctx.timer_service()
-            end_of_input = timers.current_watermark() >= END_OF_INPUT_MS  # a bounded input ended
-            if st["unplaced"]:
-                ws = open_window(timers.current_watermark(), timestamp, w_ns)
-                for (source, reason), n in st["unplaced"].items():
-                    add_to_pending(st["pending"], ws, source, valid=0 if reason else n, reason=reason, n=n)
-                st["unplaced"] = {}
-                timers.register_event_time_timer(last_ms_of(ws, w_ns))
-            due = sorted(ws for ws in st["pending"] if last_ms_of(ws, w_ns) <= timestamp)
-            tracker = self._tracker(st)
-            out: list[dict] = []
-            for ws in due:
-                windows = [WindowCounts(source, symbol, ws, ws + w_ns, c["valid"], c["rejected"],
-                                        c["p50"], c["p99"],
-                                        c["notional"] / c["volume"] if c["volume"] else None, c["volume"],
-                                        frozenset(c["minutes"]), c["high"], c["low"])
-                           for source, c in sorted(st["pending"].pop(ws).items())]
-                out += tracker.on_windows(windows)
-                self.lag_ms = time.time() * 1000 - (ws + w_ns) / 1_000_000
-            if not end_of_input:
-                out += tracker.stale_alerts(symbol, (timestamp + 1) * 1_000_000)
-                ends = [e for e in tracker.feeds().values() if e is not None]
-                if ends:  # look again once the newest feed could have gone stale
-                    next_check = (max(ends) + q.stale_minutes * MINUTE_NS) // 1_000_000
-                    timers.register_event_time_timer(max(next_check, timestamp + q.stale_minutes * 60_000))
+        fields: PlacedCounts = {
+            "valid": row.n if valid else 0, "volume": (row.volume or 0.0) if valid else 0.0,
+            "notional": (row.notional or 0.0) if valid else 0.0,
+            "minutes": frozenset(minutes_of(row.minutes)) if valid else frozenset(),
+            "high": row.high if valid else None, "low": row.low if valid else None}
+        if place == "revise":
+            record = tracker.revise(row.source, ws, rejected={} if valid else {row.reason: row.n}, **fields)
             st["tracker"] = tracker.state()
-            self._save(st)
-            yield from self._out(out)
+            return [record]
+        add_to_pending(st["pending"], ws, row.source, reason=reason, n=row.n, p50=row.p50, p99=row.p99,
+                       **fields)
+        timers.register_event_time_timer(last_ms_of(ws, self.w_ns))
+        return []
 
-    return QualityFunction()
+    # --- time ---------------------------------------------------------------------------------
+    def on_timer(self, timestamp: int, ctx):
+        st = self._load()
+        symbol = ctx.get_current_key()
+        timers = ctx.timer_service()
+        end_of_input = timers.current_watermark() >= END_OF_INPUT_MS  # a bounded input ended
+        if st["unplaced"]:
+            ws = open_window(timers.current_watermark(), timestamp, self.w_ns)
+            for (source, reason), n in st["unplaced"].items():
+                add_to_pending(st["pending"], ws, source, valid=0 if reason else n, reason=reason, n=n)
+            st["unplaced"] = {}
+            timers.register_event_time_timer(last_ms_of(ws, self.w_ns))
+        due = sorted(ws for ws in st["pending"] if last_ms_of(ws, self.w_ns) <= timestamp)
+        tracker = self._tracker(st)
+        out: list[dict] = []
+        for ws in due:
+            windows = [WindowCounts(source, symbol, ws, ws + self.w_ns, c["valid"], c["rejected"],
+                                    c["p50"], c["p99"],
+                                    c["notional"] / c["volume"] if c["volume"] else None, c["volume"],
+                                    frozenset(c["minutes"]), c["high"], c["low"])
+                       for source, c in sorted(st["pending"].pop(ws).items())]
+            out += tracker.on_windows(windows)
+            self.lag_ms = time.time() * 1000 - (ws + self.w_ns) / 1_000_000
+        if not end_of_input:
+            out += tracker.stale_alerts(symbol, (timestamp + 1) * 1_000_000)
+            ends = [e for e in tracker.feeds().values() if e is not None]
+            if ends:  # look again once the newest feed could have gone stale
+                next_check = (max(ends) + self.q.stale_minutes * MINUTE_NS) // 1_000_000
+                timers.register_event_time_timer(max(next_check, timestamp + self.q.stale_minutes * 60_000))
+        st["tracker"] = tracker.state()
+        self._save(st)
+        yield from self._out(out)
 
 
 def straggler_stage(t_env, rows, o: DataQualityOptions):
@@ -414,7 +423,7 @@ def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
     batched = straggler_stage(t_env, t_env.from_path("to_python"), o)
     return keyed_python_stage(t_env, batched, lambda r: r.symbol or UNKNOWN,
-                              quality_function(o, q, rules),
+                              QualityFunction(o, q, rules),
                               OPERATOR_UID, "quality tracker", "tracker_out",
                               {"quality": "quality_out", "alert": "alerts_out"})
 

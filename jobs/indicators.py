@@ -5,7 +5,7 @@ its place: a ``KeyedProcessFunction`` keyed by ``symbol|timeframe`` keeps an ``I
 last bars and the indicator states around them) in a ``ValueState`` with TTL. Revised bars replay the
 series from the revised bar; refused bars go to md.dlq with their reason and original bytes.
 
-Versions: ``--indicator-set 1`` is the first release; ``--indicator-set 2`` adds the slow stochastic.
+Versions: ``--indicator-set 1`` is the original set; ``--indicator-set 2`` adds the slow stochastic.
 Set 2 restores set 1's state from a savepoint (same operator uid, same state name, plain-data state) and
 warms up only the stochastic. Upgrade a running job with ``tickflow upgrade indicators``.
 
@@ -18,7 +18,13 @@ import argparse
 import json
 import pickle
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from pyflink.common import Row, Time, Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from jobs import catalog, validation
 from jobs.indicator_series import IndicatorSeries, Refused, read_bar
@@ -81,53 +87,51 @@ def dlq_record(reason: str, detail: str, partition: int, offset: int, original: 
                               prefer_text=False)
 
 
-def series_function(o: IndicatorOptions, symbol_calendars: dict[str, str | None]):
-    """The keyed Python operator: one IndicatorSeries per symbol|timeframe in ValueState."""
-    from pyflink.common import Row, Time, Types
-    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-    from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+class SeriesFunction(KeyedProcessFunction):
+    """The keyed Python operator: one IndicatorSeries per ``symbol|timeframe``, its plain-data state
+    (``IndicatorSeries.state()``) pickled in one ValueState, so a later indicator set restores it."""
 
+    def __init__(self, o: IndicatorOptions, symbol_calendars: dict[str, str | None]) -> None:
+        self.o = o
+        self.symbol_calendars = symbol_calendars
 
-    def day_of(symbol: str):
-        days = trading_days(symbol_calendars.get(symbol))
+    def open(self, ctx: RuntimeContext) -> None:
+        descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.o.state_ttl_days)).build())
+        self.state = ctx.get_state(descriptor)
+        group = ctx.get_metrics_group()
+        self.applied = group.counter("bars_applied")
+        self.refused = group.counter("bars_refused")
+
+    def _day_of(self, symbol: str) -> Callable[[int], Any]:
+        days = trading_days(self.symbol_calendars.get(symbol))
         return lambda ts: days.session(ts)[0]
 
-    class SeriesFunction(KeyedProcessFunction):
-        def open(self, ctx: RuntimeContext) -> None:
-            descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
-            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.days(o.state_ttl_days)).build())
-            self.state = ctx.get_state(descriptor)
-            group = ctx.get_metrics_group()
-            self.applied = group.counter("bars_applied")
-            self.refused = group.counter("bars_refused")
+    def _refuse(self, row: Row, reason: str, detail: str) -> Row:
+        self.refused.inc()
+        value = dlq_record(reason, detail, row.kafka_partition, row.kafka_offset, row.payload)
+        return Row("dlq", row.k or b"", json.dumps(value, separators=(",", ":")).encode())
 
-        def _refuse(self, row, reason: str, detail: str):
-            self.refused.inc()
-            value = dlq_record(reason, detail, row.kafka_partition, row.kafka_offset, row.payload)
-            return Row("dlq", row.k or b"", json.dumps(value, separators=(",", ":")).encode())
-
-        def process_element(self, row, ctx):
-            try:
-                symbol, timeframe, bar = read_bar(row.payload, ctx.get_current_key(), day_of)
-            except Refused as r:
-                yield self._refuse(row, r.reason, r.detail)
-                return
-            # a state layout this version cannot read is an upgrade error, not bad data: it fails the job
-            raw = self.state.value()
-            series = IndicatorSeries(o.indicator_set, o.keep_bars, pickle.loads(raw) if raw else None)
-            try:
-                changed = series.apply(bar)
-            except Refused as r:
-                yield self._refuse(row, r.reason, r.detail)
-                return
-            self.state.update(pickle.dumps(series.state(), protocol=pickle.HIGHEST_PROTOCOL))
-            self.applied.inc()
-            for start, end, revision, values in changed:
-                record = indicator_record(symbol, timeframe, start, end, revision, o.indicator_set, values)
-                yield Row("indicators", f"{symbol}|{timeframe}|{start}".encode(),
-                          json.dumps(record, separators=(",", ":")).encode())
-
-    return SeriesFunction()
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
+        try:
+            symbol, timeframe, bar = read_bar(row.payload, ctx.get_current_key(), self._day_of)
+        except Refused as r:
+            yield self._refuse(row, r.reason, r.detail)
+            return
+        # a state layout this version cannot read is an upgrade error, not bad data: it fails the job
+        raw = self.state.value()
+        series = IndicatorSeries(self.o.indicator_set, self.o.keep_bars, pickle.loads(raw) if raw else None)
+        try:
+            changed = series.apply(bar)
+        except Refused as r:
+            yield self._refuse(row, r.reason, r.detail)
+            return
+        self.state.update(pickle.dumps(series.state(), protocol=pickle.HIGHEST_PROTOCOL))
+        self.applied.inc()
+        for start, end, revision, values in changed:
+            record = indicator_record(symbol, timeframe, start, end, revision, self.o.indicator_set, values)
+            yield Row("indicators", f"{symbol}|{timeframe}|{start}".encode(),
+                      json.dumps(record, separators=(",", ":")).encode())
 
 
 def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str | None]):
@@ -142,7 +146,7 @@ def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str
                                       ("dlq_out", "md.dlq", "default")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw", partitioner)
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
-    return keyed_python_stage(t_env, "bars_in", lambda r: series_key(r.k), series_function(o, symbol_calendars),
+    return keyed_python_stage(t_env, "bars_in", lambda r: series_key(r.k), SeriesFunction(o, symbol_calendars),
                               OPERATOR_UID, "indicator series", "series_out",
                               {"indicators": "indicators_out", "dlq": "dlq_out"})
 
@@ -159,7 +163,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()
     o = IndicatorOptions(args.indicator_set, args.keep_bars, args.state_ttl_days, args.bounded, args.group_id)
