@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-DOCUMENTS = (BENCH / "README.md", ROOT / "README.md", ROOT / "docs" / "fault_tolerance.md")
+DOCUMENTS = (BENCH / "README.md", ROOT / "docs" / "fault_tolerance.md")
 # results that tests write rather than benchmarks (`make test-e2e`); rendered, never run from here
 TEST_RESULTS = ("fault_suite",)
 

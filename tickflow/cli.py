@@ -515,7 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--dsn", help="libpq connection string (default: the local stack's PostgreSQL)")
     au.set_defaults(func=cmd_audit)
 
-    de = sub.add_parser("demo", help="stack + cluster up, replay the ES trades, run the first job, summarise")
+    de = sub.add_parser("demo", help="the whole pipeline on the local stack over the ES trades, then an audit, "
+                                     "a chart and a summary")
     de.add_argument("--source", default="replay", choices=["replay", "polygon", "finnhub", "databento"],
                     help="where the ES trades come from: the file replay (default) or a provider simulator "
                          "through `tickflow connect`")
