@@ -219,7 +219,7 @@ def alert_summary(alerts: list[dict]) -> str:
 
 def run(s: Settings, source: str = "replay") -> int:
     started = time.monotonic()
-    _step("local stack (Kafka, PostgreSQL, S3)")
+    _step("local stack (Kafka, PostgreSQL, S3, Prometheus)")
     stack.up(s)
     _step("Flink session cluster")
     print(cluster.up(s))
@@ -313,6 +313,7 @@ def run(s: Settings, source: str = "replay") -> int:
     print(f"  logs                {s.log_dir}")
     print(f"  metrics             http://{s.host}:{s.flink_metrics_port}/metrics (JobManager), "
           f":{s.flink_metrics_port + 1} (TaskManager): grep tickflow_")
+    print(f"  Prometheus          {s.prometheus_url} (alerts: {s.prometheus_url}/alerts)")
     print("  dashboard           k8s/base/dashboards/tickflow.json (Grafana)")
     print(f"  Data Docs           {s.home / 'data-docs' / 'index.html'}")
     print("  quality, alerts     topics md.quality, md.alerts (docs/data_quality.md)")
