@@ -53,7 +53,7 @@ def _run_bounded(s: Settings, job: catalog.Job, *args: str) -> tuple[str, float]
     with bounded_read(s.kafka_bootstrap, job.group_id, job.input_topics):
         job_id = cluster.submit(s, job.module, ["--bounded", *args])
         print(f"submitted job {job_id}; watch it at {s.flink_rest}/#/job/running/{job_id}/overview", flush=True)
-        progress = Progress(job.module, total)
+        progress = Progress(f"{job.module} (its largest input)", total)
 
         def ended() -> bool:
             progress.update(_source_records(s, job_id))
@@ -74,22 +74,25 @@ def _run_bounded(s: Settings, job: catalog.Job, *args: str) -> tuple[str, float]
 
 
 def _unread(s: Settings, job: catalog.Job) -> int:
-    """Records in the job's input topics that its consumer group has not read (what a bounded run reads)."""
-    total = 0
+    """The records of the job's largest input topic that its consumer group has not read: what the longest
+    of its bounded sources reads (a job may scan a topic more than once, so the topics are not summed)."""
+    unread = [0]
     for topic in job.input_topics:
         start = group_positions(s.kafka_bootstrap, topic, job.group_id)
-        total += sum(max(end - start.get(p, 0), 0) for p, end in end_offsets(s.kafka_bootstrap, topic).items())
-    return total
+        unread.append(sum(max(end - start.get(p, 0), 0) for p, end in end_offsets(s.kafka_bootstrap, topic).items()))
+    return max(unread)
 
 
 def _source_records(s: Settings, job_id: str) -> int:
-    """Records the job's source stages have emitted so far (the vertices that read nothing from another)."""
+    """What the job's furthest source has read so far: the largest ``read-records`` of the vertices with no
+    input in the job's plan (a source counts there what it reads from Kafka)."""
     try:
-        vertices = cluster.rest(s, f"/jobs/{job_id}").get("vertices", [])
+        job = cluster.rest(s, f"/jobs/{job_id}")
     except StackError:
         return 0
-    return sum(int(v.get("metrics", {}).get("write-records", 0)) for v in vertices
-               if not v.get("metrics", {}).get("read-records"))
+    sources = {node["id"] for node in job.get("plan", {}).get("nodes", []) if not node.get("inputs")}
+    return max((int(v.get("metrics", {}).get("read-records", 0)) for v in job.get("vertices", [])
+                if v.get("id") in sources), default=0)
 
 
 def _replay(s: Settings) -> tuple[int, float]:

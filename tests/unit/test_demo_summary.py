@@ -41,3 +41,20 @@ def test_the_demo_fails_when_a_trade_is_unaccounted_for_a_bar_lacks_indicators_o
     assert demo.verdict(100, 90, 10, 40, 39, 0) == ["40 bars but only 39 indicator records"]
     assert demo.verdict(100, 90, 10, 40, 40, 1) == [
         f"the audit of the {demo.AUDIT_DATE} bars failed (its report is above)"]
+
+
+def test_a_bounded_jobs_progress_is_what_its_furthest_source_has_read(monkeypatch):
+    # the processor's plan as the REST API gives it: md.raw.trades scanned twice, md.raw.quotes once
+    job = {"plan": {"nodes": [{"id": "a"}, {"id": "b"}, {"id": "q"}, {"id": "agg", "inputs": [{"id": "a"}]}]},
+           "vertices": [{"id": "a", "metrics": {"read-records": 1200}}, {"id": "b", "metrics": {"read-records": 900}},
+                        {"id": "q", "metrics": {"read-records": 0}}, {"id": "agg", "metrics": {"read-records": 5000}}]}
+    monkeypatch.setattr(demo.cluster, "rest", lambda s, path: job)
+    assert demo._source_records(None, "job-id") == 1200
+
+
+def test_a_bounded_jobs_progress_is_zero_while_the_cluster_does_not_answer(monkeypatch):
+    def unreachable(s, path):
+        raise demo.StackError("no cluster")
+
+    monkeypatch.setattr(demo.cluster, "rest", unreachable)
+    assert demo._source_records(None, "job-id") == 0
