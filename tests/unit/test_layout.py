@@ -79,7 +79,8 @@ def resolve(name: str, known: dict[str, Path]) -> str:
     return name
 
 
-GRAPH = {m: [(resolve(n, modules()), line, top) for n, line, top in imports(p)] for m, p in modules().items()}
+MODULES = modules()
+GRAPH = {m: [(resolve(n, MODULES), line, top) for n, line, top in imports(p)] for m, p in MODULES.items()}
 
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
