@@ -55,7 +55,7 @@ lint: setup-test
 	$(BIN)/ruff check tickflow jobs connectors bench tests
 	$(BIN)/mypy
 
-# the fault suite (docs/fault_tolerance.md): 6 faults x 3 runs, 1-2 h, on its own stack (ports +40000), so not in `make test`
+# the fault suite (docs/fault_tolerance.md): 6 faults x 3 runs, 1-2 h, on its own stack (ports +21000), so not in `make test`
 test-e2e: setup-test
 	$(BIN)/pytest -q tests/e2e
 
@@ -66,7 +66,7 @@ test-unit: setup-test
 bench: setup
 	$(BIN)/python bench/record.py
 
-# the pipeline soak (bench/README.md): the whole pipeline fed live for 15 min on its own stack (ports +30000)
+# the pipeline soak (bench/README.md): the whole pipeline fed live for 15 min on its own stack (ports +22000)
 soak: setup
 	$(BIN)/python bench/soak.py
 

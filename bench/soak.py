@@ -5,7 +5,7 @@ does not drift.
 
     .venv/bin/python bench/soak.py [--rate 2000] [--symbols 20] [--minutes 15] [--warmup-minutes 2] [--quality]
 
-Brings up its own stack (Kafka, PostgreSQL, S3 and a Flink session cluster with 4 slots, ports +30000,
+Brings up its own stack (Kafka, PostgreSQL, S3 and a Flink session cluster with 4 slots, ports +22000,
 data under .tickflow/soak-stack, wiped first), applies the migrations and submits, unbounded, each with
 parallelism 1: market_data_processor, storage_writer (PostgreSQL and the Parquet lake on S3), indicators
 and, with ``--quality``, data_quality. The jobs' duplicate state expires after ``--dedup-horizon``
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from bench_stack import ROOT, machine, record, use_stack
 
-SOAK_ENV = use_stack(30000, "soak-stack", flink_task_slots="4")
+SOAK_ENV = use_stack(22000, "soak-stack", flink_task_slots="4")
 
 import soak_probes as probes  # noqa: E402  (after the stack's settings)
 import soak_report as report  # noqa: E402

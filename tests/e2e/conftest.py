@@ -1,5 +1,5 @@
-"""The fault suite's own stack: ports +40000 and data under .tickflow/e2e-stack, so `make test-e2e` runs
-beside a demo, the integration tests (+10000) and the benchmarks (+20000, +30000) without touching them.
+"""The fault suite's own stack: ports +21000 and data under .tickflow/e2e-stack, so `make test-e2e` runs
+beside a demo, the integration tests (+10000) and the benchmarks (+20000, +22000) without touching them.
 
 tests/conftest.py only sets its ports when they are unset; these are set before any settings are read."""
 import os
@@ -9,7 +9,7 @@ import pytest
 
 from tickflow.runtime.config import Settings, shifted_stack_env
 
-E2E_ENV = shifted_stack_env(40000, "e2e-stack")
+E2E_ENV = shifted_stack_env(21000, "e2e-stack")
 # the fault suite proves the defaults: the source idle timeout is the product's, not the quick tests' one
 E2E_ENV["TICKFLOW_SOURCE_IDLE_TIMEOUT_MS"] = str(Settings.source_idle_timeout_ms)
 # JobManager HA (ZooKeeper in the stack), so the JobManager-kill scenario has a JobManager to recover from

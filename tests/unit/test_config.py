@@ -49,11 +49,27 @@ def test_a_job_on_a_cluster_takes_checkpointing_from_the_cluster_and_jars_from_l
 
 
 def test_a_shifted_stack_moves_every_port_and_the_home_and_loads_as_settings():
-    env = config.shifted_stack_env(40000, "e2e-stack")
+    env = config.shifted_stack_env(21000, "e2e-stack")
     s = config.load(env)
-    assert (s.kafka_port, s.postgres_port, s.s3_port, s.flink_rest_port) == (49092, 45433, 49000, 48081)
-    assert (s.kafka_controller_port, s.flink_rpc_port, s.flink_metrics_port) == (49093, 46123, 49249)
+    assert (s.kafka_port, s.postgres_port, s.s3_port, s.flink_rest_port) == (30092, 26433, 30000, 29081)
+    assert (s.kafka_controller_port, s.flink_rpc_port, s.flink_metrics_port) == (30093, 27123, 30249)
     assert s.home.name == "e2e-stack"
+
+
+# the shifted stacks: tests/conftest.py, bench/bench_stack.py, tests/e2e/conftest.py, bench/soak.py
+STACK_OFFSETS = {"test-stack": 10000, "bench-stack": 20000, "e2e-stack": 21000, "soak-stack": 22000}
+
+
+def test_the_shifted_stacks_share_no_port_and_stay_below_the_ephemeral_ports():
+    """Linux gives outgoing connections ports from 32768 up, so a stack port there can be taken by chance."""
+    taken: dict[int, str] = {}
+    for home, offset in {"default": 0, **STACK_OFFSETS}.items():
+        s = config.load(config.shifted_stack_env(offset, home) if offset else {})
+        ports = [getattr(s, name) for name in config.PORT_FIELDS] + [s.flink_metrics_port + 1]  # + TaskManager
+        for port in ports:
+            assert port < 32768, f"{home}: port {port} is in the ephemeral range"
+            assert port not in taken, f"{home} and {taken.get(port)} both use port {port}"
+            taken[port] = home
 
 
 def test_only_a_bounded_run_in_this_process_commits_its_group_when_it_ends():

@@ -179,8 +179,9 @@ PORT_FIELDS = ("kafka_port", "kafka_controller_port", "postgres_port", "s3_port"
 
 def shifted_stack_env(offset: int, home: str) -> dict[str, str]:
     """The TICKFLOW_* variables of a second stack beside the default one: every port + ``offset``, data in
-    .tickflow/<home>. The tests (+10000), the benchmarks (+20000, +30000) and the fault suite (+40000)
-    each run on one, so none touches another's topics, tables or ports."""
+    .tickflow/<home>. The tests (+10000), the benchmarks (+20000), the soak (+22000) and the fault suite
+    (+21000) each run on one, so none touches another's topics, tables or ports; all stay below Linux's
+    ephemeral ports (32768 and up), which any outgoing connection may hold."""
     env = {"TICKFLOW_HOME": str(PROJECT_ROOT / ".tickflow" / home)}
     env.update({env_variable(name): str(getattr(Settings, name) + offset) for name in PORT_FIELDS})
     return env
