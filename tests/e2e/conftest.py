@@ -26,7 +26,8 @@ def e2e_stack():
     from tickflow.runtime import config
 
     s = config.load()
-    assert s.kafka_port == 49092, "the e2e ports must be set before tickflow's settings are read"
+    assert str(s.kafka_port) == E2E_ENV["TICKFLOW_KAFKA_PORT"], \
+        "the e2e ports must be set before tickflow's settings are read"
     cluster.down(s)
     stack.down(s, log=lambda _: None)
     shutil.rmtree(s.home, ignore_errors=True)
