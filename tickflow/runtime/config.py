@@ -48,6 +48,8 @@ class Settings:
     s3_bucket: str = "tickflow"
     kafka_heap: str = "1g"
     checkpoint_interval_ms: int = 2000
+    # keyed state of a local MiniCluster run: RocksDB as on the clusters (flink-conf/), or "hashmap" (on heap)
+    local_state_backend: str = "rocksdb"
     # How long a Kafka partition may send nothing before event time moves on without it. Longer than the
     # outages a job should ride through unchanged (a broker restart, a TaskManager failover): a partition
     # marked idle during an outage lets the others' watermark run ahead, and its records, when they come
