@@ -1,12 +1,13 @@
 """The market data processor: raw trades and quotes → validated data, OHLCV bars, and a dead-letter topic.
 
 Per-tick work is Flink SQL with tickflow's JVM functions (jobs/jvm), in the first stage every job of
-md.raw.trades shares (jobs/raw_trades.py): one JSON parse per record (``PARSE_TRADE`` / ``PARSE_QUOTE``),
-the rules of ``jobs/market_rules.yaml`` compiled into one CASE, and duplicates of a trade identity found
-with a keyed running count. The first copy of each trade then goes to the JVM bar book
-(``io.tickflow.bars``), keyed by symbol: it judges lateness against the watermark it forgets by, builds
-the 1m bars, numbers revisions and rolls 1m up into 5m/15m/1h/1d on event-time timers. Python builds the
-job and exports the venues' trading sessions; no record runs through Python.
+md.raw.trades shares (jobs/raw_trades.py): one JSON parse per record (``PARSE_TRADE`` / ``PARSE_QUOTE``)
+and the rules of ``jobs/market_rules.yaml`` compiled into one CASE. Every checked trade then goes, as one
+stream, to the JVM bar stage (``io.tickflow.bars``): the rules' rejects leave for md.dlq, the valid trades
+reach the bar book keyed by symbol, which refuses LATE trades (against the watermark it forgets by) and
+DUPLICATEs (the identities of the trades in the minutes it still holds), builds the 1m bars, numbers
+revisions and rolls 1m up into 5m/15m/1h/1d on event-time timers. The raw topic is read and parsed once;
+Python builds the job and exports the venues' trading sessions; no record runs through Python.
 
 Every input record ends in exactly one place: a 1m bar's ``trade_count`` (on time, or merged late as a
 revision), ``md.dlq`` (with its reason, original bytes, topic, partition and offset), or — quotes —
@@ -45,11 +46,11 @@ COMPONENT = "market_data_processor"
 
 @dataclass(frozen=True)
 class ProcessorOptions:
-    """Event-time and duplicate settings; defaults suit live feeds and the ES replay."""
+    """Event-time settings; defaults suit live feeds and the ES replay. The allowed lateness is also how long
+    a trade's identity is remembered against repeats: a repeat later than that is LATE."""
 
     out_of_orderness_ms: int = 2_000
     allowed_lateness_ms: int = 60_000
-    dedup_horizon: str = "1 h"
     bounded: bool = False
     group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-mdp"
@@ -87,10 +88,11 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
               `open` STRING, high STRING, low STRING, `close` STRING, volume STRING, vwap STRING,
               trade_count BIGINT, revision INT, sources ARRAY<STRING>, pipeline_version STRING
             ) WITH ({_kafka_sink('md.bars', bootstrap, o, 'bars')})""",
-        # --- the first copy of each trade goes to the bar book (lateness, bars and roll-ups in the JVM)
-        """CREATE TEMPORARY VIEW trades_accepted AS
-            SELECT k, payload, kafka_partition, kafka_offset, rt, source, symbol, venue, ts_event, seq, price, size
-            FROM trades_counted WHERE seen = 1""",
+        # --- every checked trade goes to the bar stage (rejects, duplicates, lateness, bars in the JVM)
+        """CREATE TEMPORARY VIEW trades_to_book AS
+            SELECT k, payload, kafka_partition, kafka_offset, rt, source, symbol, venue, ts_event, seq, trade_id,
+                   price, size, reason, detail
+            FROM trades_checked""",
         # --- quotes
         """CREATE TEMPORARY VIEW quotes_checked AS
             SELECT k, payload, kafka_partition, kafka_offset,
@@ -100,13 +102,8 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
             FROM raw_quotes""",
         f"""CREATE TEMPORARY VIEW quotes_classified AS
             SELECT *, {quote_reason} AS reason, {quote_detail} AS detail FROM quotes_checked""",
-        # --- every reject of the SQL stages, with its bytes and coordinates (the bar book adds LATE)
-        f"""CREATE TEMPORARY VIEW rejects AS
-            SELECT {_dead_letter('reason', 'detail', 'md.raw.trades')} FROM trades_checked WHERE reason IS NOT NULL
-            UNION ALL
-            SELECT {_dead_letter("'DUPLICATE'", raw_trades.duplicate_detail_sql(), 'md.raw.trades')}
-            FROM trades_counted WHERE seen > 1
-            UNION ALL
+        # --- the quotes' rejects, with their bytes and coordinates (the bar stage gives the trades')
+        f"""CREATE TEMPORARY VIEW quote_rejects AS
             SELECT {_dead_letter('reason', 'detail', 'md.raw.quotes')}
             FROM quotes_classified WHERE reason IS NOT NULL""",
     ]
@@ -117,33 +114,32 @@ def _dead_letter(reason: str, detail: str, topic: str) -> str:
 
 
 def bar_stage(t_env, trades, allowed_lateness_ms: int, sessions: str):
-    """The JVM bar book (jobs/jvm ``io.tickflow.bars.BarStage``) over the accepted trades: keyed by symbol,
-    state and event-time timers in the JVM, so no record crosses into Python at run time. Returns the bar
-    rows and the LATE trades."""
+    """The JVM bar stage (jobs/jvm ``io.tickflow.bars.BarStage``) over the checked trades: the bar book keyed
+    by symbol, state and event-time timers in the JVM, so no record crosses into Python at run time. Returns
+    the bar rows and the refused trades (rules, DUPLICATE, LATE) with their reasons."""
     from pyflink.java_gateway import get_gateway
     from pyflink.table import Table
 
     stage = get_gateway().jvm.io.tickflow.bars.BarStage
     out = stage.bars(t_env._j_tenv, trades._j_table, sessions, allowed_lateness_ms, BAR_BOOK_UID)
-    return Table(out.barTable(), t_env), Table(out.lateTable(), t_env)
+    return Table(out.barTable(), t_env), Table(out.refusedTable(), t_env)
 
 
 def build(t_env, bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet | None = None):
     """Declare everything on ``t_env``; returns the statement set, attached to the DataStream graph."""
     rules = rules or validation.load_rules()
-    t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
     for stmt in statements(bootstrap, o, rules):
         t_env.execute_sql(stmt)
 
-    bars, late = bar_stage(t_env, t_env.from_path("trades_accepted"), o.allowed_lateness_ms,
-                           sessions_spec(rules.venue_calendars))
-    t_env.create_temporary_view("late_trades", late)
+    bars, refused = bar_stage(t_env, t_env.from_path("trades_to_book"), o.allowed_lateness_ms,
+                              sessions_spec(rules.venue_calendars))
+    t_env.create_temporary_view("refused_trades", refused)
     stmt_set = t_env.create_statement_set()
     stmt_set.add_insert("bars_out", bars)
     stmt_set.add_insert_sql(f"""INSERT INTO dlq
-        SELECT * FROM rejects
+        SELECT {_dead_letter('reason', 'detail', 'md.raw.trades')} FROM refused_trades
         UNION ALL
-        SELECT {_dead_letter("'LATE'", 'detail', 'md.raw.trades')} FROM late_trades""")
+        SELECT * FROM quote_rejects""")
     stmt_set.add_insert_sql("""INSERT INTO valid_quotes
         SELECT k, source, symbol, venue, ts_event, ts_recv, seq, CAST(bid AS STRING), CAST(bid_size AS STRING),
                CAST(ask AS STRING), CAST(ask_size AS STRING)
@@ -157,7 +153,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     d = ProcessorOptions()
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
     p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
-    p.add_argument("--dedup-horizon", default=d.dedup_horizon, help="how long a trade id is remembered, e.g. '1 h'")
     p.add_argument("--group-id", default=d.group_id)
     return p.parse_args(argv)
 
@@ -165,8 +160,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()
-    options = ProcessorOptions(args.out_of_orderness_ms, args.allowed_lateness_ms, args.dedup_horizon,
-                               args.bounded, args.group_id)
+    options = ProcessorOptions(args.out_of_orderness_ms, args.allowed_lateness_ms, args.bounded, args.group_id)
     # A bounded run ends every split with the maximum watermark; with idleness on, a subtask still warming
     # up counts as idle and the finished one's maximum becomes the watermark, making every trade LATE.
     # Bounded input needs no idleness: each split ends on its own.

@@ -3,6 +3,7 @@ package io.tickflow.bars;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -15,6 +16,14 @@ import java.util.Map;
  * once the watermark reaches their own last millisecond; every timeframe is therefore the roll-up of the
  * same 1m content. A trade reaching an emitted minute re-emits the 1m bar and every roll-up holding it
  * (revision + 1, each with all its trades).
+ *
+ * <p>Duplicates are judged here too, per symbol: the book holds the identity ({@link TradeIdentity}) of every
+ * trade taken into a 1m bar it has not yet forgotten, and forgets them with that bar. A trade whose identity
+ * is held is a DUPLICATE; one whose minute is forgotten is LATE before anything else, since a repeat of it
+ * could not be told from a first copy any more. The duplicate state is therefore bounded by the trades of
+ * the allowed lateness per symbol, and expires in event time: an outage of any length changes nothing. The
+ * seqs of forgotten trades stay as ranges per source ({@link SeqRanges}: one range for a gapless feed), so
+ * a refused trade past the lateness is called DUPLICATE when its seq was taken before and LATE otherwise.
  *
  * <p>Lateness is judged here, against the same watermark that makes the book forget, so the two can never
  * disagree: a bar is forgotten when the watermark passes its last millisecond plus the allowed lateness,
@@ -38,18 +47,32 @@ public final class BarBook {
         this.sessionsByVenue = sessionsByVenue;
     }
 
+    public static final String LATE = "LATE";
+    public static final String DUPLICATE = "DUPLICATE";
+
     /** What one trade did: the revisions it caused, or why it was refused. */
     public static final class Outcome {
         public final List<Bar> revised;
-        /** Null when the trade was taken; else the LATE dead letter's detail. */
-        public final String lateDetail;
+        /** Null when the trade was taken; else {@link #LATE} or {@link #DUPLICATE}. */
+        public final String refusal;
+        /** The dead letter's detail of a refusal. */
+        public final String detail;
         /** The 1m bar's due time when the trade opened a new minute (a timer to set), else Long.MIN_VALUE. */
         public final long newMinuteDueMs;
 
-        Outcome(List<Bar> revised, String lateDetail, long newMinuteDueMs) {
+        Outcome(List<Bar> revised, long newMinuteDueMs) {
+            this(revised, null, null, newMinuteDueMs);
+        }
+
+        private Outcome(List<Bar> revised, String refusal, String detail, long newMinuteDueMs) {
             this.revised = revised;
-            this.lateDetail = lateDetail;
+            this.refusal = refusal;
+            this.detail = detail;
             this.newMinuteDueMs = newMinuteDueMs;
+        }
+
+        static Outcome refused(String reason, String detail) {
+            return new Outcome(List.of(), reason, detail, Long.MIN_VALUE);
         }
     }
 
@@ -69,27 +92,38 @@ public final class BarBook {
         return dueMs(b) + latenessMs;
     }
 
-    /** Take one trade, judged against the operator's current watermark (ms). */
-    public Outcome add(String symbol, String source, String venue, long ts, long seq, BigDecimal price,
-                       BigDecimal size, long watermarkMs) {
+    /** Take one trade ({@code tradeId} null where the feed has none), judged against the operator's current
+     *  watermark (ms). */
+    public Outcome add(String symbol, String source, String venue, long ts, long seq, String tradeId,
+                       BigDecimal price, BigDecimal size, long watermarkMs) {
         long judgedAt = Math.max(watermarkMs, store.closedThroughMs());
         long minuteStart = Timeframes.intradayStart(ts, "1m");
         long minuteDue = Math.floorDiv(minuteStart + Timeframes.widthNs("1m"), 1_000_000L) - 1;
+        String trade = "trade " + source + " " + symbol + " " + TradeIdentity.describe(tradeId, seq);
         if (minuteDue + latenessMs <= judgedAt) {
-            return new Outcome(List.of(), "minute of ts_event " + ts + " closed more than " + latenessMs
-                    + " ms before watermark " + judgedAt, Long.MIN_VALUE);
+            String closed = "minute of ts_event " + ts + " closed more than " + latenessMs + " ms before watermark "
+                    + judgedAt;
+            return SeqRanges.contains(store.forgottenSeqs(source), seq)
+                    ? Outcome.refused(DUPLICATE, trade + " (seq " + seq + ") was taken before; its " + closed)
+                    : Outcome.refused(LATE, closed);
         }
+        String identity = TradeIdentity.of(source, tradeId, seq);
+        Long takenIn = store.takenMinute(identity);
+        if (takenIn != null) {
+            return Outcome.refused(DUPLICATE, trade + " already taken into the 1m bar of " + takenIn);
+        }
+        store.take(identity, minuteStart, seq);
         Bar minute = store.minute(minuteStart);
         if (minute == null) {
             minute = Bar.trade(symbol, ts, seq, price, size, source);
             minute.venue = venue;
             store.putMinute(minute);
-            return new Outcome(List.of(), null, minuteDue);
+            return new Outcome(List.of(), minuteDue);
         }
         minute.addTrade(ts, seq, price, size, source);
         if (!minute.emitted) {
             store.putMinute(minute);
-            return new Outcome(List.of(), null, Long.MIN_VALUE);
+            return new Outcome(List.of(), Long.MIN_VALUE);
         }
         // an emitted minute has been folded into its roll-ups, which outlive it: revise each one holding it
         List<Bar> revised = new ArrayList<>();
@@ -108,7 +142,7 @@ public final class BarBook {
             }
             store.putRollup(up);
         }
-        return new Outcome(revised, null, Long.MIN_VALUE);
+        return new Outcome(revised, Long.MIN_VALUE);
     }
 
     /**
@@ -148,10 +182,24 @@ public final class BarBook {
             out.emitted.add(up);
             out.timersMs.add(expiryMs(up));
         }
+        long lastForgottenMinute = Long.MIN_VALUE;
         for (Bar b : store.all()) {
             if (b.emitted && expiryMs(b) <= watermarkMs) {
                 store.remove(b);
+                if (b.timeframe.equals("1m")) {
+                    lastForgottenMinute = Math.max(lastForgottenMinute, b.bucketStart);
+                }
             }
+        }
+        if (lastForgottenMinute != Long.MIN_VALUE) {
+            // minutes are forgotten in order, so every minute up to this one is gone with its trades; their
+            // seqs stay, compactly, to tell a re-send of one of them from a trade that never came
+            Map<String, long[]> seqs = new HashMap<>();
+            store.forgetTakenThrough(lastForgottenMinute, (identity, seq) -> {
+                String source = TradeIdentity.sourceOf(identity);
+                seqs.put(source, SeqRanges.add(seqs.computeIfAbsent(source, store::forgottenSeqs), seq));
+            });
+            seqs.forEach(store::setForgottenSeqs);
         }
         if (watermarkMs > store.closedThroughMs()) {
             store.setClosedThroughMs(watermarkMs);

@@ -8,6 +8,7 @@ import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -24,14 +25,15 @@ import org.apache.flink.util.OutputTag;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
 /**
  * The keyed operator around {@link BarBook}: one book per symbol in keyed state (v2 of the layout: 1m bars
- * by bucket start, roll-ups by "symbol|timeframe|bucket_start", the watermark the book last forgot at),
- * event-time timers for emission and expiry, md.bars rows out, and LATE trades to a side output with
- * everything their dead letter needs.
+ * by bucket start, roll-ups by "symbol|timeframe|bucket_start", the identities of the trades taken into the
+ * 1m bars held, the watermark the book last forgot at), event-time timers for emission and expiry, md.bars
+ * rows out, and DUPLICATE and LATE trades to a side output with everything their dead letter needs.
  *
  * <p>Flink does not restore watermarks: after a restart the operator's watermark starts from nothing until
  * every input has sent one again. Trades read in that moment are judged by the watermark of the last
@@ -44,8 +46,11 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     public static final String ROLLUPS_STATE = "rollup-bars-v2";
     public static final String CLOSED_STATE = "closed-through-ms-v2";
     public static final String WATERMARK_STATE = "checkpointed-watermark-ms-v2";
-    /** LATE trades: k, payload, kafka_partition, kafka_offset, detail. */
-    public static final OutputTag<Row> LATE = new OutputTag<>("late-trades", LateTrades.TYPE) {
+    public static final String TAKEN_STATE = "taken-trades-v1";
+    public static final String FORGOTTEN_STATE = "forgotten-seqs-v1";
+    private static final TypeInformation<long[]> LONGS = PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO;
+    /** Refused trades ({@link RefusedTrades}): the bar book's DUPLICATE and LATE. */
+    public static final OutputTag<Row> REFUSED = new OutputTag<>("refused-trades", RefusedTrades.TYPE) {
     };
 
     private final Map<String, TradingSessions> sessionsByVenue;
@@ -53,9 +58,12 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     private transient MapState<Long, Bar> minutes;
     private transient MapState<String, Bar> rollups;
     private transient ValueState<Long> closedThrough;
+    private transient MapState<String, long[]> taken;
+    private transient MapState<String, long[]> forgotten;
     private transient BarBook book;
     private transient Counter revisions;
     private transient Counter late;
+    private transient Counter duplicates;
     /** Seconds from the end of the latest bar this subtask emitted (revision 0) to its emission; NaN before. */
     private transient volatile double latencySeconds;
     private transient String key;
@@ -74,12 +82,17 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         minutes = getRuntimeContext().getMapState(new MapStateDescriptor<>(MINUTES_STATE, Types.LONG, bar));
         rollups = getRuntimeContext().getMapState(new MapStateDescriptor<>(ROLLUPS_STATE, Types.STRING, bar));
         closedThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
+        taken = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>(TAKEN_STATE, Types.STRING, LONGS));
+        forgotten = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>(FORGOTTEN_STATE, Types.STRING, LONGS));
         book = new BarBook(new StateStore(), latenessMs, sessionsByVenue);
-        // Prometheus: ..._operator_tickflow_bar_revisions, ..._tickflow_late_trades and
-        // ..._tickflow_bar_latency_seconds
+        // Prometheus: ..._operator_tickflow_bar_revisions, ..._tickflow_late_trades,
+        // ..._tickflow_duplicate_trades and ..._tickflow_bar_latency_seconds
         MetricGroup metrics = getRuntimeContext().getMetricGroup().addGroup("tickflow");
         revisions = metrics.counter("bar_revisions");
         late = metrics.counter("late_trades");
+        duplicates = metrics.counter("duplicate_trades");
         latencySeconds = Double.NaN;
         metrics.gauge("bar_latency_seconds", (Gauge<Double>) () -> latencySeconds);
     }
@@ -88,11 +101,11 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     public void processElement(Row t, Context ctx, Collector<Row> out) throws Exception {
         key = ctx.getCurrentKey();
         BarBook.Outcome o = book.add(t.getFieldAs("symbol"), t.getFieldAs("source"), t.getFieldAs("venue"),
-                t.<Long>getFieldAs("ts_event"), t.<Long>getFieldAs("seq"), t.<BigDecimal>getFieldAs("price"),
-                t.<BigDecimal>getFieldAs("size"), watermark(ctx.timerService()));
-        if (o.lateDetail != null) {
-            late.inc();
-            ctx.output(LATE, LateTrades.row(t, o.lateDetail));
+                t.<Long>getFieldAs("ts_event"), t.<Long>getFieldAs("seq"), t.<String>getFieldAs("trade_id"),
+                t.<BigDecimal>getFieldAs("price"), t.<BigDecimal>getFieldAs("size"), watermark(ctx.timerService()));
+        if (o.refusal != null) {
+            (o.refusal.equals(BarBook.LATE) ? late : duplicates).inc();
+            ctx.output(REFUSED, RefusedTrades.row(t, o.refusal, o.detail));
             return;
         }
         if (o.newMinuteDueMs != Long.MIN_VALUE) {
@@ -229,6 +242,48 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
                 minutes.values().forEach(out::add);
                 rollups.values().forEach(out::add);
                 return out;
+            });
+        }
+
+        @Override
+        public Long takenMinute(String identity) {
+            long[] t = state(() -> taken.get(identity));
+            return t == null ? null : t[0];
+        }
+
+        @Override
+        public void take(String identity, long minuteStart, long seq) {
+            state(() -> {
+                taken.put(identity, new long[] {minuteStart, seq});
+                return null;
+            });
+        }
+
+        @Override
+        public void forgetTakenThrough(long minuteStart, Forgotten out) {
+            state(() -> {
+                Iterator<Map.Entry<String, long[]>> it = taken.iterator();
+                while (it.hasNext()) {
+                    Map.Entry<String, long[]> e = it.next();
+                    if (e.getValue()[0] <= minuteStart) {
+                        out.trade(e.getKey(), e.getValue()[1]);
+                        it.remove();
+                    }
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public long[] forgottenSeqs(String source) {
+            return state(() -> forgotten.get(source));
+        }
+
+        @Override
+        public void setForgottenSeqs(String source, long[] ranges) {
+            state(() -> {
+                forgotten.put(source, ranges);
+                return null;
             });
         }
 

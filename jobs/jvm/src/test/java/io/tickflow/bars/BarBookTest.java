@@ -33,7 +33,7 @@ class BarBookTest {
     }
 
     static BarBook.Outcome trade(BarBook b, long ts, long seq, String price, String size, long wm) {
-        return b.add("ES", "replay", "XCME", ts, seq, new BigDecimal(price), new BigDecimal(size), wm);
+        return b.add("ES", "replay", "XCME", ts, seq, null, new BigDecimal(price), new BigDecimal(size), wm);
     }
 
     static List<String> shape(List<Bar> bars) {
@@ -99,7 +99,7 @@ class BarBookTest {
         assertEquals(4, first.get(4).tradeCount);
         // minute 4 of the bucket arrives behind the watermark but within the allowed lateness
         BarBook.Outcome o = trade(b, T0 + 4 * M + 1, 5, "20", "3", due5 + LATENESS_MS - 1);
-        assertNull(o.lateDetail);
+        assertNull(o.refusal);
         assertEquals(List.of(), o.revised, "a new minute is emitted by the watermark, not by the trade");
         List<Bar> next = b.advance(due5 + LATENESS_MS - 1).emitted;
         assertEquals(List.of("1m@0", "5m@1"), shape(next));
@@ -118,7 +118,7 @@ class BarBookTest {
         List<Bar> emitted = new ArrayList<>(b.advance(due5).emitted);
         emitted.addAll(b.advance(due5 + LATENESS_MS).emitted); // 5m and its minutes forgotten
         BarBook.Outcome o = trade(b, T0 + 4 * M + 1, 5, "20", "3", due5 + LATENESS_MS);
-        assertNotNull(o.lateDetail);
+        assertEquals(BarBook.LATE, o.refusal);
         assertEquals(List.of(), o.revised);
         emitted.addAll(b.advance(Long.MAX_VALUE).emitted);
         Map<String, Bar> last = lastPerKey(emitted);
@@ -136,8 +136,8 @@ class BarBookTest {
         // after a restore the operator's watermark starts from nothing; the store remembers
         BarBook after = book(store);
         BarBook.Outcome o = trade(after, T0 + 2, 2, "11", "1", NO_WATERMARK);
-        assertNotNull(o.lateDetail);
-        assertTrue(o.lateDetail.contains("before watermark " + (endMs(T0, M) + LATENESS_MS)), o.lateDetail);
+        assertEquals(BarBook.LATE, o.refusal);
+        assertTrue(o.detail.contains("before watermark " + (endMs(T0, M) + LATENESS_MS)), o.detail);
         List<Bar> rest = after.advance(Long.MAX_VALUE).emitted;
         assertEquals(List.of("5m@0", "15m@0", "1h@0", "1d@0"), shape(rest), "no new 1m bar of the late trade");
         assertEquals(1, rest.get(0).tradeCount);

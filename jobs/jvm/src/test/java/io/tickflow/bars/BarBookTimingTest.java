@@ -67,8 +67,8 @@ class BarBookTimingTest {
         long maxSeenMs = Long.MIN_VALUE;
         long wm = Long.MIN_VALUE;
         for (Trade t : order) {
-            BarBook.Outcome o = book.add("ES", "replay", null, t.ts, t.seq, t.price, t.size, wm);
-            if (o.lateDetail == null) {
+            BarBook.Outcome o = book.add("ES", "replay", null, t.ts, t.seq, null, t.price, t.size, wm);
+            if (o.refusal == null) {
                 taken.add(t);
                 records.addAll(BarTest.copies(o.revised));
             }
@@ -150,7 +150,7 @@ class BarBookTimingTest {
         MapBarStore store = new MapBarStore();
         BarBook once = new BarBook(store, LATENESS_MS, Map.of());
         for (Trade t : shuffled) {
-            once.add("ES", "replay", null, t.ts, t.seq, t.price, t.size, Long.MIN_VALUE);
+            once.add("ES", "replay", null, t.ts, t.seq, null, t.price, t.size, Long.MIN_VALUE);
         }
         Run whole = new Run(BarTest.copies(once.advance(Long.MAX_VALUE).emitted), shuffled);
         assertEquals(expected, finals(whole));
