@@ -8,8 +8,8 @@ does not drift.
 Brings up its own stack (Kafka, PostgreSQL, S3 and a Flink session cluster with 4 slots, ports +22000,
 data under .tickflow/soak-stack, wiped first), applies the migrations and submits, unbounded, each with
 parallelism 1: market_data_processor, storage_writer (PostgreSQL and the Parquet lake on S3), indicators
-and, with ``--quality``, data_quality. The jobs' duplicate state expires after ``--dedup-horizon``
-(2 min), so their state has to level off well inside the run if the TTL works. A paced publisher
+and, with ``--quality``, data_quality. The jobs' duplicate state is held per symbol for the allowed
+lateness in event time, so their state has to level off well inside the run. A paced publisher
 (bench/paced_feed.py) sends the real ES prices and sizes at ``--rate`` ticks/s over ``--symbols``
 symbols, stamped with the wall clock.
 
@@ -77,19 +77,19 @@ class SoakJob:
     topic: str
 
 
-def pipeline(s, horizon: str, quality: bool) -> list[SoakJob]:
+def pipeline(s, quality: bool) -> list[SoakJob]:
     """The jobs of the soak, each with parallelism 1 and its own consumer group."""
     one = ("--parallelism", "1")
     jobs = [
-        SoakJob(catalog.MARKET_DATA_PROCESSOR.module, (*one, "--dedup-horizon", horizon, "--group-id", "soak-mdp"),
+        SoakJob(catalog.MARKET_DATA_PROCESSOR.module, (*one, "--group-id", "soak-mdp"),
                 "soak-mdp", "md.raw.trades"),
-        SoakJob(catalog.STORAGE_WRITER.module, (*one, "--lake", f"s3://{s.s3_bucket}/lake", "--dedup-horizon", horizon,
+        SoakJob(catalog.STORAGE_WRITER.module, (*one, "--lake", f"s3://{s.s3_bucket}/lake",
                                    "--group-id", "soak-storage"), "soak-storage", "md.raw.trades"),
         SoakJob(catalog.INDICATORS.module, (*one, "--group-id", "soak-indicators"), "soak-indicators", "md.bars"),
     ]
     if quality:
         jobs.append(SoakJob(catalog.DATA_QUALITY.module,
-                            (*one, "--dedup-horizon", horizon, "--group-id", "soak-quality"),
+                            (*one, "--group-id", "soak-quality"),
                             "soak-quality", "md.raw.trades"))
     return jobs
 
@@ -304,7 +304,7 @@ def analyse(raw: dict, args: argparse.Namespace, jobs: list[SoakJob]) -> tuple[d
         "bench": "pipeline_soak", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(), "rate_ticks_per_s": args.rate, "symbols": args.symbols, "minutes": args.minutes,
         "warmup_minutes": args.warmup_minutes, "task_slots": int(SOAK_ENV["TICKFLOW_FLINK_TASK_SLOTS"]),
-        "jobs": {j.name: " ".join(j.args) for j in jobs}, "dedup_horizon": args.dedup_horizon,
+        "jobs": {j.name: " ".join(j.args) for j in jobs},
         "ticks_sent": raw["sent"], "feed_ticks_per_s": round(raw["sent"] / (args.minutes * 60)),
         "samples": len(samples), "bars_measured": len(delays), "bars_revised": raw["revised_bars"],
         "dead_letters": raw["dead_letters"],
@@ -337,7 +337,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--symbols", type=int, default=20)
     p.add_argument("--minutes", type=float, default=15.0, help="length of the feed")
     p.add_argument("--warmup-minutes", type=float, default=2.0, help="left out of the verdicts")
-    p.add_argument("--dedup-horizon", default="2 min", help="the jobs' duplicate-state TTL (default: %(default)s)")
     p.add_argument("--quality", action=argparse.BooleanOptionalAction, default=False,
                    help="run the data_quality job too (default: no, it does not fit beside the others at the "
                         "default rate on two cores)")
@@ -359,7 +358,7 @@ def main() -> int:
     s = config.load()
     signal.signal(signal.SIGTERM, _interrupt)
     ids: dict[str, str] = {}
-    jobs = pipeline(s, args.dedup_horizon, args.quality)
+    jobs = pipeline(s, args.quality)
     try:
         fresh_stack(s)
         submit(s, jobs, ids)

@@ -31,9 +31,10 @@ MARKET_DATA_PROCESSOR = Job("market_data_processor", "market-data-processor", ("
                             "tickflow-market-data-processor", (_uid("market-data-processor", "bar-book"),))
 INDICATORS = Job("indicators", "indicators", ("md.bars",), "tickflow-indicators", (_uid("indicators", "series"),))
 STORAGE_WRITER = Job("storage_writer", "storage-writer", ("md.bars", "md.indicators", "md.quotes", "md.raw.trades"),
-                     "tickflow-storage-writer")
+                     "tickflow-storage-writer", (_uid("storage-writer", "first-copies"),))
 DATA_QUALITY = Job("data_quality", "data-quality", ("md.raw.trades",), "tickflow-data-quality",
-                   (_uid("data-quality", "tracker"), _uid("data-quality", "straggler-batches")))
+                   (_uid("data-quality", "tracker"), _uid("data-quality", "straggler-batches"),
+                    _uid("data-quality", "first-copies")))
 
 JOBS: tuple[Job, ...] = (TRADE_PASSTHROUGH, MARKET_DATA_PROCESSOR, INDICATORS, STORAGE_WRITER, DATA_QUALITY)
 BY_MODULE: dict[str, Job] = {job.module: job for job in JOBS}

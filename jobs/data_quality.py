@@ -2,7 +2,7 @@
 alerts on md.alerts.
 
 Per-tick work is Flink SQL, as in the processor: the same first stage (jobs/raw_trades.py: parse, rules,
-trade identity and duplicates) classifies every record exactly as the processor does; lateness is judged
+and the JVM duplicate check by trade identity) classifies every record exactly as the processor does; lateness is judged
 against this job's own watermark with the processor's allowed lateness, and event-time TUMBLE windows
 count per feed and window —
 valid trades, rejects by reason code, ts_recv − ts_event p50/p99 (``PERCENTILE``), volume, notional and
@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 JOB = catalog.DATA_QUALITY
 JOB_NAME = JOB.name
 INPUT_TOPICS = JOB.input_topics
-OPERATOR_UID, BATCHER_UID = JOB.uids
+OPERATOR_UID, BATCHER_UID, FIRST_COPIES_UID = JOB.uids
+# what the job needs of each checked trade, through the duplicate check
+FIRST_COPY_COLUMNS = "rt, source, symbol, ts_event, ts_recv, seq, trade_id, price, size, reason, detail"
 STATE_NAME = "quality-v1"
 UNKNOWN = "?"
 END_OF_INPUT_MS = 2 ** 62 // 1_000_000  # a watermark past this: a bounded input has ended
@@ -78,8 +80,7 @@ JVM_METRICS = {"bar_revisions": "bars re-emitted because late trades reached the
 class DataQualityOptions:
     window_minutes: int = 1
     out_of_orderness_ms: int = 2_000  # as the processor's, so records are classified as it does
-    allowed_lateness_ms: int = 60_000
-    dedup_horizon: str = "1 h"
+    allowed_lateness_ms: int = 60_000  # also how long a trade's identity is held against repeats
     state_ttl_hours: int = 48
     straggler_flush_ms: int = 1_000  # the longest stragglers wait in the JVM for the watermark to advance
     bounded: bool = False
@@ -105,18 +106,16 @@ def statements(bootstrap: str, o: DataQualityOptions, rules: validation.RuleSet)
             SELECT *, CURRENT_WATERMARK(rt) AS wm,
                    TO_TIMESTAMP_LTZ((ts_event / 60000000000 + 1) * 60000 - 1 + {o.allowed_lateness_ms}, 3)
                      AS minute_expiry
-            FROM trades_counted WHERE seen = 1""",
+            FROM trades_accepted""",
         f"""CREATE TEMPORARY VIEW q_trades AS
             SELECT rt, source, symbol, ts_event, ts_recv, price, size, wm, minute_expiry,
                    {window_last} AS window_last_ms,
                    (wm IS NULL OR ({window_last} > wm AND minute_expiry > wm)) AS on_time
             FROM trades_timed""",
-        # every rejected trade, as the processor's dead-letter union has them
+        # every rejected trade, as the processor's dead letters have them (LATE is judged below)
         """CREATE TEMPORARY VIEW q_rejects AS
             SELECT rt, COALESCE(source, '?') AS source, COALESCE(symbol, '?') AS symbol, ts_event, reason
-            FROM trades_checked WHERE reason IS NOT NULL
-            UNION ALL
-            SELECT rt, source, symbol, ts_event, 'DUPLICATE' AS reason FROM trades_counted WHERE seen > 1""",
+            FROM trades_refused""",
         f"""CREATE TEMPORARY VIEW q_rejects_timed AS
             SELECT *, (rt > {epoch} AND (CURRENT_WATERMARK(rt) IS NULL OR {window_last} > CURRENT_WATERMARK(rt)))
                       AS windowed
@@ -415,9 +414,8 @@ def straggler_stage(t_env, rows, o: DataQualityOptions):
 
 def build(t_env, bootstrap: str, o: DataQualityOptions, q: QualityOptions, rules: validation.RuleSet):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
-    t_env.get_config().set("table.exec.state.ttl", o.dedup_horizon)
-    for stmt in statements(bootstrap, o, rules):
-        t_env.execute_sql(stmt)
+    raw_trades.execute_with_first_copies(t_env, statements(bootstrap, o, rules), o.allowed_lateness_ms,
+                                         FIRST_COPIES_UID, FIRST_COPY_COLUMNS)
     for table, topic in (("quality_out", "md.quality"), ("alerts_out", "md.alerts")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw")
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
@@ -435,8 +433,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
     p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
     p.add_argument("--group-id", default=d.group_id)
-    p.add_argument("--dedup-horizon", default=d.dedup_horizon,
-                   help="how long a trade id is remembered, e.g. '1 h' (default: %(default)s)")
     p.add_argument("--latency-target-ms", type=float, default=dq.latency_target_ms,
                    help="p99 of ts_recv - ts_event within which timeliness is 1")
     p.add_argument("--divergence-bps", type=float, default=dq.divergence_bps,
@@ -457,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: --window-minutes must divide a day (1, 5, 15, 60, …)")
     settings = config.load()
     o = DataQualityOptions(args.window_minutes, args.out_of_orderness_ms, args.allowed_lateness_ms,
-                           dedup_horizon=args.dedup_horizon, bounded=args.bounded, group_id=args.group_id)
+                           bounded=args.bounded, group_id=args.group_id)
     q = QualityOptions(args.latency_target_ms, args.divergence_bps, jump_z=args.jump_z, spike_z=args.spike_z,
                        score_alert_below=args.score_alert_below, stale_minutes=args.stale_minutes,
                        dlq_rate_alert=args.dlq_rate_alert,

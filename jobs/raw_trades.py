@@ -4,13 +4,16 @@ trade identity with its duplicates.
 The market data processor, the quality job and the storage writer all declare these views, so a record is
 valid, rejected or a duplicate by one definition everywhere:
 
-- ``raw_trades``: the topic's bytes (key ``k``, value ``payload``) with partition, offset, processing time,
-  the parse ``p`` (``PARSE_TRADE``, jobs/jvm) and the event time ``rt`` with its watermark;
+- ``raw_trades``: the topic's bytes (key ``k``, value ``payload``) with partition, offset, the parse ``p``
+  (``PARSE_TRADE``, jobs/jvm) and the event time ``rt`` with its watermark;
 - ``trades_checked``: every record with its reason (NULL when valid): the parser's, else the first rule of
-  jobs/market_rules.yaml it breaks;
-- ``trades_counted``: the valid records with ``seen``, how many records of the same trade identity came
-  before this one in arrival order (within the dedup horizon): ``seen = 1`` is the trade, the rest are
-  DUPLICATE.
+  jobs/market_rules.yaml it breaks.
+
+Duplicates are judged in the JVM, keyed by symbol, in event time (jobs/jvm ``io.tickflow.trades``): a
+trade's identity is held until the watermark passes its minute plus the allowed lateness, and the seqs of
+forgotten trades stay as ranges per source. The processor's bar book does it as it builds bars;
+:func:`declare_first_copies` gives the other jobs the same verdicts as the views ``trades_accepted`` (the
+first copies) and ``trades_refused`` (the rules' rejects and the DUPLICATEs).
 
 A trade's identity is ``(source, symbol, trade_id)``, or ``(source, symbol, seq)`` where the record carries no
 trade id: a provider's ids and sequence numbers are only unique within a symbol (docs/market_data_processor.md
@@ -23,10 +26,6 @@ from typing import Any
 
 from jobs import validation
 
-# The SQL partition of one trade identity. A record with an id is identified by it whatever its seq; one
-# without by its seq (the CASE keeps the two kinds apart: an id is never equal to a NULL).
-IDENTITY_SQL = "source, symbol, trade_id, CASE WHEN trade_id IS NULL THEN seq END"
-
 # The JVM functions every job of md.raw.trades uses.
 FUNCTIONS = {
     "PARSE_TRADE": "io.tickflow.udf.ParseTrade",
@@ -36,7 +35,8 @@ FUNCTIONS = {
 
 
 def identity(record: Mapping[str, Any]) -> tuple:
-    """The identity of a parsed, valid trade record, as the SQL's partition (the tests' reference)."""
+    """The identity of a parsed, valid trade record (the tests' reference for ``io.tickflow.trades.TradeIdentity``):
+    a record with an id is identified by it whatever its seq, one without by its seq."""
     trade_id = record.get("trade_id")
     return (record["source"], record["symbol"], trade_id, record["seq"] if trade_id is None else None)
 
@@ -56,39 +56,46 @@ def statements(source_options: str, rules: validation.RuleSet, out_of_orderness_
     sane_time = (f"PARSE_TRADE(payload).reason IS NULL AND {ts} >= {rules.min_ts_event_ns} "
                  f"AND {ts} <= UNIX_TIMESTAMP() * 1000000000 + {rules.future_tolerance_ns}")
     parsed_extra = "".join(f", p.{c} AS {c}" for c in carry)
-    counted_extra = "".join(f", {c}" for c in carry)
     return function_statements() + [
         # bytes as they are, parsed once; event time only from sane, parsed timestamps
         f"""CREATE TEMPORARY TABLE raw_trades (
               k BYTES, payload BYTES,
               kafka_partition INT METADATA FROM 'partition' VIRTUAL,
               kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-              pt AS PROCTIME(),
               p AS PARSE_TRADE(payload),
               rt AS CASE WHEN {sane_time} THEN TO_TIMESTAMP_LTZ({ts} / 1000000, 3)
                          ELSE TO_TIMESTAMP_LTZ(0, 3) END,
               WATERMARK FOR rt AS rt - INTERVAL '{out_of_orderness_ms / 1000}' SECOND
             ) WITH ({source_options})""",
         f"""CREATE TEMPORARY VIEW trades_parsed AS
-            SELECT k, payload, kafka_partition, kafka_offset, pt, rt,
+            SELECT k, payload, kafka_partition, kafka_offset, rt,
                    p.reason AS parse_reason, p.detail AS parse_detail, p.source AS source, p.symbol AS symbol,
                    p.venue AS venue, p.ts_event AS ts_event, p.seq AS seq, p.price AS price, p.size AS size,
                    p.trade_id AS trade_id{parsed_extra}
             FROM raw_trades""",
         f"""CREATE TEMPORARY VIEW trades_checked AS
             SELECT *, {reason} AS reason, {detail} AS detail FROM trades_parsed""",
-        # a running count per identity, in arrival order; the state expires after the job's dedup horizon
-        f"""CREATE TEMPORARY VIEW trades_counted AS
-            SELECT k, payload, kafka_partition, kafka_offset, pt, rt, source, symbol, venue, ts_event, seq, price,
-                   size, trade_id{counted_extra},
-                   COUNT(*) OVER (PARTITION BY {IDENTITY_SQL}
-                                  ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen
-            FROM trades_checked WHERE reason IS NULL""",
     ]
 
 
-def duplicate_detail_sql() -> str:
-    """The detail of a DUPLICATE dead letter, over ``trades_counted``."""
-    return ("CONCAT('trade ', source, ' ', symbol, ' ', "
-            "COALESCE(CONCAT('id ', trade_id), CONCAT('seq ', CAST(seq AS STRING))), "
-            "' seen ', CAST(seen - 1 AS STRING), ' time(s) before')")
+def execute_with_first_copies(t_env, statements: list[str], allowed_lateness_ms: int, uid: str, columns: str) -> None:
+    """Execute a job's ``statements`` (which begin with :func:`statements`'), declaring the first-copy views
+    right after ``trades_checked``, so the job's own views can read them."""
+    for stmt in statements:
+        t_env.execute_sql(stmt)
+        if "VIEW trades_checked AS" in stmt:
+            declare_first_copies(t_env, allowed_lateness_ms, uid, columns)
+
+
+def declare_first_copies(t_env, allowed_lateness_ms: int, uid: str, columns: str) -> None:
+    """The views ``trades_accepted`` and ``trades_refused`` over ``trades_checked`` (``columns`` of it, which
+    must include rt, source, symbol, seq, trade_id, ts_event, reason, detail), through the JVM duplicate
+    check (``io.tickflow.trades.FirstCopyStage``, state bounded per symbol); ``rt`` stays their rowtime."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import Table
+
+    checked = t_env.sql_query(f"SELECT {columns} FROM trades_checked")
+    stage = get_gateway().jvm.io.tickflow.trades.FirstCopyStage
+    out = stage.split(t_env._j_tenv, checked._j_table, allowed_lateness_ms, uid)
+    t_env.create_temporary_view("trades_accepted", Table(out.acceptedTable(), t_env))
+    t_env.create_temporary_view("trades_refused", Table(out.refusedTable(), t_env))

@@ -52,6 +52,9 @@ OUT_OF_ORDERNESS_MS = 2_000
 INDICATORS = ("sma_20", "sma_50", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist", "rsi_14",
               "bb_upper", "bb_mid", "bb_lower", "atr_14", "vwap_day", "stoch_k", "stoch_d")
 
+(FIRST_COPIES_UID,) = JOB.uids
+# what the archive needs of each checked trade, through the duplicate check
+FIRST_COPY_COLUMNS = "rt, source, symbol, venue, ts_event, ts_recv, seq, price, size, trade_id, reason, detail"
 
 @dataclass(frozen=True)
 class StorageOptions:
@@ -61,7 +64,7 @@ class StorageOptions:
     lake_file_size: str = "128MB"
     lake_compression: str = "ZSTD"
     trade_batch_rows: int = 5000
-    dedup_horizon: str = "1 h"         # how long a trade identity is remembered (the only state)
+    allowed_lateness_ms: int = 60_000  # as the processor's: how long a trade identity is held against repeats
     flush_interval: str = "1s"
     group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-storage"
@@ -190,11 +193,11 @@ def statements(s: config.Settings, o: StorageOptions, rules: validation.RuleSet,
             FROM (SELECT *, CAST(payload AS STRING) AS v FROM quotes_in)""",
         f"""CREATE TEMPORARY VIEW quotes_checked AS SELECT *, ({_all_present(QUOTE_FIELDS)}
               AND {_decimals(QUANTITY, 'bid', 'bid_size', 'ask', 'ask_size')}) IS TRUE AS ok FROM quotes_json""",
-        # The first copy of each trade identity within the dedup horizon (jobs/raw_trades.py, the processor's
-        # own definition): a trade replayed twice is archived once, in the lake as in the table.
+        # The first copy of each trade identity (jobs/raw_trades.py, the processor's own definition): a trade
+        # replayed twice is archived once, in the lake as in the table.
         """CREATE TEMPORARY VIEW trades_ok AS
             SELECT source, symbol, venue, ts_event, ts_recv, seq, price, size, trade_id
-            FROM trades_counted WHERE seen = 1""",
+            FROM trades_accepted""",
         # A bar or indicator record missing what its table needs: dead-lettered with its bytes.
         f"""CREATE TEMPORARY VIEW rejects AS
             {_reject_select('bars_checked', 'md.bars')}
@@ -298,12 +301,12 @@ def build(s: config.Settings, o: StorageOptions, bootstrap: str | None = None, o
           parallelism: int | None = None):
     """The job's environments with every INSERT in one statement set."""
     # UTC: the lake's date/hour partitions are UTC days and hours
-    extra = {"table.local-time-zone": "UTC", "table.exec.state.ttl": o.dedup_horizon}
+    extra = {"table.local-time-zone": "UTC"}
     if o.bounded:
         extra["table.exec.source.idle-timeout"] = "0 ms"
     env, t_env = environments(s, JOB_NAME, parallelism=parallelism, on_cluster=on_cluster, extra=extra)
-    for stmt in statements(s, o, validation.load_rules(), bootstrap):
-        t_env.execute_sql(stmt)
+    raw_trades.execute_with_first_copies(t_env, statements(s, o, validation.load_rules(), bootstrap),
+                                         o.allowed_lateness_ms, FIRST_COPIES_UID, FIRST_COPY_COLUMNS)
     stmt_set = t_env.create_statement_set()
     for stmt in inserts(o):
         stmt_set.add_insert_sql(stmt)
@@ -321,8 +324,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lake-compression", default=StorageOptions.lake_compression, choices=["ZSTD", "SNAPPY"])
     p.add_argument("--trade-batch-rows", type=int, default=StorageOptions.trade_batch_rows)
     p.add_argument("--group-id", default=StorageOptions.group_id)
-    p.add_argument("--dedup-horizon", default=StorageOptions.dedup_horizon,
-                   help="how long a trade identity is remembered, e.g. '1 h' (default: %(default)s)")
+    p.add_argument("--allowed-lateness-ms", type=int, default=StorageOptions.allowed_lateness_ms,
+                   help="how long after its minute a trade's identity is held against repeats (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -331,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     o = StorageOptions(bounded=args.bounded, db=not args.no_db, lake="" if args.no_lake else args.lake,
                        lake_file_size=args.lake_file_size, lake_compression=args.lake_compression,
                        trade_batch_rows=args.trade_batch_rows, group_id=args.group_id,
-                       dedup_horizon=args.dedup_horizon)
+                       allowed_lateness_ms=args.allowed_lateness_ms)
     if not o.db and not lake_enabled(o):
         print("storage_writer: --no-db and --no-lake leave nothing to write", file=sys.stderr)
         return 2

@@ -70,8 +70,9 @@ def test_pending_gathers_valid_rows_rejects_and_stragglers_of_a_window():
 def test_the_sql_reuses_the_processors_classification_and_windows_by_the_option():
     stmts = statements("k:9092", DataQualityOptions(window_minutes=5), validation.load_rules())
     text = "\n".join(stmts)
-    for view in ("trades_checked", "trades_counted", "trades_timed", "to_python"):
+    for view in ("trades_checked", "trades_timed", "to_python"):
         assert f"VIEW {view} AS" in text
+    assert "FROM trades_accepted" in text and "FROM trades_refused" in text
     assert "INTERVAL '5' MINUTE" in text and "PERCENTILE(" in text
     assert "p.ts_recv AS ts_recv" in text  # carried from the parse for the latency
 

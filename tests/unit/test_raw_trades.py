@@ -27,18 +27,32 @@ def test_an_id_identifies_a_trade_whatever_its_seq_and_only_within_its_symbol():
     assert raw_trades.identity(trade(trade_id="7")) != raw_trades.identity(trade(seq=7)), "an id is not a seq"
 
 
-def counted_view(statements: list[str]) -> str:
-    views = [s for s in statements if "VIEW trades_counted AS" in s]
+def checked_view(statements: list[str]) -> str:
+    views = [s for s in statements if "VIEW trades_checked AS" in s]
     assert len(views) == 1
     return " ".join(views[0].split())
 
 
-def test_the_processor_the_quality_job_and_the_storage_writer_count_duplicates_by_one_definition():
+def test_the_processor_the_quality_job_and_the_storage_writer_classify_by_one_definition():
     rules = validation.load_rules()
-    processor = counted_view(market_data_processor.statements("k:1", market_data_processor.ProcessorOptions(),
+    processor = checked_view(market_data_processor.statements("k:1", market_data_processor.ProcessorOptions(),
                                                               rules))
-    quality = counted_view(data_quality.statements("k:1", data_quality.DataQualityOptions(), rules))
-    writer = counted_view(storage_writer.statements(config.load(), storage_writer.StorageOptions(), rules, "k:1"))
-    assert f"PARTITION BY {raw_trades.IDENTITY_SQL}" in processor
-    # the same view, apart from the fields a job carries along (ts_recv)
-    assert processor == quality.replace(", ts_recv", "") == writer.replace(", ts_recv", "")
+    quality = checked_view(data_quality.statements("k:1", data_quality.DataQualityOptions(), rules))
+    writer = checked_view(storage_writer.statements(config.load(), storage_writer.StorageOptions(), rules, "k:1"))
+    assert processor == quality == writer
+
+
+def test_no_job_keeps_duplicate_state_per_trade_in_sql():
+    """Duplicates are judged by the JVM stages (state per symbol in event time), not an OVER per identity."""
+    rules = validation.load_rules()
+    for stmts in (market_data_processor.statements("k:1", market_data_processor.ProcessorOptions(), rules),
+                  data_quality.statements("k:1", data_quality.DataQualityOptions(), rules),
+                  storage_writer.statements(config.load(), storage_writer.StorageOptions(), rules, "k:1")):
+        text = " ".join(stmts)
+        assert " OVER " not in text and "PROCTIME()" not in text
+
+
+def test_the_first_copy_columns_carry_what_the_duplicate_check_reads():
+    needed = {"rt", "source", "symbol", "ts_event", "seq", "trade_id", "reason", "detail"}
+    for columns in (data_quality.FIRST_COPY_COLUMNS, storage_writer.FIRST_COPY_COLUMNS):
+        assert needed <= {c.strip() for c in columns.split(",")}

@@ -1,9 +1,10 @@
 package io.tickflow.bars;
 
+import io.tickflow.trades.TakenTrades;
+
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,12 +18,12 @@ import java.util.Map;
  * same 1m content. A trade reaching an emitted minute re-emits the 1m bar and every roll-up holding it
  * (revision + 1, each with all its trades).
  *
- * <p>Duplicates are judged here too, per symbol: the book holds the identity ({@link TradeIdentity}) of every
+ * <p>Duplicates are judged here too, per symbol: the book holds the identity of every
  * trade taken into a 1m bar it has not yet forgotten, and forgets them with that bar. A trade whose identity
  * is held is a DUPLICATE; one whose minute is forgotten is LATE before anything else, since a repeat of it
  * could not be told from a first copy any more. The duplicate state is therefore bounded by the trades of
  * the allowed lateness per symbol, and expires in event time: an outage of any length changes nothing. The
- * seqs of forgotten trades stay as ranges per source ({@link SeqRanges}: one range for a gapless feed), so
+ * seqs of forgotten trades stay as ranges per source ({@link TakenTrades}: one range for a gapless feed), so
  * a refused trade past the lateness is called DUPLICATE when its seq was taken before and LATE otherwise.
  *
  * <p>Lateness is judged here, against the same watermark that makes the book forget, so the two can never
@@ -99,20 +100,17 @@ public final class BarBook {
         long judgedAt = Math.max(watermarkMs, store.closedThroughMs());
         long minuteStart = Timeframes.intradayStart(ts, "1m");
         long minuteDue = Math.floorDiv(minuteStart + Timeframes.widthNs("1m"), 1_000_000L) - 1;
-        String trade = "trade " + source + " " + symbol + " " + TradeIdentity.describe(tradeId, seq);
         if (minuteDue + latenessMs <= judgedAt) {
+            String repeat = TakenTrades.forgottenRepeat(store, source, symbol, tradeId, seq);
             String closed = "minute of ts_event " + ts + " closed more than " + latenessMs + " ms before watermark "
                     + judgedAt;
-            return SeqRanges.contains(store.forgottenSeqs(source), seq)
-                    ? Outcome.refused(DUPLICATE, trade + " (seq " + seq + ") was taken before; its " + closed)
+            return repeat != null ? Outcome.refused(DUPLICATE, repeat + "; its " + closed)
                     : Outcome.refused(LATE, closed);
         }
-        String identity = TradeIdentity.of(source, tradeId, seq);
-        Long takenIn = store.takenMinute(identity);
-        if (takenIn != null) {
-            return Outcome.refused(DUPLICATE, trade + " already taken into the 1m bar of " + takenIn);
+        String duplicate = TakenTrades.take(store, source, symbol, tradeId, seq, minuteStart);
+        if (duplicate != null) {
+            return Outcome.refused(DUPLICATE, duplicate);
         }
-        store.take(identity, minuteStart, seq);
         Bar minute = store.minute(minuteStart);
         if (minute == null) {
             minute = Bar.trade(symbol, ts, seq, price, size, source);
@@ -192,14 +190,8 @@ public final class BarBook {
             }
         }
         if (lastForgottenMinute != Long.MIN_VALUE) {
-            // minutes are forgotten in order, so every minute up to this one is gone with its trades; their
-            // seqs stay, compactly, to tell a re-send of one of them from a trade that never came
-            Map<String, long[]> seqs = new HashMap<>();
-            store.forgetTakenThrough(lastForgottenMinute, (identity, seq) -> {
-                String source = TradeIdentity.sourceOf(identity);
-                seqs.put(source, SeqRanges.add(seqs.computeIfAbsent(source, store::forgottenSeqs), seq));
-            });
-            seqs.forEach(store::setForgottenSeqs);
+            // minutes are forgotten in order, so every minute up to this one is gone with its trades
+            TakenTrades.forgetThrough(store, lastForgottenMinute);
         }
         if (watermarkMs > store.closedThroughMs()) {
             store.setClosedThroughMs(watermarkMs);

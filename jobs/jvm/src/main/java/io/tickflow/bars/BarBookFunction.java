@@ -1,5 +1,7 @@
 package io.tickflow.bars;
 
+import io.tickflow.trades.TakenState;
+import io.tickflow.trades.TakenTrades;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
@@ -8,7 +10,6 @@ import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -25,7 +26,6 @@ import org.apache.flink.util.OutputTag;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -46,9 +46,6 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     public static final String ROLLUPS_STATE = "rollup-bars-v2";
     public static final String CLOSED_STATE = "closed-through-ms-v2";
     public static final String WATERMARK_STATE = "checkpointed-watermark-ms-v2";
-    public static final String TAKEN_STATE = "taken-trades-v1";
-    public static final String FORGOTTEN_STATE = "forgotten-seqs-v1";
-    private static final TypeInformation<long[]> LONGS = PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO;
     /** Refused trades ({@link RefusedTrades}): the bar book's DUPLICATE and LATE. */
     public static final OutputTag<Row> REFUSED = new OutputTag<>("refused-trades", RefusedTrades.TYPE) {
     };
@@ -58,8 +55,7 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
     private transient MapState<Long, Bar> minutes;
     private transient MapState<String, Bar> rollups;
     private transient ValueState<Long> closedThrough;
-    private transient MapState<String, long[]> taken;
-    private transient MapState<String, long[]> forgotten;
+    private transient TakenState taken;
     private transient BarBook book;
     private transient Counter revisions;
     private transient Counter late;
@@ -82,10 +78,7 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         minutes = getRuntimeContext().getMapState(new MapStateDescriptor<>(MINUTES_STATE, Types.LONG, bar));
         rollups = getRuntimeContext().getMapState(new MapStateDescriptor<>(ROLLUPS_STATE, Types.STRING, bar));
         closedThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
-        taken = getRuntimeContext().getMapState(
-                new MapStateDescriptor<>(TAKEN_STATE, Types.STRING, LONGS));
-        forgotten = getRuntimeContext().getMapState(
-                new MapStateDescriptor<>(FORGOTTEN_STATE, Types.STRING, LONGS));
+        taken = new TakenState(getRuntimeContext());
         book = new BarBook(new StateStore(), latenessMs, sessionsByVenue);
         // Prometheus: ..._operator_tickflow_bar_revisions, ..._tickflow_late_trades,
         // ..._tickflow_duplicate_trades and ..._tickflow_bar_latency_seconds
@@ -174,19 +167,8 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         return key;
     }
 
-    /** A keyed-state access; state backends declare checked exceptions that a book cannot handle. */
-    private interface StateCall<T> {
-        T call() throws Exception;
-    }
-
-    private static <T> T state(StateCall<T> call) {
-        try {
-            return call.call();
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException("keyed state access failed", e);
-        }
+    private static <T> T state(TakenState.StateCall<T> call) {
+        return TakenState.call(call);
     }
 
     /**
@@ -247,44 +229,27 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
 
         @Override
         public Long takenMinute(String identity) {
-            long[] t = state(() -> taken.get(identity));
-            return t == null ? null : t[0];
+            return taken.takenMinute(identity);
         }
 
         @Override
         public void take(String identity, long minuteStart, long seq) {
-            state(() -> {
-                taken.put(identity, new long[] {minuteStart, seq});
-                return null;
-            });
+            taken.take(identity, minuteStart, seq);
         }
 
         @Override
-        public void forgetTakenThrough(long minuteStart, Forgotten out) {
-            state(() -> {
-                Iterator<Map.Entry<String, long[]>> it = taken.iterator();
-                while (it.hasNext()) {
-                    Map.Entry<String, long[]> e = it.next();
-                    if (e.getValue()[0] <= minuteStart) {
-                        out.trade(e.getKey(), e.getValue()[1]);
-                        it.remove();
-                    }
-                }
-                return null;
-            });
+        public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten out) {
+            taken.forgetTakenThrough(minuteStart, out);
         }
 
         @Override
         public long[] forgottenSeqs(String source) {
-            return state(() -> forgotten.get(source));
+            return taken.forgottenSeqs(source);
         }
 
         @Override
         public void setForgottenSeqs(String source, long[] ranges) {
-            state(() -> {
-                forgotten.put(source, ranges);
-                return null;
-            });
+            taken.setForgottenSeqs(source, ranges);
         }
 
         @Override

@@ -1,5 +1,8 @@
 package io.tickflow.bars;
 
+import io.tickflow.trades.MapTakenStore;
+import io.tickflow.trades.TakenTrades;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -9,45 +12,37 @@ import java.util.Map;
 public final class MapBarStore implements BarStore {
     private final Map<Long, Bar> minutes = new HashMap<>();
     private final Map<String, Bar> rollups = new HashMap<>();
-    private final Map<String, long[]> taken = new HashMap<>();
-    private final Map<String, long[]> forgottenSeqs = new HashMap<>();
+    private final MapTakenStore taken = new MapTakenStore();
     private long closedThroughMs = Long.MIN_VALUE;
 
     @Override
     public Long takenMinute(String identity) {
-        long[] t = taken.get(identity);
-        return t == null ? null : t[0];
+        return taken.takenMinute(identity);
     }
 
     @Override
     public void take(String identity, long minuteStart, long seq) {
-        taken.put(identity, new long[] {minuteStart, seq});
+        taken.take(identity, minuteStart, seq);
     }
 
     @Override
-    public void forgetTakenThrough(long minuteStart, Forgotten forgotten) {
-        taken.entrySet().removeIf(e -> {
-            if (e.getValue()[0] > minuteStart) {
-                return false;
-            }
-            forgotten.trade(e.getKey(), e.getValue()[1]);
-            return true;
-        });
+    public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten forgotten) {
+        taken.forgetTakenThrough(minuteStart, forgotten);
     }
 
     @Override
     public long[] forgottenSeqs(String source) {
-        return forgottenSeqs.get(source);
+        return taken.forgottenSeqs(source);
     }
 
     @Override
     public void setForgottenSeqs(String source, long[] ranges) {
-        forgottenSeqs.put(source, ranges);
+        taken.setForgottenSeqs(source, ranges);
     }
 
     /** How many trade identities are held: the duplicate window's size. */
     public int takenCount() {
-        return taken.size();
+        return taken.takenCount();
     }
 
     @Override

@@ -1,4 +1,4 @@
-package io.tickflow.bars;
+package io.tickflow.trades;
 
 import java.util.Arrays;
 

@@ -1,4 +1,4 @@
-package io.tickflow.bars;
+package io.tickflow.trades;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package io.tickflow.bars;
+package io.tickflow.trades;
 
 /**
  * A trade's identity within its symbol: {@code (source, trade_id)}, or {@code (source, seq)} where the record
