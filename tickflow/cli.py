@@ -134,9 +134,13 @@ def cmd_submit(args: argparse.Namespace, s: config.Settings) -> int:
     _job(args.job)
     if problem := _schema_missing(s, args.job, args.job_args):
         return _fail(problem)
-    print(cluster.submit(s, args.job, args.job_args, savepoint=args.from_savepoint))
+    print(cluster.submit(s, args.job, args.job_args, savepoint=args.from_savepoint,
+                         allow_non_restored=args.allow_non_restored_state))
     return 0
 
+
+NON_RESTORED_HELP = ("restore although the savepoint holds state of an operator the new version no longer has; "
+                     "that state is dropped (flink run -n)")
 
 def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
     """Stop the running job with a savepoint, then start the (new) job code from it."""
@@ -146,7 +150,8 @@ def cmd_upgrade(args: argparse.Namespace, s: config.Settings) -> int:
     print(f"stopping {job.name} ({job_id}) with a savepoint")
     savepoint = cluster.stop_with_savepoint(s, job_id)
     print(f"savepoint: {savepoint}")
-    print(cluster.submit(s, args.job, args.job_args, savepoint=savepoint))
+    print(cluster.submit(s, args.job, args.job_args, savepoint=savepoint,
+                         allow_non_restored=args.allow_non_restored_state))
     return 0
 
 
@@ -398,11 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("submit", help="submit a job to the session cluster with `flink run`")
     sm.add_argument("--from-savepoint", metavar="PATH", help="start from this savepoint (flink run -s)")
+    sm.add_argument("--allow-non-restored-state", action="store_true", help=NON_RESTORED_HELP)
     sm.add_argument("job", help=f"one of: {', '.join(JOBS)}")
     sm.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments passed to the job")
     sm.set_defaults(func=cmd_submit)
 
     up = sub.add_parser("upgrade", help="stop a running job with a savepoint and start it again from it")
+    up.add_argument("--allow-non-restored-state", action="store_true", help=NON_RESTORED_HELP)
     up.add_argument("job", help=f"one of: {', '.join(JOBS)}")
     up.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments of the new version")
     up.set_defaults(func=cmd_upgrade)

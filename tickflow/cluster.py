@@ -229,12 +229,13 @@ def down(s: Settings) -> str:
     return "Flink cluster stopped"
 
 
-def submit(s: Settings, job: str, job_args: list[str], savepoint: str | None = None) -> str:
-    """``flink run -d [-s savepoint] -py jobs/<job>.py -pyfs <project>`` against the session cluster;
+def submit(s: Settings, job: str, job_args: list[str], savepoint: str | None = None,
+           allow_non_restored: bool = False) -> str:
+    """``flink run -d [-s savepoint [-n]] -py jobs/<job>.py -pyfs <project>`` against the session cluster;
     returns the job id."""
     rest(s, "/overview", timeout=2)  # fails in one line when no cluster is there
     script = PROJECT_ROOT / "jobs" / f"{job}.py"
-    restore = ["-s", savepoint] if savepoint else []
+    restore = ["-s", savepoint, *(["-n"] if allow_non_restored else [])] if savepoint else []
     with staged_python_files(s) as python_files:
         argv = [str(flink_home() / "bin" / "flink"), "run", "-m", f"{s.host}:{s.flink_rest_port}", "-d",
                 *restore, "-pyclientexec", sys.executable, "-pyexec", sys.executable,

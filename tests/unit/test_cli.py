@@ -155,3 +155,21 @@ def test_connect_delivery_flags_are_checked():
     r = tickflow("connect", "polygon", "--symbols", "ES", "--max-undelivered", "many")
     assert r.returncode == 2
     assert "--max-undelivered: invalid int value" in one_line(r.stderr)
+
+
+def test_a_savepoint_with_state_of_a_removed_operator_restores_only_when_asked(monkeypatch):
+    from tickflow import cluster
+    from tickflow.runtime import config
+
+    seen: list[list[str]] = []
+
+    class Ran:
+        returncode, stdout, stderr = 0, "Job has been submitted with JobID " + "a" * 32, ""
+
+    monkeypatch.setattr(cluster, "rest", lambda *a, **k: {})
+    monkeypatch.setattr(cluster.subprocess, "run", lambda argv, **k: seen.append(argv) or Ran())
+    s = config.load()
+    cluster.submit(s, "indicators", [], savepoint="s3://b/sp-1")
+    cluster.submit(s, "indicators", [], savepoint="s3://b/sp-1", allow_non_restored=True)
+    assert "-n" not in seen[0] and seen[0][seen[0].index("-s") + 1] == "s3://b/sp-1"
+    assert seen[1][seen[1].index("-s") + 2] == "-n"
