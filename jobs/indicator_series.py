@@ -144,7 +144,8 @@ class IndicatorSeries:
         starts = [b[0] for b in self.bars]
         i = bisect.bisect_left(starts, bar.bucket_start)
         row = [bar.bucket_start, bar.bucket_end, bar.revision, *astuple(bar.point)]
-        if i < len(starts) and starts[i] == bar.bucket_start:
+        replaced = i < len(starts) and starts[i] == bar.bucket_start
+        if replaced:
             if bar.revision <= self.bars[i][2]:
                 raise Refused("DUPLICATE", f"bar {bar.bucket_start} revision {bar.revision} already applied "
                                            f"(have revision {self.bars[i][2]})")
@@ -156,11 +157,11 @@ class IndicatorSeries:
             self.bars.insert(i, row)
         n, keep = len(self.bars), self.keep
         marks: dict[int, dict | None] = {keep - 1: None, 2 * keep - 1: None}  # states after these bars
-        if i == n - 1:                                  # the usual case: a new bar at the end
+        if i == n - 1 and not replaced:                 # the usual case: a new bar at the end
             first, indicators = i, self._indicators(self.after)
             if i - 1 in marks:
                 marks[i - 1] = self.after
-        else:                                           # a revision or a late bar: replay the history
+        else:                                           # a revision (of the newest bar too) or a late bar: replay
             first, indicators = 0, self._indicators(self.base)
         out = []
         for j in range(first, n):

@@ -50,6 +50,17 @@ def test_a_revision_recomputes_from_that_bar_on_and_only_from_there():
     assert {c[0]: c[3] for c in changed} == {s: expected[s] for s in range(75 * M, 80 * M, M)}
 
 
+def test_a_revision_of_the_newest_bar_replaces_it_instead_of_adding_to_it():
+    bars = [bar(i, c) for i, c in enumerate(closes(80))]
+    series = IndicatorSeries(1)
+    for b in bars:
+        series.apply(b)
+    revised = bar(79, 150.0, revision=1)
+    (start, _, revision, values), = series.apply(revised)
+    assert (start, revision) == (79 * M, 1)
+    assert values == batch(bars[:79] + [revised])[79 * M]
+
+
 def test_a_late_new_bar_between_others_is_inserted_and_replayed():
     cs = closes(60)
     bars = [bar(i, c) for i, c in enumerate(cs) if i != 57]
