@@ -23,7 +23,7 @@ import static io.tickflow.udf.RawRecordParser.Field;
  * replayable): raw records built from their meaning (valid values, near misses, any JSON value in any
  * field, unknown fields, duplicate keys, nesting, huge tokens) and byte-level mutations of valid records.
  */
-final class RawRecordGenerators {
+public final class RawRecordGenerators {
 
     private RawRecordGenerators() {
     }
@@ -322,7 +322,7 @@ final class RawRecordGenerators {
 
     /** 1 to 4 byte edits (insert, delete, replace) of {@code base}, with bytes biased to what changes a JSON
      *  parse: structure, digits and number syntax, escapes, control and high bytes. */
-    static byte[] mutate(Random r, byte[] base) {
+    public static byte[] mutate(Random r, byte[] base) {
         byte[] b = base;
         for (int edits = 1 + r.nextInt(4); edits > 0; edits--) {
             int op = r.nextInt(3);
@@ -381,7 +381,7 @@ final class RawRecordGenerators {
         return r.nextInt(6) != 0 ? "" : oneOf(r, " ", "\n", "\t", "\r\n ", "  ");
     }
 
-    static byte[] utf8(String s) {
+    public static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 

@@ -16,15 +16,15 @@ import java.util.function.Function;
  * then and a second run of the same input keeps the bound, the miss was the machine (a GC pause, a busy
  * core), not the parser. A parse that never finishes leaves its thread spinning; the worker is replaced.
  */
-final class TimedParse implements AutoCloseable {
+public final class TimedParse implements AutoCloseable {
 
-    static final long BOUND_MS = 200;
+    public static final long BOUND_MS = 200;
     private static final long GRACE_MS = 5_000;
 
     private ExecutorService worker = newWorker();
 
     /** {@code parse.apply(raw)} within the bound, or an AssertionError naming the input. */
-    <T> T within(Function<byte[], T> parse, byte[] raw) {
+    public <T> T within(Function<byte[], T> parse, byte[] raw) {
         Future<T> run = worker.submit(() -> parse.apply(raw));
         try {
             return run.get(BOUND_MS, TimeUnit.MILLISECONDS);
@@ -70,7 +70,7 @@ final class TimedParse implements AutoCloseable {
 
     /** An input as a failure message shows it: as text with non-ASCII and control bytes escaped (so it can
      *  be pasted into the corpus), and as base64. */
-    static String describe(byte[] raw) {
+    public static String describe(byte[] raw) {
         StringBuilder b = new StringBuilder();
         String text = new String(raw, 0, Math.min(raw.length, 2_000), StandardCharsets.ISO_8859_1);
         for (char c : text.toCharArray()) {
