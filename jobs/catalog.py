@@ -29,7 +29,7 @@ TRADE_PASSTHROUGH = Job("trade_passthrough", "trade-passthrough", ("md.raw.trade
                         "tickflow-trade-passthrough", deployed=False)
 MARKET_DATA_PROCESSOR = Job("market_data_processor", "market-data-processor", ("md.raw.trades", "md.raw.quotes"),
                             "tickflow-market-data-processor", (_uid("market-data-processor", "bar-book"),))
-INDICATORS = Job("indicators", "indicators", ("md.bars",), "tickflow-indicators", (_uid("indicators", "series"),))
+INDICATORS = Job("indicators", "indicators", ("md.bars",), "tickflow-indicators", (_uid("indicators", "jvm-series"),))
 STORAGE_WRITER = Job("storage_writer", "storage-writer", ("md.bars", "md.indicators", "md.quotes", "md.raw.trades"),
                      "tickflow-storage-writer", (_uid("storage-writer", "first-copies"),))
 DATA_QUALITY = Job("data_quality", "data-quality", ("md.raw.trades",), "tickflow-data-quality",

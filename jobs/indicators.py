@@ -1,13 +1,15 @@
 """The indicators job: md.bars → technical indicators per (symbol, timeframe) on md.indicators.
 
-Bars arrive at a low rate (a 1m bar per symbol per minute), so this is where Python keyed state earns
-its place: a ``KeyedProcessFunction`` keyed by ``symbol|timeframe`` keeps an ``IndicatorSeries`` (the
-last bars and the indicator states around them) in a ``ValueState`` with TTL. Revised bars replay the
-series from the revised bar; refused bars go to md.dlq with their reason and original bytes.
+The keyed step runs in the JVM (jobs/jvm ``io.tickflow.indicators``): a ``KeyedProcessFunction`` keyed by
+``symbol|timeframe`` keeps each series (the last bars and the indicator states around them) in a
+``ValueState`` with TTL, re-emits what a revised bar changes, and sends refused bars to md.dlq with their
+reason and original bytes. Python builds the job and exports the symbols' trading sessions; no record runs
+through Python. The Python code of the same step (``ReferenceStep`` over jobs/indicator_series.py and
+jobs/indicator_math.py, checked against TA-Lib) is the reference the JVM's records are tested equal to.
 
 Versions: ``--indicator-set 1`` is the original set; ``--indicator-set 2`` adds the slow stochastic.
-Set 2 restores set 1's state from a savepoint (same operator uid, same state name, plain-data state) and
-warms up only the stochastic. Upgrade a running job with ``tickflow upgrade indicators``.
+Set 2 restores set 1's state from a savepoint (same operator uid, same state) and warms up only the
+stochastic. Upgrade a running job with ``tickflow upgrade indicators``.
 
     tickflow run indicators [--bounded]        # local MiniCluster
     tickflow submit indicators                  # the session cluster
@@ -16,20 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyflink.common import Row, Time, Types
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
-
 from jobs import catalog, validation
 from jobs.indicator_series import IndicatorSeries, Refused, read_bar
-from jobs.keyed_python_stage import keyed_python_stage
-from jobs.trading_days import trading_days
+from jobs.trading_days import sessions_spec, trading_days
 from tickflow.runtime import config, dead_letter
 from tickflow.runtime.flink_runtime import (
     environments,
@@ -48,7 +44,6 @@ JOB_NAME = JOB.name
 INPUT_TOPICS = JOB.input_topics
 COMPONENT = "indicators"
 (OPERATOR_UID,) = JOB.uids
-STATE_NAME = "series-v1"
 PIPELINE_VERSION = "ind-1"
 
 
@@ -81,60 +76,71 @@ def indicator_record(symbol: str, timeframe: str, start: int, end: int, revision
             "pipeline_version": PIPELINE_VERSION}
 
 
-def dlq_record(reason: str, detail: str, partition: int, offset: int, original: bytes | None) -> dict:
+def dlq_record(reason: str, detail: str, partition: int | None, offset: int | None, original: bytes | None) -> dict:
     """The md.dlq message for a bar this job refused (schemas/dlq.schema.json)."""
     return dead_letter.record(reason, detail, "md.bars", original or b"", COMPONENT, partition, offset,
                               prefer_text=False)
 
 
-class SeriesFunction(KeyedProcessFunction):
-    """The keyed Python operator: one IndicatorSeries per ``symbol|timeframe``, its plain-data state
-    (``IndicatorSeries.state()``) pickled in one ValueState, so a later indicator set restores it."""
+class ReferenceStep:
+    """The job's step for one md.bars record in Python: the reference the JVM operator
+    (``io.tickflow.indicators.IndicatorBook``) is tested equal to, record for record and byte for byte
+    (tests/unit/test_indicator_parity.py). ``states`` holds each series' plain-data state by series key."""
 
-    def __init__(self, o: IndicatorOptions, symbol_calendars: dict[str, str | None]) -> None:
+    def __init__(self, o: IndicatorOptions, symbol_calendars: Mapping[str, str | None]) -> None:
         self.o = o
         self.symbol_calendars = symbol_calendars
-
-    def open(self, ctx: RuntimeContext) -> None:
-        descriptor = ValueStateDescriptor(STATE_NAME, Types.PICKLED_BYTE_ARRAY())
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.o.state_ttl_days)).build())
-        self.state = ctx.get_state(descriptor)
-        group = ctx.get_metrics_group()
-        self.applied = group.counter("bars_applied")
-        self.refused = group.counter("bars_refused")
+        self.states: dict[str, dict] = {}
 
     def _day_of(self, symbol: str) -> Callable[[int], Any]:
         days = trading_days(self.symbol_calendars.get(symbol))
         return lambda ts: days.session(ts)[0]
 
-    def _refuse(self, row: Row, reason: str, detail: str) -> Row:
-        self.refused.inc()
-        value = dlq_record(reason, detail, row.kafka_partition, row.kafka_offset, row.payload)
-        return Row("dlq", row.k or b"", json.dumps(value, separators=(",", ":")).encode())
-
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
+    def apply(self, k: bytes | None, payload: bytes | None, partition: int | None, offset: int | None,
+              now_ns: int | None = None) -> list[tuple[str, bytes, bytes]]:
+        """(kind, key, value) records: ``indicators`` for each bar whose indicators changed, or one ``dlq``."""
+        key = series_key(k)
         try:
-            symbol, timeframe, bar = read_bar(row.payload, ctx.get_current_key(), self._day_of)
-        except Refused as r:
-            yield self._refuse(row, r.reason, r.detail)
-            return
-        # a state layout this version cannot read is an upgrade error, not bad data: it fails the job
-        raw = self.state.value()
-        series = IndicatorSeries(self.o.indicator_set, self.o.keep_bars, pickle.loads(raw) if raw else None)
-        try:
+            symbol, timeframe, bar = read_bar(payload, key, self._day_of)
+            series = IndicatorSeries(self.o.indicator_set, self.o.keep_bars, self.states.get(key))
             changed = series.apply(bar)
         except Refused as r:
-            yield self._refuse(row, r.reason, r.detail)
-            return
-        self.state.update(pickle.dumps(series.state(), protocol=pickle.HIGHEST_PROTOCOL))
-        self.applied.inc()
-        for start, end, revision, values in changed:
-            record = indicator_record(symbol, timeframe, start, end, revision, self.o.indicator_set, values)
-            yield Row("indicators", f"{symbol}|{timeframe}|{start}".encode(),
-                      json.dumps(record, separators=(",", ":")).encode())
+            value = dlq_record(r.reason, r.detail, partition, offset, payload)
+            if now_ns is not None:
+                value["seen_at"] = now_ns
+            return [("dlq", k or b"", _json(value))]
+        self.states[key] = series.state()
+        return [("indicators", f"{symbol}|{timeframe}|{start}".encode(),
+                 _json(indicator_record(symbol, timeframe, start, end, revision, self.o.indicator_set, values)))
+                for start, end, revision, values in changed]
 
 
-def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str, str | None]):
+def _json(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def calendar_specs(symbol_calendars: Mapping[str, str | None]) -> tuple[str, str]:
+    """The symbols' trading sessions as the JVM stage takes them: ``CAL=open:close,…;CAL=…`` for every
+    calendar in use, and ``SYMBOL=CAL,…`` (symbols without a calendar use UTC days)."""
+    used = {sym: cal for sym, cal in sorted(symbol_calendars.items()) if cal}
+    return sessions_spec({cal: cal for cal in used.values()}), ",".join(f"{s}={c}" for s, c in used.items())
+
+
+def series_stage(t_env, bars, o: IndicatorOptions, symbol_calendars: Mapping[str, str | None]):
+    """The JVM series stage (jobs/jvm ``io.tickflow.indicators.IndicatorStage``) over the md.bars records:
+    keyed by series, state in the JVM. Returns the md.indicators rows and the md.dlq rows (k, v)."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import Table
+
+    calendars, symbols = calendar_specs(symbol_calendars)
+    stage = get_gateway().jvm.io.tickflow.indicators.IndicatorStage
+    out = stage.series(t_env._j_tenv, bars._j_table, o.indicator_set, o.keep_bars, o.state_ttl_days, calendars,
+                       symbols, PIPELINE_VERSION, COMPONENT, dead_letter.MAX_WHOLE_ORIGINAL_BYTES,
+                       dead_letter.TRUNCATED_PREFIX_BYTES, dead_letter.DETAIL_MAX_CHARS, OPERATOR_UID)
+    return Table(out.indicatorTable(), t_env), Table(out.deadLetterTable(), t_env)
+
+
+def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: Mapping[str, str | None]):
     """Declare the job on ``t_env``; returns the statement set, attached to the DataStream graph."""
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE bars_in (
@@ -146,9 +152,12 @@ def build(t_env, bootstrap: str, o: IndicatorOptions, symbol_calendars: dict[str
                                       ("dlq_out", "md.dlq", "default")):
         options = exactly_once_sink_options(topic, bootstrap, f"{o.transactional_prefix}-{table}", "raw", partitioner)
         t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (k BYTES, v BYTES) WITH ({options})")
-    return keyed_python_stage(t_env, "bars_in", lambda r: series_key(r.k), SeriesFunction(o, symbol_calendars),
-                              OPERATOR_UID, "indicator series", "series_out",
-                              {"indicators": "indicators_out", "dlq": "dlq_out"})
+    indicators, dead_letters = series_stage(t_env, t_env.from_path("bars_in"), o, symbol_calendars)
+    stmt_set = t_env.create_statement_set()
+    stmt_set.add_insert("indicators_out", indicators)
+    stmt_set.add_insert("dlq_out", dead_letters)
+    stmt_set.attach_as_datastream()
+    return stmt_set
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import talib
 
+from jobs import catalog
 from jobs.trading_days import trading_days
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow import cluster
@@ -189,7 +190,7 @@ def test_upgrade_through_a_savepoint_adds_the_stochastic_and_loses_nothing(runni
     wait_until(lambda: count_committed(s.kafka_bootstrap, "md.indicators") >= len(bars), 300, "all records", 1.0)
     v2_job = cluster.running_job(s, "indicators")
     # the operator id tickflow computes from the uid is the one Flink gave the running operator
-    assert operator_id("indicators-series") in {v["id"] for v in cluster.rest(s, f"/jobs/{v2_job}")["vertices"]}
+    assert operator_id(catalog.INDICATORS.uids[0]) in {v["id"] for v in cluster.rest(s, f"/jobs/{v2_job}")["vertices"]}
     cluster.rest(s, f"/jobs/{v2_job}?mode=cancel", method="PATCH")  # cancel: the test is done with it
     # a savepoint that does not fit the program: one clear line, not a stack trace
     savepoint = next(l.split(": ", 1)[1] for l in r.stdout.splitlines() if l.startswith("savepoint: "))

@@ -10,10 +10,10 @@ def test_murmur3_matches_the_published_reference_values():
 
 
 def test_a_savepoint_that_does_not_fit_names_the_operator_by_uid_in_one_line():
-    op = operator_id("indicators-series")
+    op = operator_id("indicators-jvm-series")
     output = ("org.apache.flink.client.program.ProgramInvocationException: The main method caused an error\n"
               "Caused by: java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint s3://x. "
               f"Cannot map checkpoint/savepoint state for operator {op} to the new program, because the operator "
               "is not available in the new program.\n\tat org.apache.flink...\n")
     line = cluster._root_cause(output)
-    assert "'indicators-series'" in line and op in line and "\\n" not in line
+    assert "'indicators-jvm-series'" in line and op in line and "\\n" not in line
