@@ -245,6 +245,8 @@ def test_floats_are_written_as_python_writes_them(jar, tmp_path):
     values = [rng.uniform(-2000, 2000) for _ in range(3000)] + [rng.random() * 10.0 ** rng.randint(-30, 30)
                                                                 for _ in range(3000)]
     values += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0] for _ in range(3000)]
+    values += [5e-324 * k for k in range(1, 300)] + [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(52)))[0]
+                                                     for _ in range(1000)]  # subnormals
     values += [0.0, -0.0, 1e16, 1e15, 1e-4, 1e-5, 0.1, 1640.25, 5e-324, 1.7976931348623157e308, 123456789012345678.0]
     values = [v for v in values if v == v and abs(v) != float("inf")]
     bits = "\n".join(f"{struct.unpack('<Q', struct.pack('<d', v))[0]:016x}" for v in values)

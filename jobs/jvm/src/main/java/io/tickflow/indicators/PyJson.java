@@ -49,6 +49,29 @@ public final class PyJson {
         }
     }
 
+    /** One digit instead of two when a one-digit decimal (the lower or the upper) reads back as {@code v}. */
+    private static void shortestOfTwo(StringBuilder digits, int decpt, double v) {
+        int first = digits.charAt(0) - '0';
+        double abs = Math.abs(v);
+        java.math.BigDecimal exact = new java.math.BigDecimal(abs);
+        java.math.BigDecimal best = null;
+        int bestDigit = -1;
+        for (int d = first; d <= first + 1; d++) {
+            java.math.BigDecimal candidate = java.math.BigDecimal.valueOf(d).scaleByPowerOfTen(decpt - 1);
+            if (candidate.doubleValue() == abs) {
+                java.math.BigDecimal distance = candidate.subtract(exact).abs();
+                if (best == null || distance.compareTo(best) < 0) {
+                    best = distance;
+                    bestDigit = d;
+                }
+            }
+        }
+        if (bestDigit >= 0) {
+            digits.setLength(1);
+            digits.setCharAt(0, (char) ('0' + bestDigit));
+        }
+    }
+
     /** Python's {@code repr(v)} of a float. */
     public static String repr(double v) {
         if (Double.isNaN(v)) {
@@ -78,6 +101,14 @@ public final class PyJson {
             end--;
         }
         digits.setLength(end);
+        if (digits.length() == 2 && Math.abs(v) < Double.MIN_NORMAL) {
+            // Java keeps two digits where one would do (4.9E-324); Python takes the shortest (5e-324)
+            shortestOfTwo(digits, decpt, v);
+            if (digits.length() == 1 && digits.charAt(0) == ':') {   // 9 rounded up: 10 at the next power
+                digits.setCharAt(0, '1');
+                decpt++;
+            }
+        }
         StringBuilder out = new StringBuilder(24);
         if (negative) {
             out.append('-');
