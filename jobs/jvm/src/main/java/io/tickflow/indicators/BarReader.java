@@ -9,7 +9,6 @@ import com.fasterxml.jackson.core.json.JsonReadFeature;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.util.regex.Pattern;
 
 /**
  * Reads an md.bars record for the indicators, or refuses it with a reason: the JVM twin of
@@ -58,7 +57,6 @@ public final class BarReader {
                     .maxNestingDepth(1000)
                     .build())
             .build();
-    private static final Pattern NUMBER_TEXT = Pattern.compile("-?[0-9]{1,40}(\\.[0-9]{1,40})?");
     /** Python's int() refuses longer digit strings (sys.int_info.default_max_str_digits). */
     private static final int MAX_INT_DIGITS = 4300;
     /** A price or volume written as a JSON number with a fraction or exponent: at most this long. */
@@ -244,7 +242,7 @@ public final class BarReader {
     private static void number(Value v, String what, BigDecimal[] exact, double[] floats, int i) throws Refused {
         BigDecimal d;
         if (v.token == JsonToken.VALUE_STRING) {
-            if (!NUMBER_TEXT.matcher(v.text).matches()) {
+            if (!isDecimalText(v.text)) {
                 String shown = v.text.length() > 40 ? v.text.substring(0, 40) : v.text;
                 throw new Refused("BAD_TYPE", what + " '" + shown + "' is not decimal text");
             }
@@ -275,6 +273,32 @@ public final class BarReader {
         exact[i] = d;
     }
 
+    /** {@code -?[0-9]{1,40}(\.[0-9]{1,40})?}, the decimal text md.bars writes (ASCII digits only). */
+    static boolean isDecimalText(String t) {
+        int i = t.startsWith("-") ? 1 : 0;
+        int digits = 0;
+        while (i < t.length() && t.charAt(i) >= '0' && t.charAt(i) <= '9') {
+            i++;
+            digits++;
+        }
+        if (digits < 1 || digits > 40) {
+            return false;
+        }
+        if (i == t.length()) {
+            return true;
+        }
+        if (t.charAt(i) != '.') {
+            return false;
+        }
+        i++;
+        int fraction = 0;
+        while (i < t.length() && t.charAt(i) >= '0' && t.charAt(i) <= '9') {
+            i++;
+            fraction++;
+        }
+        return i == t.length() && fraction >= 1 && fraction <= 40;
+    }
+
     private static boolean isNonNumeric(String text) {
         return text.equals("NaN") || text.equals("Infinity") || text.equals("-Infinity");
     }
@@ -293,7 +317,12 @@ public final class BarReader {
     }
 
     private static long integer(Value v, String what) throws Refused {
-        if (v.token == JsonToken.VALUE_NUMBER_INT) {
+        if (v.token == JsonToken.VALUE_NUMBER_INT && v.text.length() <= 18) {
+            long n = Long.parseLong(v.text);    // at most 18 digits: no overflow; "-0" is 0, as in Python
+            if (n >= 0) {
+                return n;
+            }
+        } else if (v.token == JsonToken.VALUE_NUMBER_INT) {
             BigInteger n = new BigInteger(v.text);
             if (n.signum() >= 0 && n.bitLength() < 64) {
                 return n.longValue();

@@ -53,11 +53,14 @@ public final class IndicatorBook implements Serializable {
     /** What one record did: the new series state (null: unchanged) and the records to write. */
     public static final class Step {
         public final byte[] state;
+        /** The series as {@link #state} holds it (null when unchanged). */
+        public final IndicatorSeries series;
         public final List<Out> indicators;
         public final Out deadLetter;
 
-        Step(byte[] state, List<Out> indicators, Out deadLetter) {
+        Step(byte[] state, IndicatorSeries series, List<Out> indicators, Out deadLetter) {
             this.state = state;
+            this.series = series;
             this.indicators = indicators;
             this.deadLetter = deadLetter;
         }
@@ -102,13 +105,23 @@ public final class IndicatorBook implements Serializable {
      */
     public Step apply(String seriesKey, byte[] kafkaKey, byte[] payload, Integer partition, Long offset,
                       byte[] state, long nowNs) {
+        return apply(seriesKey, kafkaKey, payload, partition, offset, state, null, nowNs);
+    }
+
+    /**
+     * As {@link #apply(String, byte[], byte[], Integer, Long, byte[], long)}, with {@code decoded} the series
+     * that {@code state} holds when the caller has it at hand (a {@link Step#series} it kept), else null.
+     */
+    public Step apply(String seriesKey, byte[] kafkaKey, byte[] payload, Integer partition, Long offset,
+                      byte[] state, IndicatorSeries decoded, long nowNs) {
         BarReader.Read read;
         try {
             read = BarReader.read(payload, seriesKey, days);
         } catch (Refused r) {
             return refuse(r, kafkaKey, payload, partition, offset, nowNs);
         }
-        IndicatorSeries series = IndicatorSeries.fromBytes(state, settings.indicatorSet, settings.keepBars);
+        IndicatorSeries series = decoded != null ? decoded
+                : IndicatorSeries.fromBytes(state, settings.indicatorSet, settings.keepBars);
         List<IndicatorSeries.Changed> changed;
         try {
             changed = series.apply(read.bar);
@@ -121,12 +134,12 @@ public final class IndicatorBook implements Serializable {
                     IndicatorRecords.indicators(read.symbol, read.timeframe, c, settings.indicatorSet,
                             settings.pipelineVersion)));
         }
-        return new Step(series.toBytes(), out, null);
+        return new Step(series.toBytes(), series, out, null);
     }
 
     private Step refuse(Refused r, byte[] kafkaKey, byte[] payload, Integer partition, Long offset, long nowNs) {
         byte[] value = IndicatorRecords.deadLetter(r, payload, partition, offset, nowNs, settings.component,
                 settings.limits);
-        return new Step(null, List.of(), new Out(kafkaKey == null ? new byte[0] : kafkaKey, value));
+        return new Step(null, null, List.of(), new Out(kafkaKey == null ? new byte[0] : kafkaKey, value));
     }
 }

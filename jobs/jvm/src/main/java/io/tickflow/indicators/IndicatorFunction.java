@@ -15,11 +15,18 @@ import org.apache.flink.util.OutputTag;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The keyed operator around {@link IndicatorBook}: one series per {@code symbol|timeframe}, its state
  * ({@link IndicatorSeries#toBytes}) in one ValueState with a TTL; md.indicators rows out, refused bars'
  * md.dlq rows to a side output. Metrics {@code bars_applied} and {@code bars_refused} on the operator.
+ *
+ * <p>The series last written for a key stays decoded beside its bytes (for the {@value #DECODED} keys used
+ * last): when the state backend hands back those very bytes (a heap backend does; RocksDB hands a copy),
+ * the step takes the decoded series instead of reading the bytes again. Bytes written are never changed,
+ * so the same array means the same series.
  */
 public class IndicatorFunction extends KeyedProcessFunction<String, Row, Row> {
     private static final long serialVersionUID = 1L;
@@ -32,11 +39,19 @@ public class IndicatorFunction extends KeyedProcessFunction<String, Row, Row> {
     public static final OutputTag<Row> DEAD_LETTERS = new OutputTag<>("refused-bars", RECORD) {
     };
 
+    /** How many keys' series stay decoded. */
+    static final int DECODED = 2048;
+
     private final IndicatorBook book;
     private final int stateTtlDays;
     private transient ValueState<byte[]> state;
     private transient Counter applied;
     private transient Counter refused;
+    private transient Map<String, Decoded> decoded;
+
+    /** A series and the state bytes it was written as. */
+    private record Decoded(byte[] state, IndicatorSeries series) {
+    }
 
     public IndicatorFunction(IndicatorBook book, int stateTtlDays) {
         this.book = book;
@@ -51,13 +66,23 @@ public class IndicatorFunction extends KeyedProcessFunction<String, Row, Row> {
         state = getRuntimeContext().getState(descriptor);
         applied = getRuntimeContext().getMetricGroup().counter("bars_applied");
         refused = getRuntimeContext().getMetricGroup().counter("bars_refused");
+        decoded = new LinkedHashMap<>(256, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Decoded> eldest) {
+                return size() > DECODED;
+            }
+        };
     }
 
     @Override
     public void processElement(Row row, Context ctx, Collector<Row> out) throws Exception {
         Instant now = Instant.now();
-        IndicatorBook.Step step = book.apply(ctx.getCurrentKey(), row.getFieldAs("k"), row.getFieldAs("payload"),
-                row.getFieldAs("kafka_partition"), row.getFieldAs("kafka_offset"), state.value(),
+        String key = ctx.getCurrentKey();
+        byte[] current = state.value();
+        Decoded kept = decoded.get(key);
+        IndicatorSeries series = kept != null && current != null && kept.state() == current ? kept.series() : null;
+        IndicatorBook.Step step = book.apply(key, row.getFieldAs("k"), row.getFieldAs("payload"),
+                row.getFieldAs("kafka_partition"), row.getFieldAs("kafka_offset"), current, series,
                 now.getEpochSecond() * 1_000_000_000L + now.getNano());
         if (step.deadLetter != null) {
             refused.inc();
@@ -65,6 +90,7 @@ public class IndicatorFunction extends KeyedProcessFunction<String, Row, Row> {
             return;
         }
         state.update(step.state);
+        decoded.put(key, new Decoded(step.state, step.series));
         applied.inc();
         for (IndicatorBook.Out o : step.indicators) {
             out.collect(Row.of(o.key, o.value));

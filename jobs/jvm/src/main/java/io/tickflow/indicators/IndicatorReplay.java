@@ -27,7 +27,8 @@ import java.util.Map;
  * A record is one line: key, value (base64, "-" for none), partition, offset, separated by tabs; "set N" on a
  * line of its own switches the indicator set from there on (an upgrade). Each output record is one line:
  * "indicators" or "dlq", key and value (base64). With --repeat N the records run N times, each time under
- * empty state, and only the rate is printed: {"records": …, "per_s": …}.
+ * empty state, and only the rate is printed: {"records": …, "per_s": …, "per_cpu_s": …} (per second of
+ * wall time, and of the thread's CPU time, which a busy machine does not dilute).
  * With --repr each input line is a double's bits in hex and each output line Python's repr of it.
  */
 public final class IndicatorReplay {
@@ -104,18 +105,25 @@ public final class IndicatorReplay {
     }
 
     /** The state machine alone: every record, with its state in a map as keyed state would hold it. */
-    private static void bench(List<String[]> records, int set, int keep, SymbolDays days, int repeat) {
+    private static void bench(List<String[]> lines, int set, int keep, SymbolDays days, int repeat) {
         IndicatorBook book = book(set, keep, days);
+        List<Object[]> records = new ArrayList<>(lines.size());
+        for (String[] r : lines) {
+            byte[] key = bytes(r[0]);
+            records.add(new Object[] {IndicatorBook.seriesKey(key), key, bytes(r[1]), Integer.valueOf(r[2]),
+                Long.valueOf(r[3])});
+        }
         long produced = 0;
         long count = 0;
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpu0 = threads.getCurrentThreadCpuTime();
         long t0 = System.nanoTime();
         for (int round = 0; round < repeat; round++) {
             Map<String, byte[]> states = new HashMap<>();
-            for (String[] r : records) {
-                byte[] key = bytes(r[0]);
-                String series = IndicatorBook.seriesKey(key);
-                IndicatorBook.Step step = book.apply(series, key, bytes(r[1]),
-                        Integer.valueOf(r[2]), Long.valueOf(r[3]), states.get(series), 0);
+            for (Object[] r : records) {
+                String series = (String) r[0];
+                IndicatorBook.Step step = book.apply(series, (byte[]) r[1], (byte[]) r[2], (Integer) r[3],
+                        (Long) r[4], states.get(series), 0);
                 if (step.state != null) {
                     states.put(series, step.state);
                 }
@@ -124,8 +132,9 @@ public final class IndicatorReplay {
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
         System.out.println("{\"records\": " + count + ", \"records_out\": " + produced + ", \"per_s\": "
-                + Math.round(count / seconds) + "}");
+                + Math.round(count / seconds) + ", \"per_cpu_s\": " + Math.round(count / cpuSeconds) + "}");
     }
 
     private static void repr() throws IOException {

@@ -1,11 +1,10 @@
 package io.tickflow.indicators;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
+import java.nio.BufferOverflowException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -142,35 +141,38 @@ public final class IndicatorSeries {
         return lo;
     }
 
+    /** An indicator set's state is at most this long (windows of 50, 20, 20, 12, 14, 14, 3 and 3 values). */
+    private static final int SET_BYTES = 2048;
+
     /** The state as bytes: layout, the kept bars, then base, mid and after (each present or not). */
     public byte[] toBytes() {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(2048 + 64 * bars.size());
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            out.writeByte(LAYOUT);
-            out.writeBoolean(dropped);
-            out.writeInt(bars.size());
+        ByteBuffer out = ByteBuffer.allocate(16 + 72 * bars.size() + 3 * SET_BYTES);
+        try {
+            out.put((byte) LAYOUT);
+            out.put((byte) (dropped ? 1 : 0));
+            out.putInt(bars.size());
             for (IncomingBar b : bars) {
-                out.writeLong(b.bucketStart);
-                out.writeLong(b.bucketEnd);
-                out.writeLong(b.revision);
+                out.putLong(b.bucketStart);
+                out.putLong(b.bucketEnd);
+                out.putLong(b.revision);
                 BarPoint p = b.point;
-                out.writeDouble(p.high);
-                out.writeDouble(p.low);
-                out.writeDouble(p.close);
-                out.writeDouble(p.volume);
-                out.writeDouble(p.vwap);
-                out.writeLong(p.day);
+                out.putDouble(p.high);
+                out.putDouble(p.low);
+                out.putDouble(p.close);
+                out.putDouble(p.volume);
+                out.putDouble(p.vwap);
+                out.putLong(p.day);
             }
             for (IndicatorSet s : new IndicatorSet[] {base, mid, after}) {
-                out.writeBoolean(s != null);
+                out.put((byte) (s != null ? 1 : 0));
                 if (s != null) {
                     s.write(out);
                 }
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("writing to memory cannot fail", e);
+        } catch (BufferOverflowException e) {
+            throw new IllegalStateException("indicator state larger than its bound", e);
         }
-        return bytes.toByteArray();
+        return Arrays.copyOf(out.array(), out.position());
     }
 
     /**
@@ -183,25 +185,26 @@ public final class IndicatorSeries {
         if (state == null || state.length == 0) {
             return s;
         }
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
-            int layout = in.readUnsignedByte();
-            if (layout != LAYOUT) {
-                throw new IllegalStateException("indicator state layout " + layout + " is not " + LAYOUT);
-            }
-            s.dropped = in.readBoolean();
-            int n = in.readInt();
+        ByteBuffer in = ByteBuffer.wrap(state);
+        int layout = Byte.toUnsignedInt(in.get());
+        if (layout != LAYOUT) {
+            throw new IllegalStateException("indicator state layout " + layout + " is not " + LAYOUT);
+        }
+        try {
+            s.dropped = in.get() != 0;
+            int n = in.getInt();
             for (int i = 0; i < n; i++) {
-                long start = in.readLong();
-                long end = in.readLong();
-                long revision = in.readLong();
-                BarPoint p = new BarPoint(in.readDouble(), in.readDouble(), in.readDouble(), in.readDouble(),
-                        in.readDouble(), in.readLong());
+                long start = in.getLong();
+                long end = in.getLong();
+                long revision = in.getLong();
+                BarPoint p = new BarPoint(in.getDouble(), in.getDouble(), in.getDouble(), in.getDouble(),
+                        in.getDouble(), in.getLong());
                 s.bars.add(new IncomingBar(start, end, revision, p));
             }
-            s.base = in.readBoolean() ? IndicatorSet.read(in, version) : null;
-            s.mid = in.readBoolean() ? IndicatorSet.read(in, version) : null;
-            s.after = in.readBoolean() ? IndicatorSet.read(in, version) : null;
-        } catch (IOException e) {
+            s.base = in.get() != 0 ? IndicatorSet.read(in, version) : null;
+            s.mid = in.get() != 0 ? IndicatorSet.read(in, version) : null;
+            s.after = in.get() != 0 ? IndicatorSet.read(in, version) : null;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new IllegalStateException("indicator state unreadable: " + e, e);
         }
         return s;

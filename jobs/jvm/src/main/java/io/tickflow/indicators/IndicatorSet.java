@@ -1,8 +1,7 @@
 package io.tickflow.indicators;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
 
 /**
  * Every indicator of one series as O(1)-per-bar state machines, the JVM twin of jobs/indicator_math.py: the
@@ -92,7 +91,7 @@ public final class IndicatorSet {
         return s;
     }
 
-    void write(DataOutputStream out) throws IOException {
+    void write(ByteBuffer out) {
         sma20.write(out);
         sma50.write(out);
         ema12.write(out);
@@ -102,14 +101,14 @@ public final class IndicatorSet {
         bollinger.write(out);
         atr14.write(out);
         vwapDay.write(out);
-        out.writeBoolean(stoch != null);
+        out.put((byte) (stoch != null ? 1 : 0));
         if (stoch != null) {
             stoch.write(out);
         }
     }
 
     /** A state written by {@link #write}, as a set of {@code version}. */
-    static IndicatorSet read(DataInputStream in, int version) throws IOException {
+    static IndicatorSet read(ByteBuffer in, int version) {
         IndicatorSet s = new IndicatorSet(version);
         s.sma20.read(in);
         s.sma50.read(in);
@@ -120,7 +119,7 @@ public final class IndicatorSet {
         s.bollinger.read(in);
         s.atr14.read(in);
         s.vwapDay.read(in);
-        if (in.readBoolean()) {
+        if (in.get() != 0) {
             Stochastic st = new Stochastic(14, 3, 3);
             st.read(in);
             if (version >= 2) {
@@ -157,12 +156,13 @@ public final class IndicatorSet {
             total += x;
             totalSq += x * x;
             if (size < n) {
-                values[(start + size) % n] = x;
+                int j = start + size;
+                values[j < n ? j : j - n] = x;
                 size++;
             } else {
                 double old = values[start];
                 values[start] = x;
-                start = (start + 1) % n;
+                start = start + 1 == n ? 0 : start + 1;
                 total -= old;
                 totalSq -= old * old;
             }
@@ -178,7 +178,8 @@ public final class IndicatorSet {
         }
 
         double get(int i) {
-            return values[(start + i) % n];
+            int j = start + i;
+            return values[j < n ? j : j - n];
         }
 
         void copyFrom(Window w) {
@@ -189,26 +190,26 @@ public final class IndicatorSet {
             totalSq = w.totalSq;
         }
 
-        void write(DataOutputStream out) throws IOException {
-            out.writeByte(size);
+        void write(ByteBuffer out) {
+            out.put((byte) size);
             for (int i = 0; i < size; i++) {
-                out.writeDouble(get(i));
+                out.putDouble(get(i));
             }
-            out.writeDouble(total);
-            out.writeDouble(totalSq);
+            out.putDouble(total);
+            out.putDouble(totalSq);
         }
 
-        void read(DataInputStream in) throws IOException {
-            size = in.readUnsignedByte();
+        void read(ByteBuffer in) {
+            size = Byte.toUnsignedInt(in.get());
             if (size > n) {
-                throw new IOException("a window of " + n + " holds " + size + " values");
+                throw new BufferUnderflowException();
             }
             start = 0;
             for (int i = 0; i < size; i++) {
-                values[i] = in.readDouble();
+                values[i] = in.getDouble();
             }
-            total = in.readDouble();
-            totalSq = in.readDouble();
+            total = in.getDouble();
+            totalSq = in.getDouble();
         }
     }
 
@@ -244,16 +245,16 @@ public final class IndicatorSet {
             value = e.value;
         }
 
-        void write(DataOutputStream out) throws IOException {
-            out.writeDouble(seedSum);
-            out.writeInt(count);
-            out.writeDouble(value);
+        void write(ByteBuffer out) {
+            out.putDouble(seedSum);
+            out.putInt(count);
+            out.putDouble(value);
         }
 
-        void read(DataInputStream in) throws IOException {
-            seedSum = in.readDouble();
-            count = in.readInt();
-            value = in.readDouble();
+        void read(ByteBuffer in) {
+            seedSum = in.getDouble();
+            count = in.getInt();
+            value = in.getDouble();
         }
     }
 
@@ -308,20 +309,20 @@ public final class IndicatorSet {
             count = m.count;
         }
 
-        void write(DataOutputStream out) throws IOException {
+        void write(ByteBuffer out) {
             recent.write(out);
             fast.write(out);
             slow.write(out);
             signal.write(out);
-            out.writeInt(count);
+            out.putInt(count);
         }
 
-        void read(DataInputStream in) throws IOException {
+        void read(ByteBuffer in) {
             recent.read(in);
             fast.read(in);
             slow.read(in);
             signal.read(in);
-            count = in.readInt();
+            count = in.getInt();
         }
     }
 
@@ -380,20 +381,20 @@ public final class IndicatorSet {
             changes = r.changes;
         }
 
-        void write(DataOutputStream out) throws IOException {
-            out.writeBoolean(hasPrev);
-            out.writeDouble(prev);
-            out.writeDouble(gain);
-            out.writeDouble(loss);
-            out.writeInt(changes);
+        void write(ByteBuffer out) {
+            out.put((byte) (hasPrev ? 1 : 0));
+            out.putDouble(prev);
+            out.putDouble(gain);
+            out.putDouble(loss);
+            out.putInt(changes);
         }
 
-        void read(DataInputStream in) throws IOException {
-            hasPrev = in.readBoolean();
-            prev = in.readDouble();
-            gain = in.readDouble();
-            loss = in.readDouble();
-            changes = in.readInt();
+        void read(ByteBuffer in) {
+            hasPrev = in.get() != 0;
+            prev = in.getDouble();
+            gain = in.getDouble();
+            loss = in.getDouble();
+            changes = in.getInt();
         }
     }
 
@@ -438,20 +439,20 @@ public final class IndicatorSet {
             value = a.value;
         }
 
-        void write(DataOutputStream out) throws IOException {
-            out.writeBoolean(hasPrev);
-            out.writeDouble(prevClose);
-            out.writeDouble(sum);
-            out.writeInt(count);
-            out.writeDouble(value);
+        void write(ByteBuffer out) {
+            out.put((byte) (hasPrev ? 1 : 0));
+            out.putDouble(prevClose);
+            out.putDouble(sum);
+            out.putInt(count);
+            out.putDouble(value);
         }
 
-        void read(DataInputStream in) throws IOException {
-            hasPrev = in.readBoolean();
-            prevClose = in.readDouble();
-            sum = in.readDouble();
-            count = in.readInt();
-            value = in.readDouble();
+        void read(ByteBuffer in) {
+            hasPrev = in.get() != 0;
+            prevClose = in.getDouble();
+            sum = in.getDouble();
+            count = in.getInt();
+            value = in.getDouble();
         }
     }
 
@@ -503,14 +504,14 @@ public final class IndicatorSet {
             slowD.copyFrom(s.slowD);
         }
 
-        void write(DataOutputStream out) throws IOException {
+        void write(ByteBuffer out) {
             highs.write(out);
             lows.write(out);
             slowK.write(out);
             slowD.write(out);
         }
 
-        void read(DataInputStream in) throws IOException {
+        void read(ByteBuffer in) {
             highs.read(in);
             lows.read(in);
             slowK.read(in);
@@ -544,18 +545,18 @@ public final class IndicatorSet {
             volume = a.volume;
         }
 
-        void write(DataOutputStream out) throws IOException {
-            out.writeBoolean(hasDay);
-            out.writeLong(day);
-            out.writeDouble(notional);
-            out.writeDouble(volume);
+        void write(ByteBuffer out) {
+            out.put((byte) (hasDay ? 1 : 0));
+            out.putLong(day);
+            out.putDouble(notional);
+            out.putDouble(volume);
         }
 
-        void read(DataInputStream in) throws IOException {
-            hasDay = in.readBoolean();
-            day = in.readLong();
-            notional = in.readDouble();
-            volume = in.readDouble();
+        void read(ByteBuffer in) {
+            hasDay = in.get() != 0;
+            day = in.getLong();
+            notional = in.getDouble();
+            volume = in.getDouble();
         }
     }
 }

@@ -3,6 +3,7 @@ package io.tickflow.indicators;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.nio.charset.CodingErrorAction;
 
 /**
@@ -66,6 +67,13 @@ final class PyText {
 
     /** Strict UTF-8 (no overlong forms, nothing above U+10FFFF) that lets encoded surrogates through. */
     private static String utf8(byte[] b, int from) {
+        int ascii = from;
+        while (ascii < b.length && b[ascii] >= 0) {
+            ascii++;
+        }
+        if (ascii == b.length) {        // the usual record: ASCII only
+            return new String(b, from, b.length - from, StandardCharsets.ISO_8859_1);
+        }
         StringBuilder out = new StringBuilder(b.length - from);
         int i = from;
         while (i < b.length) {
