@@ -1,4 +1,4 @@
-"""The wiring shared by the jobs whose stateful step is Python (indicators, data quality): a SQL table
+"""The wiring of a job whose stateful step is Python (the data-quality job): a SQL table
 becomes a keyed DataStream, a Python ``KeyedProcessFunction`` turns each row into ``(kind, key, value)``
 rows, and each kind goes to its own raw Kafka sink table through SQL."""
 from __future__ import annotations
