@@ -1,6 +1,6 @@
 """The pipeline under test, run once per scenario: a multi-symbol workload made of the real ES trades
-(tests/workload.py: 24 symbols, three sources, about 2% rejects of every kind) published at a steady rate to
-md.raw.trades while the market data processor (→ md.bars, md.dlq) and the storage writer (→ PostgreSQL,
+(tickflow_testkit/workload.py: 24 symbols, three sources, about 2% rejects of every kind) published at a
+steady rate to md.raw.trades while the market data processor (→ md.bars, md.dlq) and the storage writer (→ PostgreSQL,
 Parquet lake on S3) run unbounded on the session cluster at parallelism 2; a fault is injected mid-stream;
 the stream then ends and every output is read back for comparison.
 
@@ -28,11 +28,11 @@ from tests.integration.kafka_tools import (
     open_transactions,
     reset_topics,
 )
-from tests.workload import Message, Workload, WorkloadSpec, build, closing_messages
 from tickflow import cluster
 from tickflow.processes import wait_until
 from tickflow.runtime.config import Settings
 from tickflow.runtime.kafka_reading import read_to_end
+from tickflow_testkit.workload import Message, Workload, WorkloadSpec, build, closing_messages
 
 DAY_NS = 86_400_000_000_000
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes", "md.indicators"]

@@ -23,9 +23,9 @@ from tests.integration.kafka_tools import (
     reset_topics,
 )
 from tests.integration.test_market_data_processor import corpus_messages, dlq_by_origin
-from tests.workload import WorkloadSpec, build, closing_messages
 from tickflow.processes import StackError, wait_until
 from tickflow.runtime.kafka_reading import read_to_end
+from tickflow_testkit.workload import WorkloadSpec, build, closing_messages
 
 TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
 SPEC = WorkloadSpec(symbols=24, reject_share=0.02, limit=60_000)
