@@ -35,7 +35,9 @@ def render_config(s: Settings) -> str:
         "FLINK_REST_PORT": str(s.flink_rest_port), "FLINK_RPC_PORT": str(s.flink_rpc_port),
         "S3_BUCKET": s.s3_bucket, "S3_ENDPOINT": s.s3_endpoint,
         "S3_ACCESS_KEY": s.s3_access_key, "S3_SECRET_KEY": s.s3_secret_key,
-        "FLINK_METRICS_PORT": str(s.flink_metrics_port), "FLINK_METRICS_PORT_END": str(s.flink_metrics_port + 1),
+        # a port for the JobManager and one for each TaskManager
+        "FLINK_METRICS_PORT": str(s.flink_metrics_port),
+        "FLINK_METRICS_PORT_END": str(s.flink_metrics_port + max(1, s.flink_taskmanagers)),
         "PYTHON": sys.executable, "FLINK_TASK_SLOTS": str(s.flink_task_slots),
         "JAVA_OPTS_ALL": _distribution_java_opts(),
     }
@@ -78,7 +80,8 @@ def _prepare(s: Settings) -> None:
     for name in ("log4j.properties", "log4j-cli.properties", "log4j-console.properties", "log4j-session.properties"):
         shutil.copy(flink_home() / "conf" / name, p["conf"] / name)
     (p["conf"] / "masters").write_text(f"localhost:{s.flink_rest_port}\n")
-    (p["conf"] / "workers").write_text("localhost\n")
+    # start-cluster.sh starts a TaskManager per line of workers (all local: no ssh)
+    (p["conf"] / "workers").write_text("localhost\n" * max(1, s.flink_taskmanagers))
     _prepare_lib(s)
     _prepare_plugins(s)
 
@@ -184,7 +187,8 @@ def up(s: Settings) -> str:
                          capture_output=True, text=True, start_new_session=True)
     if out.returncode != 0:
         raise StackError(f"start-cluster.sh failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
-    wait_until(lambda: _taskmanagers(s) >= 1, 120, "the Flink TaskManager to register")
+    wanted = max(1, s.flink_taskmanagers)
+    wait_until(lambda: _taskmanagers(s) >= wanted, 120, f"{wanted} Flink TaskManager(s) to register")
     return status(s)
 
 

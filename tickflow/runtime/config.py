@@ -50,6 +50,10 @@ class Settings:
     checkpoint_interval_ms: int = 2000
     # keyed state of a local MiniCluster run: RocksDB as on the clusters (flink-conf/), or "hashmap" (on heap)
     local_state_backend: str = "rocksdb"
+    # RocksDB checkpoints of a local run upload only the files new since the last one (incremental), as on
+    # the clusters; off, every checkpoint is a full snapshot of the live state, so its size is the state's
+    # size (bench/processor_throughput.py measures state growth this way)
+    local_incremental_checkpoints: bool = True
     # How long a Kafka partition may send nothing before event time moves on without it. Longer than the
     # outages a job should ride through unchanged (a broker restart, a TaskManager failover): a partition
     # marked idle during an outage lets the others' watermark run ahead, and its records, when they come
@@ -58,6 +62,9 @@ class Settings:
     # slots of the session cluster's TaskManager: one per core here; more when several jobs run at once
     # (the soak and the fault suite run the whole pipeline side by side with --parallelism 1 each)
     flink_task_slots: int = 2
+    # TaskManagers of the session cluster (each with flink_task_slots slots); 2 × 1 slot shows scaling
+    # across TaskManagers (bench/processor_scaling.py)
+    flink_taskmanagers: int = 1
     # JobManager high availability for the session cluster: the stack runs ZooKeeper, the JobManager keeps
     # its leadership there and the job graphs and checkpoint pointers on S3, so a JobManager started after
     # one was lost recovers the running jobs from their latest checkpoints (as Kubernetes HA does in

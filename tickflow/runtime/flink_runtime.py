@@ -92,7 +92,8 @@ def job_configuration(s: Settings, job_name: str, on_cluster: bool = False) -> d
                      "execution.checkpointing.min-pause": "500 ms",
                      "execution.checkpointing.timeout": "2 min"})
         conf["execution.checkpointing.dir"] = (s.home / "checkpoints" / job_name).as_uri()
-        conf.update({"state.backend.type": s.local_state_backend, "state.backend.incremental": "true"})
+        conf.update({"state.backend.type": s.local_state_backend,
+                     "state.backend.incremental": str(s.local_incremental_checkpoints).lower()})
         # s3:// paths (the lake) reach the stack's S3 endpoint; a cluster has these in its own config
         conf.update({"s3.endpoint": s.s3_endpoint, "s3.path.style.access": "true",
                      "s3.access-key": s.s3_access_key, "s3.secret-key": s.s3_secret_key})
