@@ -1,14 +1,18 @@
-"""A live-paced trade feed for the latency benchmarks (processor_latency.py, soak.py): the real ES prices
-and sizes in file order, ``rate`` trades/s round-robin over ``symbols`` symbols, each stamped with the
-wall clock as it is sent (ts_event = ts_recv = now), so event time is wall time and a bar's window
-closes when the wall clock passes its end plus the out-of-orderness bound."""
+"""A live-paced trade feed for the latency benchmarks (processor_latency.py, soak.py): the trades of the
+benchmark workload (tickflow_testkit.workload: Zipf-skewed symbols with their own prices, three sources,
+ids on one) in their order, or the real ES prices round-robin over a few symbols, sent at ``rate``
+trades/s, each stamped with the wall clock as it is sent (ts_event = ts_recv = now), so event time is wall
+time and a bar's window closes when the wall clock passes its end plus the out-of-orderness bound. Each
+series (source, symbol) numbers its trades 1, 2, 3 … (``seq``, and ``trade_id`` where its source has ids)."""
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.es_sample import read_es_trades
+from connectors.raw_contract import TradeEncoder
 
 # the processor's default out-of-orderness: the watermark passes a bar's end E at E + this
 OUT_OF_ORDERNESS_MS = 2_000
@@ -25,6 +29,49 @@ def symbol_names(symbols: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class FeedTrade:
+    """One trade the feed sends (again and again, cycling): its series (index), key, encoder, price, size,
+    and whether its source gives trade ids."""
+
+    series: int
+    key: bytes
+    encoder: Any
+    price: str
+    size: str
+    with_id: bool = False
+
+
+def es_feed(trades: list[tuple[str, str]], symbols: int) -> list[FeedTrade]:
+    """The ES prices and sizes round-robin over ``symbols`` symbols (S00 …) of one source, ``bench``."""
+    names = symbol_names(symbols)
+    encoders = [TradeEncoder("bench", name, "XCME") for name in names]
+    return [FeedTrade(i % symbols, names[i % symbols].encode(), encoders[i % symbols], price, size)
+            for i, (price, size) in enumerate(trades)]
+
+
+def workload_feed(spec, csv_path, n: int = 200_000) -> list[FeedTrade]:
+    """The first ``n`` valid trades of the workload ``spec`` (its symbols, sources, prices, sizes, in its
+    order; no rejects), to be re-stamped with the wall clock as they are sent."""
+    import json
+
+    from tickflow_testkit.workload import instruments, stream
+
+    insts = instruments(spec)
+    index = {(i.source, i.symbol): n for n, i in enumerate(insts)}
+    encoders = [TradeEncoder(i.source, i.symbol, i.venue) for i in insts]
+    out = []
+    for m in stream(spec, csv_path):
+        if m.expect is not None:
+            continue
+        v = json.loads(m.value)
+        k = index[(v["source"], v["symbol"])]
+        out.append(FeedTrade(k, m.key, encoders[k], v["price"], v["size"], insts[k].with_ids))
+        if len(out) >= n:
+            break
+    return out
+
+
+@dataclass(frozen=True)
 class Pacing:
     """How the feed sends: a burst of the trades due every ``burst_s`` seconds, batched by the producer for
     up to ``linger_ms``. Short bursts and linger (the latency benchmark's) keep event time closest to the
@@ -34,18 +81,16 @@ class Pacing:
     linger_ms: int = 1
 
 
-def paced_publish(bootstrap: str, rate: int, symbols: int, seconds: float, trades, stop: threading.Event,
+def paced_publish(bootstrap: str, rate: int, seconds: float, trades: list[FeedTrade], stop: threading.Event,
                   client_id: str = "bench-latency", pacing: Pacing = Pacing()) -> int:
     """Send ``rate`` trades/s to md.raw.trades for ``seconds`` (or until ``stop``), ts_event = wall clock
-    at send, round-robin over symbols; returns the number sent."""
+    at send, cycling through ``trades``; returns the number sent."""
     from connectors.kafka_publisher import RawPublisher
-    from connectors.raw_contract import TradeEncoder
 
     pub = RawPublisher(bootstrap, client_id=client_id, linger_ms=pacing.linger_ms)
-    names = symbol_names(symbols)
-    encoders = [TradeEncoder("bench", name, "XCME") for name in names]
-    keys = [name.encode() for name in names]
-    sent, start = 0, time.time()
+    seqs = [0] * (max(t.series for t in trades) + 1)
+    sent, start, n = 0, time.time(), len(trades)
+    send = pub.send
     try:
         while not stop.is_set():
             now = time.time()
@@ -54,9 +99,11 @@ def paced_publish(bootstrap: str, rate: int, symbols: int, seconds: float, trade
             due = int((now - start) * rate)
             ts = time.time_ns()
             while sent < due:
-                price, size = trades[sent % len(trades)]
-                i = sent % symbols
-                pub.send("md.raw.trades", keys[i], encoders[i].encode(ts, ts, sent, price, size))
+                t = trades[sent % n]
+                seqs[t.series] += 1
+                seq = seqs[t.series]
+                send("md.raw.trades", t.key,
+                     t.encoder.encode(ts, ts, seq, t.price, t.size, f"L{seq}" if t.with_id else None))
                 sent += 1
             time.sleep(pacing.burst_s)
     finally:
@@ -67,16 +114,16 @@ def paced_publish(bootstrap: str, rate: int, symbols: int, seconds: float, trade
 class PacedFeed:
     """:func:`paced_publish` in a daemon thread: ``start()``, then ``stop()`` returns the trades sent."""
 
-    def __init__(self, bootstrap: str, rate: int, symbols: int, seconds: float, trades,
+    def __init__(self, bootstrap: str, rate: int, seconds: float, trades: list[FeedTrade],
                  client_id: str = "bench-latency", pacing: Pacing = Pacing()) -> None:
         self._stop = threading.Event()
         self.sent = 0
         self._thread = threading.Thread(target=self._run, daemon=True,
-                                        args=(bootstrap, rate, symbols, seconds, trades, client_id, pacing))
+                                        args=(bootstrap, rate, seconds, trades, client_id, pacing))
 
-    def _run(self, bootstrap: str, rate: int, symbols: int, seconds: float, trades, client_id: str,
+    def _run(self, bootstrap: str, rate: int, seconds: float, trades: list[FeedTrade], client_id: str,
              pacing: Pacing) -> None:
-        self.sent = paced_publish(bootstrap, rate, symbols, seconds, trades, self._stop, client_id, pacing)
+        self.sent = paced_publish(bootstrap, rate, seconds, trades, self._stop, client_id, pacing)
 
     def start(self) -> PacedFeed:
         self._thread.start()

@@ -3,15 +3,16 @@
 It checks that memory stays bounded (state TTL works), checkpoints stay under their timeout and latency
 does not drift.
 
-    .venv/bin/python bench/soak.py [--rate 2000] [--symbols 20] [--minutes 15] [--warmup-minutes 2] [--quality]
+    .venv/bin/python bench/soak.py [--rate 2000] [--symbols 200] [--minutes 15] [--warmup-minutes 2] [--quality]
 
 Brings up its own stack (Kafka, PostgreSQL, S3 and a Flink session cluster with 4 slots, ports +22000,
 data under .tickflow/soak-stack, wiped first), applies the migrations and submits, unbounded, each with
 parallelism 1: market_data_processor, storage_writer (PostgreSQL and the Parquet lake on S3), indicators
 and, with ``--quality``, data_quality. The jobs' duplicate state is held per symbol for the allowed
 lateness in event time, so their state has to level off well inside the run. A paced publisher
-(bench/paced_feed.py) sends the real ES prices and sizes at ``--rate`` ticks/s over ``--symbols``
-symbols, stamped with the wall clock.
+(bench/paced_feed.py) sends the benchmark workload's trades (tickflow_testkit.workload: ``--symbols``
+Zipf-skewed symbols from three sources, the real ES prices scaled to each) at ``--rate`` ticks/s, stamped
+with the wall clock.
 
 Every 15 s it samples the Flink REST API (per job: state, restarts, the latest completed checkpoint's
 duration and state size, failed checkpoints; the TaskManager's JVM and managed memory), /proc (RSS of the
@@ -34,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from bench_stack import ROOT, machine, record, use_stack
+from bench_stack import ROOT, machine, record, use_stack, workload_spec
 
 SOAK_ENV = use_stack(22000, "soak-stack", flink_task_slots="4")
 
@@ -45,8 +46,8 @@ from paced_feed import (  # noqa: E402
     PacedFeed,
     Pacing,
     closed_ms,
-    es_prices,
     first_bars,
+    workload_feed,
 )
 
 from jobs import catalog  # noqa: E402
@@ -263,11 +264,10 @@ def run_soak(s, args: argparse.Namespace, jobs: list[SoakJob], ids: dict[str, st
     from connectors.es_sample import es_sample_csv
     from tickflow.runtime.kafka_reading import end_offsets
 
-    trades = es_prices(es_sample_csv(s.cache_dir), 100_000)
+    trades = workload_feed(workload_spec(200_000, args.symbols), es_sample_csv(s.cache_dir), 200_000)
     seconds = args.minutes * 60
     sampler = Sampler(s, ids, jobs, SAMPLE_EVERY_S)
-    feed = PacedFeed(s.kafka_bootstrap, args.rate, args.symbols, seconds, trades, client_id="soak-feed",
-                     pacing=SOAK_PACING)
+    feed = PacedFeed(s.kafka_bootstrap, args.rate, seconds, trades, client_id="soak-feed", pacing=SOAK_PACING)
     began = time.time()
     feed.start()
     sampler.start()
@@ -334,7 +334,8 @@ def load_note(cpu: dict) -> str:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=int, default=DEFAULT_RATE, help="ticks per second (default: %(default)s)")
-    p.add_argument("--symbols", type=int, default=20)
+    p.add_argument("--symbols", type=int, default=200,
+                   help="the workload's symbols (tickflow_testkit.workload: Zipf-skewed, three sources)")
     p.add_argument("--minutes", type=float, default=15.0, help="length of the feed")
     p.add_argument("--warmup-minutes", type=float, default=2.0, help="left out of the verdicts")
     p.add_argument("--quality", action=argparse.BooleanOptionalAction, default=False,
