@@ -1,12 +1,15 @@
 """The storage writer and the stores: rows/s into PostgreSQL for trades and for bars, latency of the
 documented queries, and Parquet bytes per trade against the raw JSON.
 
-    .venv/bin/python bench/storage_throughput.py [--copies 2] [--symbols 40] [--queries 300]
+    .venv/bin/python bench/storage_throughput.py [--trades 1000000] [--trade-symbols 200] [--reject-share 0.03]
+                                                 [--symbols 40] [--queries 300]
 
 On the bench stack (Kafka + PostgreSQL, ports +20000):
-1. pre-loads md.raw.trades with the real ES sample N times (symbols ES0…, sources bench0…) and runs
-   `storage_writer --bounded --no-lake`; a sampler counts the trades table every 0.25 s, and the rate is
-   taken between 10% and 90% of the rows (start-up and the last flush excluded);
+1. pre-loads md.raw.trades with the benchmark workload (tickflow_testkit.workload: ``--trades`` real ES
+   trades as ``--trade-symbols`` Zipf-skewed symbols from three sources, ``--reject-share`` rejects of
+   every kind) and runs `storage_writer --bounded --no-lake`; a sampler counts the trades table every
+   0.25 s, and the rate is taken between 10% and 90% of the rows (start-up and the last flush excluded);
+   the rows must be the valid trades and the LATE ones (too late for a bar, archived all the same);
 2. publishes the ES sample's 2,264 1m bars once per symbol (ES00…) to md.bars and runs the writer again
    with the same consumer group (only the bars are new), sampled the same way;
 3. runs the documented queries (sql/queries) against the loaded tables: the latest 1m bar of every symbol,
@@ -24,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_stack import es_trade_copies, machine, record, run_bounded
+from bench_stack import load_workload, machine, record, run_bounded, spec_summary, workload_spec
 
 from jobs import catalog
 
@@ -104,8 +107,10 @@ def latencies(dsn: str, name: str, params: dict, n: int) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--copies", type=int, default=2)
-    p.add_argument("--symbols", type=int, default=40)
+    p.add_argument("--trades", type=int, default=1_000_000)
+    p.add_argument("--trade-symbols", type=int, default=200)
+    p.add_argument("--reject-share", type=float, default=0.03)
+    p.add_argument("--symbols", type=int, default=40, help="symbols of the 1m bars")
     p.add_argument("--queries", type=int, default=300)
     args = p.parse_args()
 
@@ -127,11 +132,11 @@ def main() -> int:
     try:
         migrations.migrate(migrations.connect(s.postgres_dsn), log=lambda _: None)
         csv = es_sample_csv(s.cache_dir)
-        trades = es_trade_copies(csv, args.copies)
-        publish(s.kafka_bootstrap, trades)
-        raw_bytes = sum(len(m[2]) for m in trades) / len(trades)
-        print(f"pre-loaded {len(trades):,} trades")
-        trade_rate, trade_wall = timed_run(s.postgres_dsn, "trades", len(trades), "--no-lake", "--group-id", GROUP)
+        spec = workload_spec(args.trades, args.trade_symbols, args.reject_share)
+        tally, _ = load_workload(s, spec)
+        raw_bytes = tally.value_bytes / tally.messages
+        archived = tally.valid + tally.reasons.get("LATE", 0)
+        trade_rate, trade_wall = timed_run(s.postgres_dsn, "trades", archived, "--no-lake", "--group-id", GROUP)
 
         minute_bars = es_minute_bars(csv)
         bars = []
@@ -157,10 +162,11 @@ def main() -> int:
         parquet = sum(f.stat().st_size for f in Path(lake, "dataset=trades").rglob("*")
                       if f.is_file() and f.name != "_SUCCESS")
         files = sum(1 for f in Path(lake, "dataset=trades").rglob("*") if f.is_file() and f.name != "_SUCCESS")
-        per_trade = parquet / len(trades)
+        per_trade = parquet / archived
         record("storage_throughput", {
             "bench": "storage_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": machine(), "trades": len(trades), "bars": len(bars),
+            "machine": machine(), "workload": spec_summary(spec), "symbols": len(tally.valid_per_symbol),
+            "trades": archived, "rejects": tally.messages - tally.valid, "bars": len(bars),
             "trades_rows_per_s": round(trade_rate), "trades_wall_s": round(trade_wall, 1),
             "bars_rows_per_s": round(bar_rate), "bars_wall_s": round(bar_wall, 1),
             "latest_1m_bar_per_symbol": {**latest, "symbols": args.symbols},
