@@ -4,6 +4,9 @@ too) and linked from bench/README.md:
 - ``throughput.png``: each throughput figure of the latest runs beside its reference or target (the
   processor against the passthrough job, the pandas ceiling and the 100,000 ticks/s target; the
   data-quality job against the processor; …), on a log scale;
+- ``configurations.png``: throughput by configuration — the processor beside the passthrough job, bare
+  Flink SQL and pandas over the same workload in one run (bench/processor_throughput.py), and the
+  processor by parallelism and TaskManagers on the session cluster (bench/processor_scaling.py);
 - ``soak.png``: the pipeline soak over time, from ``pipeline_soak_series.json`` (bench/soak.py): the bar
   delay of every measured bar, the TaskManager's memory and the checkpointed state.
 
@@ -22,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 THROUGHPUT_PNG = "throughput.png"
+CONFIGURATIONS_PNG = "configurations.png"
 SOAK_PNG = "soak.png"
 SOAK_SERIES = "pipeline_soak_series.json"
 TARGET_TICKS_PER_S = 100_000  # the processor's and the replay's targets (bench/record.py)
@@ -71,7 +75,9 @@ def throughput_measures(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> list
 
     candidates = [
         Measure("market data processor", _get(p, "sustained_ticks_per_s"), "ticks/s",
-                refs(("passthrough job", _get(f, "sustained_records_per_s")),
+                refs(("passthrough job", _get(p, "passthrough.sustained_records_per_s")
+                      or _get(f, "sustained_records_per_s")),
+                     ("bare Flink SQL", _get(p, "bare_sql.sustained_ticks_per_s")),
                      ("pandas batch", _get(p, "pandas_ticks_per_s"))),
                 [("target", TARGET_TICKS_PER_S)]),
         Measure("passthrough job (Kafka → Flink → Kafka)", _get(f, "sustained_records_per_s"), "records/s"),
@@ -92,6 +98,27 @@ def throughput_measures(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> list
     return [m for m in candidates if _number(m.value)]
 
 
+def configuration_measures(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Measure]:
+    """Throughput by configuration: the four computations of the latest processor_throughput run (same
+    workload, same run) and each configuration of the latest processor_scaling run; the processor's carry
+    the 100,000 ticks/s target. Figures not recorded are left out."""
+    p, sc = _latest(runs, "processor_throughput"), _latest(runs, "processor_scaling")
+    target = [("target", float(TARGET_TICKS_PER_S))]
+    where = f"MiniCluster, parallelism {_get(p, 'parallelism')}" if _get(p, "parallelism") else "MiniCluster"
+    candidates = [
+        Measure(f"passthrough job ({where})", _get(p, "passthrough.sustained_records_per_s"), "records/s"),
+        Measure(f"bare Flink SQL 1m OHLCV ({where})", _get(p, "bare_sql.sustained_ticks_per_s"), "ticks/s"),
+        Measure(f"processor ({where})", _get(p, "sustained_ticks_per_s") if _get(p, "passthrough") else None,
+                "ticks/s", [], target),
+        Measure("pandas, one process (batch)", _get(p, "pandas.ticks_per_s"), "ticks/s"),
+    ]
+    configs = _get(sc, "configurations")
+    for c in configs if isinstance(configs, list) else []:
+        candidates.append(Measure(f"processor, session cluster: {_get(c, 'label')}",
+                                  _get(c, "sustained_ticks_per_s"), "ticks/s", [], target))
+    return [m for m in candidates if _number(m.value)]
+
+
 def _compact(value: float) -> str:
     if value >= 1e6:
         return f"{value / 1e6:.1f}M"
@@ -100,7 +127,8 @@ def _compact(value: float) -> str:
     return f"{value:.0f}"
 
 
-def draw_throughput(measures: Sequence[Measure], out: Path, when: str = "") -> Path:
+def draw_throughput(measures: Sequence[Measure], out: Path, when: str = "",
+                    title: str = "Throughput of the latest recorded runs against their references") -> Path:
     """Horizontal bars, one per measure (top to bottom), its references as dots and targets as bars' ends."""
     height = 1.2 + 0.55 * len(measures)
     fig = Figure(figsize=(11, height), dpi=DPI, layout="constrained")
@@ -132,8 +160,7 @@ def draw_throughput(measures: Sequence[Measure], out: Path, when: str = "") -> P
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v)))
     ax.set_xlabel("per second, sustained (log scale)")
     ax.grid(True, axis="x", alpha=0.3, which="both")
-    ax.set_title("Throughput of the latest recorded runs against their references" + (f" ({when})" if when else ""),
-                 loc="left", fontsize=11)
+    ax.set_title(title + (f" ({when})" if when else ""), loc="left", fontsize=11)
     if ref_shown or target_shown:
         ax.legend(loc="lower right", fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +255,15 @@ def write_plots(runs: Mapping[str, Sequence[Mapping[str, Any]]], results_dir: Pa
         said.append(f"plotted {draw_throughput(measures, results_dir / THROUGHPUT_PNG, when).name}")
     else:
         said.append(f"no throughput recorded: {THROUGHPUT_PNG} not drawn")
+    configurations = configuration_measures(runs)
+    if configurations:
+        when = max((str(_get(_latest(runs, n), "when") or "")[:10]
+                    for n in ("processor_throughput", "processor_scaling") if _latest(runs, n)), default="")
+        drawn = draw_throughput(configurations, results_dir / CONFIGURATIONS_PNG, when,
+                                "Throughput by configuration, sustained, over the benchmark workload")
+        said.append(f"plotted {drawn.name}")
+    else:
+        said.append(f"no configuration recorded: {CONFIGURATIONS_PNG} not drawn")
     series_path = results_dir / SOAK_SERIES
     try:
         series = json.loads(series_path.read_text())

@@ -57,13 +57,50 @@ def test_soak_series_in_minutes_with_state_summed_over_jobs():
 def test_write_plots_draws_both_pngs(tmp_path):
     (tmp_path / plots.SOAK_SERIES).write_text(json.dumps(SERIES))
     said = plots.write_plots(RUNS, tmp_path)
-    assert said == ["plotted throughput.png", "plotted soak.png"]
+    assert said == ["plotted throughput.png", "no configuration recorded: configurations.png not drawn",
+                    "plotted soak.png"]
     assert png_size(tmp_path / "throughput.png")[0] == 1100
     assert png_size(tmp_path / "soak.png") == (1100, 750)
+
+
+WORKLOAD_RUNS = {
+    "processor_throughput": [{"when": "2026-12-07T18:00:00Z", "parallelism": 2, "sustained_ticks_per_s": 40_000,
+                              "passthrough": {"sustained_records_per_s": 100_000},
+                              "bare_sql": {"sustained_ticks_per_s": 80_000},
+                              "pandas": {"ticks_per_s": 500_000}, "pandas_ticks_per_s": 500_000}],
+    "processor_scaling": [{"when": "2026-12-07T18:30:00Z", "configurations": [
+        {"label": "1 TaskManager × 2 slots, parallelism 1", "sustained_ticks_per_s": 30_000},
+        {"label": "2 TaskManagers × 1 slot, parallelism 2", "sustained_ticks_per_s": 45_000},
+        {"label": "failed", "sustained_ticks_per_s": None}]}],
+}
+
+
+def test_configuration_measures_are_the_run_of_record_and_the_scaling_table():
+    measures = plots.configuration_measures(WORKLOAD_RUNS)
+    assert [(m.label, m.value) for m in measures] == [
+        ("passthrough job (MiniCluster, parallelism 2)", 100_000),
+        ("bare Flink SQL 1m OHLCV (MiniCluster, parallelism 2)", 80_000),
+        ("processor (MiniCluster, parallelism 2)", 40_000),
+        ("pandas, one process (batch)", 500_000),
+        ("processor, session cluster: 1 TaskManager × 2 slots, parallelism 1", 30_000),
+        ("processor, session cluster: 2 TaskManagers × 1 slot, parallelism 2", 45_000),
+    ]
+    assert measures[2].targets == [("target", 100_000.0)] and measures[0].targets == []
+    # the processor's references are those of its own run
+    processor = {m.label: m for m in plots.throughput_measures(WORKLOAD_RUNS)}["market data processor"]
+    assert processor.references == [("passthrough job", 100_000.0), ("bare Flink SQL", 80_000.0),
+                                     ("pandas batch", 500_000.0)]
+
+
+def test_configurations_png_is_drawn(tmp_path):
+    said = plots.write_plots(WORKLOAD_RUNS, tmp_path)
+    assert "plotted configurations.png" in said
+    assert png_size(tmp_path / "configurations.png")[0] == 1100
 
 
 def test_without_results_nothing_is_drawn_and_it_says_so(tmp_path):
     said = plots.write_plots({}, tmp_path)
     assert said == ["no throughput recorded: throughput.png not drawn",
+                    "no configuration recorded: configurations.png not drawn",
                     "no soak series in pipeline_soak_series.json: soak.png not drawn"]
     assert list(tmp_path.iterdir()) == []

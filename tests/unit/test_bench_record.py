@@ -114,10 +114,95 @@ def test_parse_jsonl_skips_blank_and_broken_lines_and_latest_is_the_last():
 def test_blocks_render_the_latest_run_and_the_spread_of_all():
     earlier = {**PROCESSOR, "when": "2026-11-24T03:38:39Z", "sustained_ticks_per_s": 19_002}
     block = record.block_processor_throughput({"processor_throughput": [earlier, PROCESSOR]})
-    assert "| sustained ticks/s | **20,895** |" in block
+    assert "| processor: sustained ticks/s | **20,895** |" in block
     assert "19,002 – 20,895 (2 runs)" in block
     assert "Recorded 2026-11-24 14:34 UTC (`bench/results/processor_throughput.jsonl`, the latest of 2 runs)." in block
-    assert "```bash\n.venv/bin/python bench/processor_throughput.py --copies 2\n```" in block
+    assert ("```bash\n.venv/bin/python bench/processor_throughput.py --trades 2000000 --symbols 200 "
+            "--reject-share 0.03\n```") in block
+    # an earlier result without the workload's fields: dashes, not errors
+    assert "| workload | — |" in block and "| processor ÷ passthrough (`ratio_to_passthrough`) | — |" in block
+
+
+WORKLOAD_RUN = {
+    **PROCESSOR, "when": "2026-12-07T18:00:00Z", "symbols": 200, "trades": 2_000_000, "ticks": 2_000_000,
+    "rejects": 61_630, "partitions": 4, "parallelism": 2,
+    "workload": {"symbols": 200, "sources": 3, "reject_share": 0.03, "rounds": 4, "zipf_s": 1.1, "seed": 7},
+    "sustained_ticks_per_s": 40_000, "ticks_in_1m_bars": 2_000_000, "minute_bars": 300_000,
+    "passthrough": {"sustained_records_per_s": 100_000, "wall_records_per_s": 50_000},
+    "bare_sql": {"sustained_ticks_per_s": 80_000, "ticks_per_s_wall": 40_000},
+    "pandas": {"ticks_per_s": 500_000, "seconds": 4.0}, "pandas_ticks_per_s": 500_000,
+    "ratio_to_passthrough": 0.4, "ratio_to_sql": 0.5,
+    "dlq_by_reason": {"DUPLICATE": 7_000, "LATE": 3_000},
+    "checks": {"trades_in_1m_bars_equal_valid": True, "minute_bars_expected": 300_000,
+               "minute_bars_equal_expected": True, "dlq_expected_by_reason": {"DUPLICATE": 7_000, "LATE": 3_001},
+               "dlq_equal_expected": False, "ok": False},
+    "state": {"small": {"trades": 2_000_000, "state_bytes": 100_000_000},
+              "big": {"trades": 4_000_000, "state_bytes": 190_000_000}},
+    "state_growth_2m_to_4m": 0.9,
+}
+
+
+def test_processor_block_sets_the_run_beside_its_references_and_checks():
+    block = record.block_processor_throughput({"processor_throughput": [WORKLOAD_RUN]})
+    assert "2,000,000 valid trades + 61,630 rejects (0.03 of every kind); 200 symbols" in block
+    assert "4 rounds of the ES sample; md.raw.trades's 4 partitions" in block
+    assert "| processor ÷ passthrough (`ratio_to_passthrough`) | **0.4** | target ≥ 0.7 ✘ |" in block
+    assert "| passthrough job, same topic: sustained records/s | 100,000 |" in block
+    assert "80,000" in block and "processor ÷ bare SQL 0.5" in block
+    assert "| pandas, same 1m bars from the valid trades' JSON lines | 500,000 ticks/s |" in block
+    assert "✔ each valid trade in one 1m bar" in block
+    assert "| md.dlq by reason | DUPLICATE 7,000, LATE 3,000 | ✘ the workload's expectation: DUPLICATE 7,000, " \
+           "LATE 3,001 |" in block
+    assert "100.0 MB after 2,000,000 trades, 190.0 MB after 4,000,000: growth **0.9**" in block
+    assert "`state_growth_2m_to_4m` < 0.1 ✘" in block
+
+
+def test_summary_rows_of_the_ratio_and_the_state_growth():
+    rows = record.processor_rows({"processor_throughput": [WORKLOAD_RUN]})
+    head = summary_row(rows, "processor md.raw.trades")
+    assert "(2,000,000 trades, 200 symbols)" in head.figure and "bare Flink SQL 80,000" in head.reference
+    assert summary_row(rows, "processor ÷ passthrough").met == "✘ not met"
+    assert summary_row(rows, "processor keyed state").met == "✘ not met"
+    better = {**WORKLOAD_RUN, "ratio_to_passthrough": 0.75, "state_growth_2m_to_4m": 0.04}
+    rows = record.processor_rows({"processor_throughput": [better]})
+    assert summary_row(rows, "processor ÷ passthrough").met == "✔ met"
+    assert summary_row(rows, "processor keyed state").met == "✔ met"
+    assert summary_row(rows, "processor scaling").value == "not yet recorded"
+
+
+SCALING = {"when": "2026-12-07T18:30:00Z", "trades": 1_000_000, "symbols": 200, "rejects": 30_000,
+           "partitions": 4, "configurations": [
+               {"label": "1 TaskManager × 2 slots, parallelism 1", "taskmanagers": 1, "slots_per_taskmanager": 2,
+                "parallelism": 1, "sustained_ticks_per_s": 30_000, "wall_ticks_per_s": 20_000, "busy_partitions": 4,
+                "trades_in_1m_bars_equal_valid": True},
+               {"label": "2 TaskManagers × 1 slot, parallelism 2", "taskmanagers": 2, "slots_per_taskmanager": 1,
+                "parallelism": 2, "sustained_ticks_per_s": 45_000, "wall_ticks_per_s": 25_000, "busy_partitions": 4,
+                "trades_in_1m_bars_equal_valid": False}]}
+
+
+def test_scaling_block_is_a_table_of_configurations():
+    block = record.block_processor_scaling({"processor_scaling": [SCALING]})
+    assert "| 1 TaskManager × 2 slots, parallelism 1 | 1 | 2 | 1 | **30,000** | 1.00× | 20,000 | 4 of 4 | ✔ |" \
+        in block
+    assert "| 2 TaskManagers × 1 slot, parallelism 2 | 2 | 1 | 2 | **45,000** | 1.50× | 25,000 | 4 of 4 | ✘ |" \
+        in block
+    assert "Over 1,000,000 valid trades of 200 symbols (+ 30,000 rejects)" in block
+    row = summary_row(record.processor_rows({"processor_scaling": [SCALING]}), "processor scaling")
+    assert row.value == "1 TaskManager × 2 slots, parallelism 1: 30,000; 2 TaskManagers × 1 slot, parallelism 2: 45,000"
+
+
+def test_latency_block_at_full_rate_says_the_share_and_the_commit_wait():
+    lat = {**LATENCY, "rate_ticks_per_s": 36_000, "symbols": 200, "feed": "workload", "minutes": 5,
+           "ticks_sent": 10_800_000, "bars_measured": 600, "rate_share_of_sustained": 0.9,
+           "processor_sustained_ticks_per_s_of_record": 40_000, "rate_kept_ticks_per_s": 35_900,
+           "commit_wait_ms": {"p50": 1_100, "p99": 2_000, "max": 2_100}}
+    block = record.block_processor_latency({"processor_latency": [lat]})
+    assert "| commit wait | 1,100 ms | 2,000 ms | 2,100 ms |" in block
+    assert "ticks of the benchmark workload sent at 36,000 ticks/s (90% of the processor's recorded sustained " \
+           "40,000 ticks/s; the feed kept 35,900) over 200 symbols" in block
+    assert "p99 < 500 ms" in block
+    row = summary_row(record.processor_rows({"processor_latency": [lat]}), "bar latency produced")
+    assert row.figure == "bar latency produced, p50 / p99 at 36,000 ticks/s"
 
 
 def test_a_missing_field_renders_a_dash_not_an_error():
@@ -238,8 +323,9 @@ def test_only_selects_in_the_order_of_record_and_refuses_unknown_names():
 def test_dry_run_prints_the_commands_and_runs_nothing(capsys):
     assert record.main(["--dry-run", "--only", "processor_latency,storage_throughput"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"would run: {sys.executable} bench/processor_latency.py --rate 5000 --symbols 20 --minutes 5",
-                   f"would run: {sys.executable} bench/storage_throughput.py --copies 2 --symbols 40 --queries 300"]
+    assert out == [f"would run: {sys.executable} bench/processor_latency.py --rate-share 0.9 --symbols 200 --minutes 5",
+                   f"would run: {sys.executable} bench/storage_throughput.py --trades 1000000 "
+                   "--trade-symbols 200 --reject-share 0.03 --symbols 40 --queries 300"]
 
 
 def test_fault_suite_block_shows_only_the_latest_suite_run():
