@@ -75,7 +75,7 @@ def run_layout(layout: Layout, trades: int) -> dict:
     try:
         before = topic_ends(s.kafka_bootstrap, "md.bars")
         t0 = time.monotonic()
-        job_id = cluster.submit(s, catalog.MARKET_DATA_PROCESSOR.name,
+        job_id = cluster.submit(s, catalog.MARKET_DATA_PROCESSOR.module,
                                 ["--bounded", "--parallelism", str(layout.parallelism),
                                  "--group-id", f"bench-scaling-{uuid.uuid4().hex[:8]}"])
         state = "RUNNING"
