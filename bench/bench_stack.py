@@ -233,6 +233,7 @@ class CheckpointSizes:
         self._thread.join(30)
 
     def _metrics(self) -> dict[str, float]:
+        import http.client
         import re
         import urllib.request
 
@@ -241,8 +242,8 @@ class CheckpointSizes:
         for port in range(self.s.flink_metrics_port + 2, self.s.flink_metrics_port + 12):
             try:
                 with urllib.request.urlopen(f"http://{self.s.host}:{port}/metrics", timeout=2) as resp:
-                    text = resp.read().decode()
-            except OSError:
+                    text = resp.read().decode(errors="replace")
+            except (OSError, http.client.HTTPException):  # nothing there, or something that is not a reporter
                 continue
             found = {}
             for line in text.splitlines():
@@ -271,7 +272,11 @@ class CheckpointSizes:
         import time
 
         while not self._stop.wait(self.every_s):
-            m = self._metrics()
+            try:
+                m = self._metrics()
+            except Exception as exc:  # a sample lost is not a run lost
+                print(f"checkpoint sampler: {exc}", file=sys.stderr)
+                continue
             if m.get("numberOfCompletedCheckpoints", 0) >= 1 and m.get("lastCheckpointFullSize", -1) >= 0:
                 self.samples.append({"t": time.time(), "full_bytes": int(m["lastCheckpointFullSize"]),
                                      "bytes": int(m.get("lastCheckpointSize", -1)),
