@@ -177,7 +177,9 @@ SCALING = {"when": "2026-12-07T18:30:00Z", "trades": 1_000_000, "symbols": 200, 
                 "trades_in_1m_bars_equal_valid": True},
                {"label": "2 TaskManagers × 1 slot, parallelism 2", "taskmanagers": 2, "slots_per_taskmanager": 1,
                 "parallelism": 2, "sustained_ticks_per_s": 45_000, "wall_ticks_per_s": 25_000, "busy_partitions": 4,
-                "trades_in_1m_bars_equal_valid": False}]}
+                "trades_in_1m_bars_equal_valid": False, "every_trade_once": False},
+               {"label": "late ones in bars", "taskmanagers": 2, "slots_per_taskmanager": 1, "parallelism": 2,
+                "sustained_ticks_per_s": 44_000, "trades_in_1m_bars_equal_valid": False, "every_trade_once": True}]}
 
 
 def test_scaling_block_is_a_table_of_configurations():
@@ -186,9 +188,11 @@ def test_scaling_block_is_a_table_of_configurations():
         in block
     assert "| 2 TaskManagers × 1 slot, parallelism 2 | 2 | 1 | 2 | **45,000** | 1.50× | 25,000 | 4 of 4 | ✘ |" \
         in block
+    assert "| late ones in bars | 2 | 1 | 2 | **44,000** | 1.47× | — | — of 4 | ✔ |" in block
     assert "Over 1,000,000 valid trades of 200 symbols (+ 30,000 rejects)" in block
     row = summary_row(record.processor_rows({"processor_scaling": [SCALING]}), "processor scaling")
-    assert row.value == "1 TaskManager × 2 slots, parallelism 1: 30,000; 2 TaskManagers × 1 slot, parallelism 2: 45,000"
+    assert row.value.startswith("1 TaskManager × 2 slots, parallelism 1: 30,000; 2 TaskManagers × 1 slot, "
+                                "parallelism 2: 45,000")
 
 
 def test_latency_block_at_full_rate_says_the_share_and_the_commit_wait():
