@@ -341,7 +341,10 @@ def block_processor_throughput(name: str, r: Result, runs: Runs) -> str:
          f"{num(get(r, 'ticks_in_1m_bars'))} / {num(get(r, 'trades') or get(r, 'ticks'))}",
          f"{mark(get(r, 'checks.trades_in_1m_bars_equal_valid'))} each valid trade in one 1m bar; "
          f"{num(get(r, 'minute_bars'))} 1m bars, {num(get(r, 'checks.minute_bars_expected'))} expected "
-         f"{mark(get(r, 'checks.minute_bars_equal_expected'))}"],
+         f"{mark(get(r, 'checks.minute_bars_equal_expected'))}"
+         + (f"; {num(get(r, 'checks.late_in_bars'))} LATE trades taken into bars, every trade once (in a bar or "
+            f"md.dlq) {mark(get(r, 'checks.every_trade_once'))}" if get(r, "checks.every_trade_once") is not None
+            else "")],
         ["md.dlq by reason", ", ".join(f"{k} {num(v)}" for k, v in dlq.items()) if isinstance(dlq, Mapping) else DASH,
          f"{mark(get(r, 'checks.dlq_equal_expected'))} the workload's expectation"
          + ("" if get(r, "checks.dlq_equal_expected") is not False or not isinstance(dlq_expected, Mapping) else

@@ -135,7 +135,7 @@ WORKLOAD_RUN = {
     "dlq_by_reason": {"DUPLICATE": 7_000, "LATE": 3_000},
     "checks": {"trades_in_1m_bars_equal_valid": True, "minute_bars_expected": 300_000,
                "minute_bars_equal_expected": True, "dlq_expected_by_reason": {"DUPLICATE": 7_000, "LATE": 3_001},
-               "dlq_equal_expected": False, "ok": False},
+               "dlq_equal_expected": False, "late_in_bars": 1, "every_trade_once": True, "ok": False},
     "state": {"small": {"trades": 2_000_000, "state_bytes": 100_000_000},
               "big": {"trades": 4_000_000, "state_bytes": 190_000_000}},
     "state_growth_2m_to_4m": 0.9,
@@ -151,6 +151,7 @@ def test_processor_block_sets_the_run_beside_its_references_and_checks():
     assert "80,000" in block and "processor ÷ bare SQL 0.5" in block
     assert "| pandas, same 1m bars from the valid trades' JSON lines | 500,000 ticks/s |" in block
     assert "✔ each valid trade in one 1m bar" in block
+    assert "1 LATE trades taken into bars, every trade once (in a bar or md.dlq) ✔" in block
     assert "| md.dlq by reason | DUPLICATE 7,000, LATE 3,000 | ✘ the workload's expectation: DUPLICATE 7,000, " \
            "LATE 3,001 |" in block
     assert "100.0 MB after 2,000,000 trades, 190.0 MB after 4,000,000: growth **0.9**" in block
