@@ -89,7 +89,10 @@ public final class IndicatorSeries {
         IndicatorSet indicators;
         if (i == n - 1 && !replaced) {     // the usual case: a new bar at the end
             first = i;
-            indicators = indicators(after);
+            boolean marked = i - 1 == keep - 1 || i - 1 == 2 * keep - 1;
+            // the state after the newest bar is updated in place unless it is kept as a mark, or shared
+            boolean own = after != null && !marked && after != mid && after != base && after.version() == version;
+            indicators = own ? after : indicators(after);
             if (i - 1 == keep - 1) {
                 markKeep = after;
             } else if (i - 1 == 2 * keep - 1) {
