@@ -107,11 +107,12 @@ public final class BarBook {
             return repeat != null ? Outcome.refused(DUPLICATE, repeat + "; its " + closed)
                     : Outcome.refused(LATE, closed);
         }
-        String duplicate = TakenTrades.take(store, source, symbol, tradeId, seq, minuteStart);
+        Bar minute = store.minute(minuteStart);
+        String duplicate = TakenTrades.take(store, source, symbol, tradeId, seq, minuteStart,
+                minute == null ? 0 : minute.tradeCount);
         if (duplicate != null) {
             return Outcome.refused(DUPLICATE, duplicate);
         }
-        Bar minute = store.minute(minuteStart);
         if (minute == null) {
             minute = Bar.trade(symbol, ts, seq, price, size, source);
             minute.venue = venue;
@@ -180,18 +181,14 @@ public final class BarBook {
             out.emitted.add(up);
             out.timersMs.add(expiryMs(up));
         }
-        long lastForgottenMinute = Long.MIN_VALUE;
         for (Bar b : store.all()) {
             if (b.emitted && expiryMs(b) <= watermarkMs) {
                 store.remove(b);
                 if (b.timeframe.equals("1m")) {
-                    lastForgottenMinute = Math.max(lastForgottenMinute, b.bucketStart);
+                    // a minute's trades are forgotten with it: one slot per trade it took
+                    TakenTrades.forgetMinute(store, b.bucketStart, b.tradeCount);
                 }
             }
-        }
-        if (lastForgottenMinute != Long.MIN_VALUE) {
-            // minutes are forgotten in order, so every minute up to this one is gone with its trades
-            TakenTrades.forgetThrough(store, lastForgottenMinute);
         }
         if (watermarkMs > store.closedThroughMs()) {
             store.setClosedThroughMs(watermarkMs);

@@ -233,13 +233,13 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         }
 
         @Override
-        public void take(String identity, long minuteStart, long seq) {
-            taken.take(identity, minuteStart, seq);
+        public void take(String identity, long minuteStart, long seq, long slot) {
+            taken.take(identity, minuteStart, seq, slot);
         }
 
         @Override
-        public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten out) {
-            taken.forgetTakenThrough(minuteStart, out);
+        public void forgetMinute(long minuteStart, long slots, TakenTrades.Forgotten out) {
+            taken.forgetMinute(minuteStart, slots, out);
         }
 
         @Override

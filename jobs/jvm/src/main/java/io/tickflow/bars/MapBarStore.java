@@ -21,13 +21,13 @@ public final class MapBarStore implements BarStore {
     }
 
     @Override
-    public void take(String identity, long minuteStart, long seq) {
-        taken.take(identity, minuteStart, seq);
+    public void take(String identity, long minuteStart, long seq, long slot) {
+        taken.take(identity, minuteStart, seq, slot);
     }
 
     @Override
-    public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten forgotten) {
-        taken.forgetTakenThrough(minuteStart, forgotten);
+    public void forgetMinute(long minuteStart, long slots, TakenTrades.Forgotten forgotten) {
+        taken.forgetMinute(minuteStart, slots, forgotten);
     }
 
     @Override
@@ -43,6 +43,11 @@ public final class MapBarStore implements BarStore {
     /** How many trade identities are held: the duplicate window's size. */
     public int takenCount() {
         return taken.takenCount();
+    }
+
+    /** How many (minute, slot) index entries are held. */
+    public int slotCount() {
+        return taken.slotCount();
     }
 
     @Override

@@ -1,6 +1,8 @@
 package io.tickflow.trades;
 
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -19,12 +21,15 @@ import org.apache.flink.util.OutputTag;
 public class FirstCopyFunction extends KeyedProcessFunction<String, Row, Row> {
     private static final long serialVersionUID = 1L;
     public static final String CLOSED_STATE = "forgotten-through-ms-v1";
+    public static final String COUNTS_STATE = "taken-per-minute-v1";
     private static final long MINUTE_NS = 60_000_000_000L;
 
     private final long latenessMs;
     private final OutputTag<Row> duplicates;
     private transient TakenState taken;
     private transient ValueState<Long> forgottenThrough;
+    /** Minute start → the trades taken into it (the next free slot). */
+    private transient MapState<Long, Long> takenPerMinute;
 
     public FirstCopyFunction(long latenessMs, OutputTag<Row> duplicates) {
         this.latenessMs = latenessMs;
@@ -40,6 +45,7 @@ public class FirstCopyFunction extends KeyedProcessFunction<String, Row, Row> {
     public void open(OpenContext ctx) {
         taken = new TakenState(getRuntimeContext());
         forgottenThrough = getRuntimeContext().getState(new ValueStateDescriptor<>(CLOSED_STATE, Types.LONG));
+        takenPerMinute = getRuntimeContext().getMapState(new MapStateDescriptor<>(COUNTS_STATE, Types.LONG, Types.LONG));
     }
 
     @Override
@@ -55,9 +61,13 @@ public class FirstCopyFunction extends KeyedProcessFunction<String, Row, Row> {
         if (expiryMs(minuteStart) <= judgedAt) {
             duplicate = TakenTrades.forgottenRepeat(taken, source, symbol, tradeId, seq);
         } else {
-            duplicate = TakenTrades.take(taken, source, symbol, tradeId, seq, minuteStart);
+            Long slots = takenPerMinute.get(minuteStart);
+            duplicate = TakenTrades.take(taken, source, symbol, tradeId, seq, minuteStart, slots == null ? 0 : slots);
             if (duplicate == null) {
-                ctx.timerService().registerEventTimeTimer(expiryMs(minuteStart));
+                takenPerMinute.put(minuteStart, slots == null ? 1 : slots + 1);
+                if (slots == null) {
+                    ctx.timerService().registerEventTimeTimer(expiryMs(minuteStart));
+                }
             }
         }
         if (duplicate == null) {
@@ -72,9 +82,13 @@ public class FirstCopyFunction extends KeyedProcessFunction<String, Row, Row> {
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws Exception {
-        // the timer of a minute's expiry: that minute, and any before it, are forgotten
+        // the timer of a minute's expiry: its trades are forgotten
         long minuteStart = (timestamp - latenessMs + 1) * 1_000_000L - MINUTE_NS;
-        TakenTrades.forgetThrough(taken, minuteStart);
+        Long slots = takenPerMinute.get(minuteStart);
+        if (slots != null) {
+            TakenTrades.forgetMinute(taken, minuteStart, slots);
+            takenPerMinute.remove(minuteStart);
+        }
         Long through = forgottenThrough.value();
         if (through == null || timestamp > through) {
             forgottenThrough.update(timestamp);

@@ -7,6 +7,11 @@ import java.util.Map;
 public final class MapTakenStore implements TakenTrades.Store {
     private final Map<String, long[]> taken = new HashMap<>();
     private final Map<String, long[]> forgottenSeqs = new HashMap<>();
+    private final Map<String, String> slots = new HashMap<>();
+
+    private static String slotKey(long minuteStart, long slot) {
+        return minuteStart + "/" + slot;
+    }
 
     @Override
     public Long takenMinute(String identity) {
@@ -15,19 +20,20 @@ public final class MapTakenStore implements TakenTrades.Store {
     }
 
     @Override
-    public void take(String identity, long minuteStart, long seq) {
+    public void take(String identity, long minuteStart, long seq, long slot) {
         taken.put(identity, new long[] {minuteStart, seq});
+        slots.put(slotKey(minuteStart, slot), identity);
     }
 
     @Override
-    public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten forgotten) {
-        taken.entrySet().removeIf(e -> {
-            if (e.getValue()[0] > minuteStart) {
-                return false;
+    public void forgetMinute(long minuteStart, long count, TakenTrades.Forgotten forgotten) {
+        for (long i = 0; i < count; i++) {
+            String identity = slots.remove(slotKey(minuteStart, i));
+            long[] t = identity == null ? null : taken.remove(identity);
+            if (t != null) {
+                forgotten.trade(identity, t[1]);
             }
-            forgotten.trade(e.getKey(), e.getValue()[1]);
-            return true;
-        });
+        }
     }
 
     @Override
@@ -43,5 +49,10 @@ public final class MapTakenStore implements TakenTrades.Store {
     /** How many trade identities are held: the duplicate window's size. */
     public int takenCount() {
         return taken.size();
+    }
+
+    /** How many slots are held (equal to {@link #takenCount()} when every forgotten minute was cleared). */
+    public int slotCount() {
+        return slots.size();
     }
 }

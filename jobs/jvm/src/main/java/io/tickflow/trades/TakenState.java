@@ -6,22 +6,26 @@ import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
 
-import java.util.Iterator;
-import java.util.Map;
 
 /** {@link TakenTrades.Store} in the current key's state: identity → {minute, seq}, and source → seq ranges. */
 public final class TakenState implements TakenTrades.Store {
     public static final String TAKEN_STATE = "taken-trades-v1";
     public static final String FORGOTTEN_STATE = "forgotten-seqs-v1";
+    public static final String SLOTS_STATE = "taken-slots-v1";
     private static final TypeInformation<long[]> LONGS = PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO;
 
     private final MapState<String, long[]> taken;
     private final MapState<String, long[]> forgotten;
+    /** (minute start, slot) → the identity taken there. */
+    private final MapState<Tuple2<Long, Long>, String> slots;
 
     public TakenState(RuntimeContext ctx) {
         taken = ctx.getMapState(new MapStateDescriptor<>(TAKEN_STATE, Types.STRING, LONGS));
         forgotten = ctx.getMapState(new MapStateDescriptor<>(FORGOTTEN_STATE, Types.STRING, LONGS));
+        slots = ctx.getMapState(new MapStateDescriptor<>(SLOTS_STATE, Types.TUPLE(Types.LONG, Types.LONG),
+                Types.STRING));
     }
 
     @Override
@@ -31,22 +35,28 @@ public final class TakenState implements TakenTrades.Store {
     }
 
     @Override
-    public void take(String identity, long minuteStart, long seq) {
+    public void take(String identity, long minuteStart, long seq, long slot) {
         call(() -> {
             taken.put(identity, new long[] {minuteStart, seq});
+            slots.put(Tuple2.of(minuteStart, slot), identity);
             return null;
         });
     }
 
     @Override
-    public void forgetTakenThrough(long minuteStart, TakenTrades.Forgotten out) {
+    public void forgetMinute(long minuteStart, long count, TakenTrades.Forgotten out) {
         call(() -> {
-            Iterator<Map.Entry<String, long[]>> it = taken.iterator();
-            while (it.hasNext()) {
-                Map.Entry<String, long[]> e = it.next();
-                if (e.getValue()[0] <= minuteStart) {
-                    out.trade(e.getKey(), e.getValue()[1]);
-                    it.remove();
+            for (long i = 0; i < count; i++) {
+                Tuple2<Long, Long> slot = Tuple2.of(minuteStart, i);
+                String identity = slots.get(slot);
+                if (identity == null) {
+                    continue;
+                }
+                slots.remove(slot);
+                long[] t = taken.get(identity);
+                if (t != null) {
+                    taken.remove(identity);
+                    out.trade(identity, t[1]);
                 }
             }
             return null;

@@ -91,6 +91,7 @@ class BarBookDuplicatesTest {
             held[round] = store.takenCount();
         }
         assertEquals(held[0], held[1], "four times the trades, the same state");
+        assertEquals(held[1], store.slotCount(), "a forgotten minute leaves no slot behind");
         assertArrayEquals(new long[] {0, seq - held[1] - 1}, store.forgottenSeqs("feed"),
                 "one range: every seq but those still held");
         assertTrue(held[1] <= perMinute * (LATENESS_MS / 60_000 + 2), "held " + held[1]);
