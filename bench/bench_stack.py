@@ -212,7 +212,7 @@ class CheckpointSizes:
     ``flink_runtime.local_metrics_ports``), with the records its consumer group had committed then
     (offsets are committed when a checkpoint completes).
 
-    ``largest()`` is the checkpoint of the most state seen: after a bounded input ends, Flink's last
+    ``before_end(total)`` is the state when the input ends: after a bounded input ends, Flink's last
     checkpoints leave out the state of the tasks that have finished, so the latest is not the measure."""
 
     def __init__(self, s, job_names: tuple[str, ...], group_id: str | None = None, topic: str = "md.raw.trades",
@@ -287,6 +287,24 @@ class CheckpointSizes:
     def largest(self) -> dict | None:
         """The sample of the largest full checkpoint size, or None when no checkpoint completed."""
         return max(self.samples, key=lambda x: x["full_bytes"]) if self.samples else None
+
+    def before_end(self, total: int) -> dict | None:
+        """The state when the input ends: the sample of the checkpoint with the most records committed while
+        some were still unread (fewer than ``total``: after a bounded input ends, the last checkpoints leave
+        out the finished tasks' state); the largest when no sample knows its records."""
+        known = [x for x in self.samples if x["records_committed"] is not None and x["records_committed"] < total]
+        if not known:
+            return self.largest()
+        return max(known, key=lambda x: (x["records_committed"], x["completed"]))
+
+    def series(self) -> list[list[int]]:
+        """(records committed, full bytes) of each checkpoint sampled, once per checkpoint."""
+        seen, out = set(), []
+        for x in self.samples:
+            if x["completed"] not in seen:
+                seen.add(x["completed"])
+                out.append([x["records_committed"], x["full_bytes"]])
+        return out
 
 
 def bar_increments(records) -> tuple[list[tuple[int, int]], dict[str, dict]]:

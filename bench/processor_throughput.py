@@ -26,7 +26,8 @@ per (symbol, minute) holding trades, md.dlq by reason equal to the workload's ex
 State growth (unless ``--no-state-growth``): the processor again over the same topic with full
 (non-incremental) RocksDB snapshots (TICKFLOW_LOCAL_INCREMENTAL_CHECKPOINTS=false, so a checkpoint's size
 is the live keyed state), then on a fresh topic holding 2 × ``--trades`` of the same symbols; the size of
-the largest checkpoint of each run (bench_stack.CheckpointSizes: the state when the input ends) gives
+the last checkpoint of each run taken with records still unread (bench_stack.CheckpointSizes.before_end:
+the state when the input ends, its records committed recorded beside it) gives
 ``state_growth_2m_to_4m`` = (size 2N − size N) ÷ size N.
 
 Appends one line to bench/results/processor_throughput.jsonl.
@@ -77,7 +78,8 @@ def passthrough(s, parallelism: int, messages: int) -> dict:
             "wall_s": round(wall, 1), "wall_records_per_s": round(messages / wall), "records_out": out}
 
 
-def processor(s, parallelism: int, trades: int, env: dict[str, str] | None = None) -> tuple[dict, dict | None]:
+def processor(s, parallelism: int, trades: int, env: dict[str, str] | None = None,
+              messages: int | None = None) -> tuple[dict, dict | None]:
     """(b): the processor over the topic; its rates, its 1m bars' counts and its largest checkpoint."""
     group = f"bench-processor-{uuid.uuid4().hex[:8]}"
     before = topic_ends(s.kafka_bootstrap, "md.bars")
@@ -99,7 +101,8 @@ def processor(s, parallelism: int, trades: int, env: dict[str, str] | None = Non
               "revisions": sum(1 for b in final.values() if b["revision"] > 0),
               "dlq_by_reason": dict(sorted(dlq.items())),
               "minute_bars_by_symbol_minute": {(b["symbol"], b["bucket_start"]) for b in final.values()}}
-    return result, sizes.largest()
+    end = sizes.before_end(messages) if messages else sizes.largest()
+    return result, (None if end is None else {**end, "series": sizes.series()})
 
 
 def bare_sql(s, parallelism: int, trades: int) -> dict:
@@ -151,12 +154,13 @@ def pandas_bars(spec, csv: Path, workdir: Path) -> dict:
             "ticks_in_bars": int(bars["n"].sum())}
 
 
-def state_point(largest: dict | None, trades: int) -> dict:
-    """A state-growth run's figures: its largest full checkpoint and the records committed by then."""
-    if largest is None:
+def state_point(end: dict | None, trades: int) -> dict:
+    """A state-growth run's figures: its full checkpoint when the input ended (the last with records still
+    unread), the records committed by then, and every checkpoint sampled as (records, bytes)."""
+    if end is None:
         return {"trades": trades, "state_bytes": None}
-    return {"trades": trades, "state_bytes": largest["full_bytes"], "checkpoint_ms": largest["duration_ms"],
-            "records_committed_at_checkpoint": largest["records_committed"]}
+    return {"trades": trades, "state_bytes": end["full_bytes"], "checkpoint_ms": end["duration_ms"],
+            "records_committed_at_checkpoint": end["records_committed"], "series": end["series"]}
 
 
 def main() -> int:
@@ -188,13 +192,14 @@ def main() -> int:
         growth = None
         if not args.no_state_growth:
             print(f"state: the processor with full snapshots over {trades:,} trades", flush=True)
-            _, small = processor(s, args.parallelism, trades, env=FULL_SNAPSHOTS)
+            _, small = processor(s, args.parallelism, trades, env=FULL_SNAPSHOTS, messages=messages)
             stack.down(s, log=lambda _: None)
             s = fresh_kafka()
             big_spec = workload_spec(2 * args.trades, args.symbols, args.reject_share)
             big_tally, _ = load_workload(s, big_spec)
             print(f"state: the processor with full snapshots over {big_tally.valid:,} trades", flush=True)
-            _, big = processor(s, args.parallelism, big_tally.valid, env=FULL_SNAPSHOTS)
+            _, big = processor(s, args.parallelism, big_tally.valid, env=FULL_SNAPSHOTS,
+                               messages=big_tally.messages)
             growth = {"small": state_point(small, trades), "big": state_point(big, big_tally.valid)}
     finally:
         stack.down(s, log=lambda _: None)

@@ -50,3 +50,19 @@ def test_workload_spec_in_whole_rounds_above_one_sample():
     small = bench_stack.workload_spec(100_000, 50)
     assert (small.rounds, small.limit) == (1, 100_000)
     assert bench_stack.spec_summary(big)["rounds"] == 4
+
+
+def test_state_when_the_input_ends_is_the_last_checkpoint_with_records_unread():
+    sizes = bench_stack.CheckpointSizes.__new__(bench_stack.CheckpointSizes)
+    sizes.samples = [
+        {"completed": 1, "full_bytes": 100, "records_committed": 10, "duration_ms": 5},
+        {"completed": 1, "full_bytes": 100, "records_committed": 10, "duration_ms": 5},   # sampled twice
+        {"completed": 2, "full_bytes": 300, "records_committed": 50, "duration_ms": 5},
+        {"completed": 3, "full_bytes": 250, "records_committed": 90, "duration_ms": 5},
+        {"completed": 4, "full_bytes": 20, "records_committed": 100, "duration_ms": 5},   # tasks finished
+    ]
+    assert sizes.before_end(100)["completed"] == 3
+    assert sizes.largest()["completed"] == 2
+    assert sizes.series() == [[10, 100], [50, 300], [90, 250], [100, 20]]
+    sizes.samples = [{"completed": 1, "full_bytes": 7, "records_committed": None, "duration_ms": 5}]
+    assert sizes.before_end(100)["full_bytes"] == 7
