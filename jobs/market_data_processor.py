@@ -33,6 +33,7 @@ from tickflow.runtime.flink_runtime import (
 )
 from tickflow.runtime.kafka_tables import (
     SERIES_PARTITIONER,
+    at_least_once_sink_options,
     exactly_once_sink_options,
     raw_source_options,
 )
@@ -52,8 +53,14 @@ class ProcessorOptions:
     out_of_orderness_ms: int = 2_000
     allowed_lateness_ms: int = 60_000
     bounded: bool = False
+    live_bars: bool = True  # also write the bars to md.bars.live, at least once, without waiting for commits
     group_id: str = JOB.group_id
     transactional_prefix: str = "tickflow-mdp"
+
+
+BAR_COLUMNS = ("k BYTES, symbol STRING, timeframe STRING, bucket_start BIGINT, bucket_end BIGINT, `open` STRING, "
+               "high STRING, low STRING, `close` STRING, volume STRING, vwap STRING, trade_count BIGINT, "
+               "revision INT, sources ARRAY<STRING>, pipeline_version STRING")
 
 
 def _kafka_source(topic: str, bootstrap: str, o: ProcessorOptions) -> str:
@@ -83,11 +90,9 @@ def statements(bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet) -
               k BYTES, source STRING, symbol STRING, venue STRING, ts_event BIGINT, ts_recv BIGINT, seq BIGINT,
               bid STRING, bid_size STRING, ask STRING, ask_size STRING
             ) WITH ({_kafka_sink('md.quotes', bootstrap, o, 'quotes')})""",
-        f"""CREATE TEMPORARY TABLE bars_out (
-              k BYTES, symbol STRING, timeframe STRING, bucket_start BIGINT, bucket_end BIGINT,
-              `open` STRING, high STRING, low STRING, `close` STRING, volume STRING, vwap STRING,
-              trade_count BIGINT, revision INT, sources ARRAY<STRING>, pipeline_version STRING
-            ) WITH ({_kafka_sink('md.bars', bootstrap, o, 'bars')})""",
+        f"""CREATE TEMPORARY TABLE bars_out ({BAR_COLUMNS}) WITH ({_kafka_sink('md.bars', bootstrap, o, 'bars')})""",
+        f"""CREATE TEMPORARY TABLE bars_live ({BAR_COLUMNS}) WITH ({at_least_once_sink_options(
+            'md.bars.live', bootstrap, partitioner=SERIES_PARTITIONER)})""",
         # --- every checked trade goes to the bar stage (rejects, duplicates, lateness, bars in the JVM)
         """CREATE TEMPORARY VIEW trades_to_book AS
             SELECT k, payload, kafka_partition, kafka_offset, rt, source, symbol, venue, ts_event, seq, trade_id,
@@ -136,6 +141,8 @@ def build(t_env, bootstrap: str, o: ProcessorOptions, rules: validation.RuleSet 
     t_env.create_temporary_view("refused_trades", refused)
     stmt_set = t_env.create_statement_set()
     stmt_set.add_insert("bars_out", bars)
+    if o.live_bars:
+        stmt_set.add_insert("bars_live", bars)
     stmt_set.add_insert_sql(f"""INSERT INTO dlq
         SELECT {_dead_letter('reason', 'detail', 'md.raw.trades')} FROM refused_trades
         UNION ALL
@@ -153,6 +160,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     d = ProcessorOptions()
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
     p.add_argument("--allowed-lateness-ms", type=int, default=d.allowed_lateness_ms)
+    p.add_argument("--no-live-bars", action="store_true",
+                   help="write no md.bars.live (the at-least-once copy of md.bars for low-latency consumers)")
     p.add_argument("--group-id", default=d.group_id)
     return p.parse_args(argv)
 
@@ -160,7 +169,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = config.load()
-    options = ProcessorOptions(args.out_of_orderness_ms, args.allowed_lateness_ms, args.bounded, args.group_id)
+    options = ProcessorOptions(args.out_of_orderness_ms, args.allowed_lateness_ms, args.bounded,
+                               not args.no_live_bars, args.group_id)
     # A bounded run ends every split with the maximum watermark; with idleness on, a subtask still warming
     # up counts as idle and the finished one's maximum becomes the watermark, making every trade LATE.
     # Bounded input needs no idleness: each split ends on its own.

@@ -19,7 +19,7 @@ from tests.integration.job_cli import run_job
 from tests.integration.kafka_tools import publish, reset_topics
 from tickflow.runtime.kafka_reading import read_to_end
 
-TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.dlq", "md.quotes"]
+TOPICS = ["md.raw.trades", "md.raw.quotes", "md.bars", "md.bars.live", "md.dlq", "md.quotes"]
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_input.jsonl"
 MINUTE = 60_000_000_000
 
@@ -50,10 +50,10 @@ def es_messages(settings) -> list[tuple[int, bytes]]:
         return [n.normalize(line) for line in f]
 
 
-def final_bars(settings) -> dict[tuple[str, str, int], dict]:
-    """The bars on md.bars read as a consumer would: the highest revision per key."""
+def final_bars(settings, topic: str = "md.bars") -> dict[tuple[str, str, int], dict]:
+    """The bars on ``topic`` read as a consumer would: the highest revision per key."""
     out: dict[tuple[str, str, int], dict] = {}
-    for rec in read_to_end(settings.kafka_bootstrap, "md.bars"):
+    for rec in read_to_end(settings.kafka_bootstrap, topic):
         v = json.loads(rec.value)
         key = (v["symbol"], v["timeframe"], v["bucket_start"])
         assert rec.key.decode() == f"{v['symbol']}|{v['timeframe']}|{v['bucket_start']}"
@@ -173,6 +173,11 @@ def test_shuffled_replay_within_lateness_gives_identical_final_bars(es_in_order,
     _, _, shuffled, _ = shuffled_with_corpus
     es_shuffled = {k: as_tuple(v) for k, v in shuffled.items() if k[0] == "ES"}
     assert es_shuffled == {k: as_tuple(v) for k, v in in_order.items()}
+
+
+def test_the_live_topic_ends_with_the_committed_bars(running_stack, shuffled_with_corpus):
+    _, _, committed, _ = shuffled_with_corpus
+    assert final_bars(running_stack, "md.bars.live") == committed
 
 
 def test_every_corpus_record_lands_with_its_reason(running_stack, shuffled_with_corpus):

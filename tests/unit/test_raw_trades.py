@@ -56,3 +56,4 @@ def test_the_first_copy_columns_carry_what_the_duplicate_check_reads():
     needed = {"rt", "source", "symbol", "ts_event", "seq", "trade_id", "reason", "detail"}
     for columns in (data_quality.FIRST_COPY_COLUMNS, storage_writer.FIRST_COPY_COLUMNS):
         assert needed <= {c.strip() for c in columns.split(",")}
+

@@ -44,6 +44,22 @@ def exactly_once_sink_options(topic: str, bootstrap: str, transactional_prefix: 
     """Options of a transactional Kafka sink with a raw key column ``k``; the value is the rest of the row
     as JSON, or (``value_format="raw"``) one BYTES column written as it is. ``partitioner``: Flink's
     ``sink.partitioner`` ('default' hashes the key like any Kafka producer)."""
+    return _keyed_sink_options(topic, bootstrap, value_format, partitioner) + f""",
+      'sink.delivery-guarantee' = 'exactly-once',
+      'sink.transactional-id-prefix' = '{transactional_prefix}',
+      'properties.transaction.timeout.ms' = '{TRANSACTION_TIMEOUT_MS}'"""
+
+
+def at_least_once_sink_options(topic: str, bootstrap: str, value_format: str = "json",
+                               partitioner: str = "default") -> str:
+    """As :func:`exactly_once_sink_options` without transactions: records are visible as soon as they are
+    written (flushed on each checkpoint), and a restart from a checkpoint writes again what followed it.
+    Only for topics read as upserts, where a repeat is harmless."""
+    return _keyed_sink_options(topic, bootstrap, value_format, partitioner) + """,
+      'sink.delivery-guarantee' = 'at-least-once'"""
+
+
+def _keyed_sink_options(topic: str, bootstrap: str, value_format: str, partitioner: str) -> str:
     return f"""
       'connector' = 'kafka',
       'topic' = '{topic}',
@@ -52,7 +68,4 @@ def exactly_once_sink_options(topic: str, bootstrap: str, transactional_prefix: 
       'key.fields' = 'k',
       'value.format' = '{value_format}',
       'value.fields-include' = 'EXCEPT_KEY',
-      'sink.delivery-guarantee' = 'exactly-once',
-      'sink.transactional-id-prefix' = '{transactional_prefix}',
-      'sink.partitioner' = '{partitioner}',
-      'properties.transaction.timeout.ms' = '{TRANSACTION_TIMEOUT_MS}'"""
+      'sink.partitioner' = '{partitioner}'"""
