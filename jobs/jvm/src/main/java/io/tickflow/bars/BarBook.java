@@ -101,14 +101,14 @@ public final class BarBook {
         long minuteStart = Timeframes.intradayStart(ts, "1m");
         long minuteDue = Math.floorDiv(minuteStart + Timeframes.widthNs("1m"), 1_000_000L) - 1;
         if (minuteDue + latenessMs <= judgedAt) {
-            String repeat = TakenTrades.forgottenRepeat(store, source, symbol, tradeId, seq);
+            String repeat = TakenTrades.forgottenRepeat(store.taken(), source, symbol, tradeId, seq);
             String closed = "minute of ts_event " + ts + " closed more than " + latenessMs + " ms before watermark "
                     + judgedAt;
             return repeat != null ? Outcome.refused(DUPLICATE, repeat + "; its " + closed)
                     : Outcome.refused(LATE, closed);
         }
         Bar minute = store.minute(minuteStart);
-        String duplicate = TakenTrades.take(store, source, symbol, tradeId, seq, minuteStart,
+        String duplicate = TakenTrades.take(store.taken(), source, symbol, tradeId, seq, minuteStart,
                 minute == null ? 0 : minute.tradeCount);
         if (duplicate != null) {
             return Outcome.refused(DUPLICATE, duplicate);
@@ -186,7 +186,7 @@ public final class BarBook {
                 store.remove(b);
                 if (b.timeframe.equals("1m")) {
                     // a minute's trades are forgotten with it: one slot per trade it took
-                    TakenTrades.forgetMinute(store, b.bucketStart, b.tradeCount);
+                    TakenTrades.forgetMinute(store.taken(), b.bucketStart, b.tradeCount);
                 }
             }
         }

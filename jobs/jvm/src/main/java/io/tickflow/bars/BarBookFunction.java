@@ -228,28 +228,8 @@ public class BarBookFunction extends KeyedProcessFunction<String, Row, Row> impl
         }
 
         @Override
-        public Long takenMinute(String identity) {
-            return taken.takenMinute(identity);
-        }
-
-        @Override
-        public void take(String identity, long minuteStart, long seq, long slot) {
-            taken.take(identity, minuteStart, seq, slot);
-        }
-
-        @Override
-        public void forgetMinute(long minuteStart, long slots, TakenTrades.Forgotten out) {
-            taken.forgetMinute(minuteStart, slots, out);
-        }
-
-        @Override
-        public long[] forgottenSeqs(String source) {
-            return taken.forgottenSeqs(source);
-        }
-
-        @Override
-        public void setForgottenSeqs(String source, long[] ranges) {
-            taken.setForgottenSeqs(source, ranges);
+        public TakenTrades.Store taken() {
+            return taken;
         }
 
         @Override

@@ -10,7 +10,7 @@ import java.util.List;
  * through which bars have been forgotten. The operator backs it with keyed
  * state; tests with maps ({@link MapBarStore}).
  */
-public interface BarStore extends TakenTrades.Store {
+public interface BarStore {
     Bar minute(long bucketStart);
 
     void putMinute(Bar bar);
@@ -23,6 +23,9 @@ public interface BarStore extends TakenTrades.Store {
 
     /** Every bar held, 1m and roll-ups, as a list the caller may keep while it changes the store. */
     List<Bar> all();
+
+    /** The identities and seqs of the trades taken into the 1m bars held. */
+    TakenTrades.Store taken();
 
     /** The watermark (ms) at which this book last forgot what was due: any input older than it is LATE. */
     long closedThroughMs();

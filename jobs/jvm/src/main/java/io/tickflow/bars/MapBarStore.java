@@ -1,7 +1,6 @@
 package io.tickflow.bars;
 
 import io.tickflow.trades.MapTakenStore;
-import io.tickflow.trades.TakenTrades;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,38 +15,8 @@ public final class MapBarStore implements BarStore {
     private long closedThroughMs = Long.MIN_VALUE;
 
     @Override
-    public Long takenMinute(String identity) {
-        return taken.takenMinute(identity);
-    }
-
-    @Override
-    public void take(String identity, long minuteStart, long seq, long slot) {
-        taken.take(identity, minuteStart, seq, slot);
-    }
-
-    @Override
-    public void forgetMinute(long minuteStart, long slots, TakenTrades.Forgotten forgotten) {
-        taken.forgetMinute(minuteStart, slots, forgotten);
-    }
-
-    @Override
-    public long[] forgottenSeqs(String source) {
-        return taken.forgottenSeqs(source);
-    }
-
-    @Override
-    public void setForgottenSeqs(String source, long[] ranges) {
-        taken.setForgottenSeqs(source, ranges);
-    }
-
-    /** How many trade identities are held: the duplicate window's size. */
-    public int takenCount() {
-        return taken.takenCount();
-    }
-
-    /** How many (minute, slot) index entries are held. */
-    public int slotCount() {
-        return taken.slotCount();
+    public MapTakenStore taken() {
+        return taken;
     }
 
     @Override

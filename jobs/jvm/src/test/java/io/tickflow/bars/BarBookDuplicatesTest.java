@@ -61,7 +61,7 @@ class BarBookDuplicatesTest {
         trade(b, "feed", T0 + 1, 1, null, NO_WATERMARK);
         trade(b, "feed", T0 + M + 1, 2, null, NO_WATERMARK);
         b.advance(endMs(T0, M) + LATENESS_MS);
-        assertEquals(1, store.takenCount(), "the first minute's trade is forgotten, the second's kept");
+        assertEquals(1, store.taken().takenCount(), "the first minute's trade is forgotten, the second's kept");
         long wm = endMs(T0, M) + LATENESS_MS;
         assertEquals(BarBook.DUPLICATE, trade(b, "feed", T0 + M + 1, 2, null, wm).refusal, "still held");
         BarBook.Outcome resent = trade(b, "feed", T0 + 1, 1, null, wm);
@@ -88,11 +88,11 @@ class BarBookDuplicatesTest {
                 }
                 b.advance(wm);
             }
-            held[round] = store.takenCount();
+            held[round] = store.taken().takenCount();
         }
         assertEquals(held[0], held[1], "four times the trades, the same state");
-        assertEquals(held[1], store.slotCount(), "a forgotten minute leaves no slot behind");
-        assertArrayEquals(new long[] {0, seq - held[1] - 1}, store.forgottenSeqs("feed"),
+        assertEquals(held[1], store.taken().slotCount(), "a forgotten minute leaves no slot behind");
+        assertArrayEquals(new long[] {0, seq - held[1] - 1}, store.taken().forgottenSeqs("feed"),
                 "one range: every seq but those still held");
         assertTrue(held[1] <= perMinute * (LATENESS_MS / 60_000 + 2), "held " + held[1]);
     }
