@@ -350,7 +350,7 @@ def block_processor_throughput(name: str, r: Result, runs: Runs) -> str:
          + ("" if get(r, "checks.dlq_equal_expected") is not False or not isinstance(dlq_expected, Mapping) else
             ": " + ", ".join(f"{k} {num(v)}" for k, v in dlq_expected.items()))],
         ["keyed state (full RocksDB snapshot) after N and 2N trades", state_growth_text(r),
-         f"|`state_growth_2m_to_4m`| < {num(STATE_GROWTH_TARGET)} "
+         f"size of `state_growth_2m_to_4m` < {num(STATE_GROWTH_TARGET)} "
          f"{check(abs(growth) if growth is not None else None, Target('<', STATE_GROWTH_TARGET))}"],
         ["sustained, every recorded run", spread(runs, name, "sustained_ticks_per_s"), "how much the figure moves"],
     ]

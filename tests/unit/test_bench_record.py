@@ -155,7 +155,7 @@ def test_processor_block_sets_the_run_beside_its_references_and_checks():
     assert "| md.dlq by reason | DUPLICATE 7,000, LATE 3,000 | ✘ the workload's expectation: DUPLICATE 7,000, " \
            "LATE 3,001 |" in block
     assert "100.0 MB after 2,000,000 trades, 190.0 MB after 4,000,000: growth **0.9**" in block
-    assert "|`state_growth_2m_to_4m`| < 0.1 ✘" in block
+    assert "size of `state_growth_2m_to_4m` < 0.1 ✘" in block
 
 
 def test_summary_rows_of_the_ratio_and_the_state_growth():
